@@ -1,0 +1,1 @@
+"""Command line: thin wrappers that parse argv/YAML and call the library."""

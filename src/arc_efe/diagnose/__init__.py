@@ -1,0 +1,1 @@
+"""Gradient-flow doctor: runs a real training step and checks that gradients flow where they must."""

@@ -1,0 +1,1 @@
+"""Objectives: EFE terms, policy-gradient loss and accuracy metrics, as pure functions."""

@@ -1,0 +1,1 @@
+"""Solving: per-task refinement, augmentation voting, submissions, scores and reports."""

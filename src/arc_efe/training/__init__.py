@@ -1,0 +1,1 @@
+"""Training: config, train step, loop, checkpoints, monitoring. The only package that imports accelerate and optimisers."""
