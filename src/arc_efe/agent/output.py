@@ -1,0 +1,39 @@
+"""AgentOutput: what one agent pass returns, shared by the agent, the objective and the solver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class AgentOutput:
+    """Per planning step t = 1..T (index 1 of every tensor):
+
+    cell_logits        [B, T, 30, 30, 10]  forward beliefs Q→_t over colours (logits)
+    height_logits      [B, T, 30]          output height h-1 (class k means height k+1)
+    width_logits       [B, T, 30]          output width  w-1
+    halt_logits        [B, T]              logit of "halt after step t"
+    confidence_logits  [B, T, 30, 30]      logit of "this cell's argmax colour is right"
+    """
+
+    cell_logits: torch.Tensor
+    height_logits: torch.Tensor
+    width_logits: torch.Tensor
+    halt_logits: torch.Tensor
+    confidence_logits: torch.Tensor
+
+    @property
+    def steps(self) -> int:
+        return self.cell_logits.shape[1]
+
+    def predict(self, step: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
+        """Argmax grid [B, 30, 30] and size [B, 2] (height, width, each 1..30) at `step` (default last).
+
+        The grid is the full canvas; callers crop it to `size`. Nothing is interpolated.
+        """
+        grid = self.cell_logits[:, step].argmax(dim=-1)  # [B, 30, 30]
+        height = self.height_logits[:, step].argmax(dim=-1) + 1  # [B]
+        width = self.width_logits[:, step].argmax(dim=-1) + 1  # [B]
+        return grid, torch.stack([height, width], dim=-1)
