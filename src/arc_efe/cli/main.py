@@ -11,7 +11,7 @@ import logging
 import sys
 
 # Module names under arc_efe.cli, one per subcommand (or group of subcommands).
-COMMAND_MODULES = ["data_cmd"]
+COMMAND_MODULES = ["data_cmd", "show_cmd", "score_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:
