@@ -1,0 +1,59 @@
+"""EncoderConfig: which LLM encodes the demonstrations, how it trains, and the long-pair limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRAIN_MODES = ("full", "lora", "frozen")
+
+
+@dataclass
+class EncoderConfig:
+    """`llm=None` builds the small from-scratch Qwen2 over the grid vocabulary (sizes below, fast on
+    CPU); a path or hub name loads a pretrained model and its tokenizer (sizes then come from it).
+
+    train_mode: full = every LLM weight trains; lora = only peft LoRA adapters on `lora_targets`;
+    frozen = no LLM weight trains. The projection to `prompt_dim` trains in every mode.
+    max_tokens: longest sequence the LLM sees; a longer pair is split, never truncated (see qwen.py).
+    batch_tokens: most padded tokens per LLM call; bounds activation memory on long batches.
+    """
+
+    llm: str | None = None
+    train_mode: str = "full"
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 256
+    prompt_dim: int = 256
+    max_tokens: int = 2048
+    batch_tokens: int = 16384
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    split_warn_every: int = 100
+
+    def validate(self) -> None:
+        """Raise ValueError naming the field on an impossible setting."""
+        if self.train_mode not in TRAIN_MODES:
+            raise ValueError(f"encoder.train_mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
+        positive = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
+                    "prompt_dim", "max_tokens", "batch_tokens", "lora_r", "split_warn_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"encoder.{name} must be >= 1, got {getattr(self, name)}")
+        if self.hidden_size % self.num_heads or self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"encoder.hidden_size ({self.hidden_size}) must divide by num_heads ({self.num_heads}) "
+                f"and num_heads by num_kv_heads ({self.num_kv_heads})"
+            )
+        if self.batch_tokens < self.max_tokens:
+            raise ValueError(
+                f"encoder.batch_tokens ({self.batch_tokens}) must be >= max_tokens ({self.max_tokens}) "
+                "so that the longest sequence fits one LLM call"
+            )
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"encoder.lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.train_mode == "lora" and not self.lora_targets:
+            raise ValueError("encoder.lora_targets is empty: LoRA needs at least one module name")
