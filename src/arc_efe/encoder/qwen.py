@@ -25,6 +25,8 @@ from arc_efe.data.task import Pair
 from arc_efe.encoder.config import EncoderConfig
 from arc_efe.encoder.pretrained import apply_train_mode, builtin_llm, load_pretrained
 
+__all__ = ["EncoderConfig", "TaskEncoder", "build_encoder"]
+
 log = logging.getLogger(__name__)
 
 
