@@ -10,8 +10,11 @@ import importlib
 import logging
 import sys
 
+from arc_efe.config import ConfigError
+from arc_efe.data.grid import TaskFormatError
+
 # Module names under arc_efe.cli, one per subcommand (or group of subcommands).
-COMMAND_MODULES = ["data_cmd", "show_cmd", "score_cmd"]
+COMMAND_MODULES = ["data_cmd", "show_cmd", "score_cmd", "train_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +33,17 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, TaskFormatError, FileNotFoundError) as err:
+        if args.verbose:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `arc-efe data list ... | head` closes the pipe early; that is not an error of ours.
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,89 @@
+"""Training flags shared by `arc-efe train` and `arc-efe diagnose`, and their merge into a TrainConfig.
+
+Order: defaults -> `--preset` -> `--config FILE` (YAML) -> flags -> `--set a.b=value` overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from arc_efe.config import ConfigError, from_dict, merge, parse_override, to_dict
+from arc_efe.training.config import PRESETS, TrainConfig
+
+# flag dest -> config key path; a flag left unset does not override the file or preset.
+FLAG_PATHS = {
+    "epochs": "epochs",
+    "agent_lr": "optim.agent_lr",
+    "qwen_lr": "optim.qwen_lr",
+    "policy_lr": "optim.policy_lr",
+    "device": "device",
+    "tasks": "data.train",
+    "val": "data.val",
+    "llm": "model.encoder.llm",
+    "llm_train": "model.encoder.train_mode",
+    "batch_size": "data.batch_size",
+    "max_steps": "max_steps",
+    "log_every": "log_every",
+    "prompt_refresh": "prompt_refresh",
+    "precision": "precision",
+    "seed": "seed",
+    "out": "out",
+    "save_every": "save_every",
+    "eval_limit": "eval_limit",
+}
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="YAML file with any subset of the config tree")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="starting point (default: cpu)")
+    p.add_argument("--tasks", action="append", help="training source (repeatable; default arc1/training)")
+    p.add_argument("--val", help="held-out source (default: a seeded 10%% of the training tasks)")
+    p.add_argument("--llm", help="pretrained Qwen2/Qwen2.5 folder or hub name (default: built-in encoder)")
+    p.add_argument("--llm-train", dest="llm_train", choices=["full", "lora", "frozen"])
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--max-steps", dest="max_steps", type=int, help="stop after N optimiser steps")
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    for name in ("agent", "qwen", "policy"):
+        p.add_argument(f"--{name}-lr", f"--{name}_lr", dest=f"{name}_lr", type=float)
+    p.add_argument("--prompt-refresh", dest="prompt_refresh", type=int, help="recompute prompts every N steps")
+    p.add_argument("--precision", choices=["bf16", "fp16", "fp32"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="run folder (default runs/default)")
+    p.add_argument("--log-every", dest="log_every", type=int)
+    p.add_argument("--save-every", dest="save_every", type=int, help="checkpoint every N steps (0: epochs only)")
+    p.add_argument("--eval-limit", dest="eval_limit", type=int, help="held-out tasks evaluated per epoch")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config field, e.g. --set model.agent.channels=96")
+
+
+def _nested(path: str, value) -> dict:
+    out: dict = {}
+    node = out
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Resolve the TrainConfig; raises ConfigError naming any unknown or ill-typed key."""
+    data = merge(to_dict(TrainConfig()), PRESETS[args.preset]())
+    if args.config:
+        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{args.config}: expected a mapping at the top level")
+        data = merge(data, loaded)
+    for dest, path in FLAG_PATHS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            data = merge(data, _nested(path, value))
+    for text in args.overrides:
+        data = merge(data, parse_override(text))
+    cfg = from_dict(TrainConfig, data)
+    cfg.validate()
+    return cfg

@@ -1,0 +1,41 @@
+"""`arc-efe train` and `arc-efe plot`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from arc_efe.cli.train_args import add_train_arguments, config_from_args
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="train encoder, agent and policy",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_train_arguments(p)
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its latest checkpoint")
+    p.set_defaults(func=run_train)
+
+    plot = subparsers.add_parser("plot", help="write RUN_DIR/curves.png from metrics.jsonl")
+    plot.add_argument("run_dir")
+    plot.add_argument("-o", "--output", help="PNG path (default RUN_DIR/curves.png)")
+    plot.set_defaults(func=run_plot)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from arc_efe.training.loop import train
+
+    cfg = config_from_args(args)
+    if args.resume and args.out is None:
+        cfg.out = args.resume  # resuming writes into the same run folder unless told otherwise
+    logging.getLogger("arc_efe").setLevel(logging.INFO)
+    run_dir = train(cfg, resume=args.resume)
+    print(f"run folder: {run_dir}  (checkpoints/, best/, metrics.jsonl, eval.jsonl, config.json)")
+    return 0
+
+
+def run_plot(args: argparse.Namespace) -> int:
+    from arc_efe.training.curves import plot_curves
+
+    path = plot_curves(args.run_dir, args.output)
+    print(path)
+    return 0

@@ -1,0 +1,106 @@
+"""TrainConfig: the whole training run as one typed tree, with the CPU default and GPU presets.
+
+Merge order is defaults -> preset -> `--config FILE` -> command-line flags -> `a.b=value` overrides;
+`validate()` runs once before anything is built. The resolved config is saved as `config.json` in the run
+folder and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from arc_efe.model import ModelConfig
+from arc_efe.objective.efe import EFEConfig
+from arc_efe.objective.policy_gradient import PGConfig
+
+
+@dataclass
+class DataConfig:
+    train: list[str] = field(default_factory=lambda: ["arc1/training"])
+    val: str | None = None  # None: a seeded `val_fraction` of the training tasks is held out
+    val_fraction: float = 0.1
+    split_seed: int = 0
+    batch_size: int = 16
+    augment: bool = True
+    keep_background: bool = True
+    strict: bool = False  # stop on the first malformed task instead of skipping it
+
+
+@dataclass
+class OptimConfig:
+    agent_lr: float = 1e-3
+    qwen_lr: float = 3e-4  # encoder group: the LLM and its projection
+    policy_lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    warmup_steps: int = 50
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    efe: EFEConfig = field(default_factory=EFEConfig)
+    pg: PGConfig = field(default_factory=PGConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    epochs: int = 10
+    max_steps: int | None = None
+    prompt_refresh: int = 10
+    prompt_consistency: bool = True  # encode two disjoint demo subsets on refresh steps
+    precision: Literal["bf16", "fp16", "fp32"] = "bf16"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = 0
+    out: str = "runs/default"
+    log_every: int = 10
+    save_every: int = 200  # optimiser steps between mid-epoch checkpoints (0: only at epoch ends)
+    keep_last: int = 3
+    eval_limit: int | None = None  # held-out tasks evaluated per epoch (None: all)
+    tensorboard: bool = True
+    progress: bool = True
+
+    def validate(self) -> None:
+        self.model.validate()
+        if self.data.batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {self.data.batch_size}")
+        if self.prompt_refresh < 1:
+            raise ValueError(f"prompt_refresh must be >= 1, got {self.prompt_refresh}")
+        if not 0.0 <= self.data.val_fraction < 1.0:
+            raise ValueError(f"data.val_fraction must be in [0, 1), got {self.data.val_fraction}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.log_every < 1:
+            raise ValueError(f"log_every must be >= 1, got {self.log_every}")
+
+
+def gpu_preset() -> dict:
+    """Overrides for a GPU run: a bigger encoder and agent, bigger batches, bf16 on CUDA."""
+    return {
+        "device": "cuda",
+        "precision": "bf16",
+        "data": {"batch_size": 64},
+        "model": {
+            "encoder": {"hidden_size": 256, "num_layers": 4, "num_heads": 8, "num_kv_heads": 4,
+                        "intermediate_size": 768},
+            "agent": {"channels": 128, "blocks_per_step": 3},
+        },
+    }
+
+
+def tiny_preset() -> dict:
+    """Overrides for tests and smoke runs: the smallest system that still exercises every path."""
+    return {
+        "data": {"batch_size": 4},
+        "model": {
+            "encoder": {"hidden_size": 32, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1,
+                        "intermediate_size": 64, "prompt_dim": 32},
+            "agent": {"channels": 16, "prompt_dim": 32, "steps": 2, "blocks_per_step": 1},
+            "policy": {"hidden": 32},
+        },
+        "log_every": 1,
+        "tensorboard": False,
+        "progress": False,
+    }
+
+
+PRESETS = {"cpu": dict, "gpu": gpu_preset, "tiny": tiny_preset}

@@ -1,0 +1,171 @@
+"""The training loop: prompt-refresh windows, periodic logging, held-out evaluation, checkpoints, resume.
+
+Prompt caching works in windows of `prompt_refresh` steps: at the first step of a window a batch of
+(task, augmentation, query) samples is drawn and the encoder runs with gradients; the next steps of the
+window train on the same samples with the cached, detached prompts (no encoder cost, no encoder gradient).
+`prompt_refresh 1` recomputes every step and draws a fresh batch every step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+from accelerate.utils import set_seed
+from tqdm import tqdm
+
+from arc_efe.config import to_dict
+from arc_efe.data.batching import TaskSampler, collate
+from arc_efe.encoder.prompt_cache import PromptCache
+from arc_efe.model import build_system
+from arc_efe.objective.efe import size_weight_at  # noqa: F401  (re-exported for the doctor)
+from arc_efe.solving.predict import first_attempt_cell_accuracy, plain_attempts
+from arc_efe.solving.submission import score_submission
+from arc_efe.training import checkpoint as ckpt
+from arc_efe.training.config import TrainConfig
+from arc_efe.training.monitor import Monitor
+from arc_efe.training.setup import (build_accelerator, build_optimizer, build_scheduler, parameter_groups,
+                                    split_tasks)
+from arc_efe.training.step import train_step
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_heldout(system, tasks, limit: int | None) -> dict:
+    """Solve rate (exact grid, pass@2, plain predictor) and attempt-1 cell accuracy on held-out tasks."""
+    tasks = tasks[:limit] if limit else tasks
+    if not tasks:
+        return {}
+    was_training = system.training
+    system.eval()
+    attempts = plain_attempts(system, tasks)
+    system.train(was_training)
+    scores = score_submission(attempts, tasks)
+    return {"solve_rate": scores.task_score, "test_score": scores.test_score,
+            "cell_accuracy": first_attempt_cell_accuracy(attempts, tasks),
+            "solved": len(scores.solved_tasks), "tasks": scores.num_tasks}
+
+
+class Trainer:
+    """Owns the built objects of one run; `run()` trains until `max_steps` or `epochs`."""
+
+    def __init__(self, cfg: TrainConfig, resume: str | None = None):
+        cfg.validate()
+        self.cfg = cfg
+        self.accelerator = build_accelerator(cfg)
+        set_seed(cfg.seed)
+        self.run_dir = Path(cfg.out)
+        self.train_tasks, self.val_tasks = split_tasks(cfg.data)
+        system = build_system(cfg.model)
+        self.groups = parameter_groups(system)
+        optimizer = build_optimizer(self.groups, cfg.optim)
+        scheduler = build_scheduler(optimizer, cfg.optim.warmup_steps)
+        self.system, self.optimizer, self.scheduler = self.accelerator.prepare(system, optimizer, scheduler)
+        rank = self.accelerator.process_index
+        self.sampler = TaskSampler(self.train_tasks, cfg.data.batch_size, seed=cfg.seed + 1000 * rank,
+                                   augment=cfg.data.augment, keep_background=cfg.data.keep_background)
+        self.cache = PromptCache(cfg.prompt_refresh)
+        self.state = ckpt.TrainState()
+        self.accelerator.register_for_checkpointing(self.state)
+        self.config_dict = to_dict(cfg)
+        self.monitor = None
+        if self.accelerator.is_main_process:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / "config.json").write_text(json.dumps(self.config_dict, indent=2))
+            trainable = bool(self.groups["encoder"])
+            self.monitor = Monitor(self.run_dir, cfg.tensorboard, trainable_encoder=trainable)
+        self.window = None
+        if resume:
+            self._resume(resume)
+
+    def _resume(self, path: str) -> None:
+        checkpoint = ckpt.resolve_checkpoint(path)
+        ckpt.check_compatible(ckpt.read_config(checkpoint), self.config_dict, checkpoint)
+        self.accelerator.load_state(str(checkpoint))
+        self.cache.load_state_dict(self.state.cache)
+        if self.monitor is not None and self.state.monitor:
+            self.monitor.load_state_dict(self.state.monitor)
+        # Redraw the window the checkpoint was inside, so the next step sees the same samples.
+        self.sampler.load_state_dict(self.state.sampler_at_window)
+        self._draw_window(keep_start=True)
+        log.info("resumed from %s at step %d", checkpoint, self.state.step)
+
+    @property
+    def epoch(self) -> float:
+        return self.sampler.epoch * self.accelerator.num_processes
+
+    def _draw_window(self, keep_start: bool = False) -> None:
+        self.state.sampler_at_window = self.sampler.state_dict()
+        self.window = collate(self.sampler.next_batch()).to(self.accelerator.device)
+        if not keep_start:
+            self.state.window_start = self.state.step
+
+    def total_steps(self) -> int:
+        per_epoch = math.ceil(len(self.train_tasks) / (self.cfg.data.batch_size * self.accelerator.num_processes))
+        by_epochs = self.cfg.epochs * per_epoch * self.cfg.prompt_refresh
+        return min(by_epochs, self.cfg.max_steps) if self.cfg.max_steps else by_epochs
+
+    def save(self, best_score: float | None = None) -> None:
+        self.state.cache = self.cache.state_dict()
+        if self.monitor is not None:
+            self.state.monitor = self.monitor.state_dict()
+        path = ckpt.save_checkpoint(self.accelerator, self.run_dir, self.state.step, self.config_dict,
+                                    self.cfg.keep_last)
+        if best_score is not None and best_score > self.state.best_score:
+            self.state.best_score = best_score
+            if self.accelerator.is_main_process:
+                ckpt.update_best(self.run_dir, path)
+
+    def end_of_epoch(self) -> None:
+        """Held-out evaluation, a checkpoint, and `best/` when the solve rate improved."""
+        self.state.last_eval_epoch = int(self.epoch)
+        score = None
+        if self.accelerator.is_main_process and self.val_tasks:
+            model = self.accelerator.unwrap_model(self.system)
+            with self.accelerator.autocast():
+                scores = evaluate_heldout(model, self.val_tasks, self.cfg.eval_limit)
+            self.monitor.record_eval(self.state.step, self.epoch, scores)
+            log.info("epoch %d held-out: solve rate %.4f (%d/%d tasks), cell accuracy %.4f",
+                     self.state.last_eval_epoch, scores["solve_rate"], scores["solved"], scores["tasks"],
+                     scores["cell_accuracy"])
+            score = scores["solve_rate"]
+        self.save(best_score=score)
+
+    def run(self) -> Path:
+        total = self.total_steps()
+        bar = tqdm(total=total, initial=self.state.step, disable=not (self.cfg.progress
+                   and self.accelerator.is_main_process), desc="train", dynamic_ncols=True)
+        pairs_per_step = self.cfg.data.batch_size * self.accelerator.num_processes
+        tick, tick_step = time.perf_counter(), self.state.step
+        while self.state.step < total:
+            if self.window is None or self.state.step - self.state.window_start >= self.cfg.prompt_refresh:
+                if int(self.epoch) > self.state.last_eval_epoch:
+                    self.end_of_epoch()
+                self._draw_window()
+            result = train_step(self.system, self.window, self.optimizer, self.scheduler, self.accelerator,
+                                self.cache, self.groups, self.state.step, self.epoch, self.cfg)
+            self.state.step += 1
+            bar.update(1)
+            if self.monitor is not None:
+                self.monitor.observe(self.state.step, result)
+                if self.state.step % self.cfg.log_every == 0 and not result.skipped:
+                    now = time.perf_counter()
+                    rate = pairs_per_step * (self.state.step - tick_step) / max(now - tick, 1e-9)
+                    tick, tick_step = now, self.state.step
+                    line = self.monitor.record(self.state.step, self.epoch, result, rate,
+                                               {"lr_agent": self.scheduler.get_last_lr()[0]})
+                    bar.write(line)
+            if self.cfg.save_every and self.state.step % self.cfg.save_every == 0 and self.state.step < total:
+                self.save()
+        bar.close()
+        self.end_of_epoch() if int(self.epoch) > self.state.last_eval_epoch else self.save()
+        if self.monitor is not None:
+            self.monitor.close()
+        return self.run_dir
+
+
+def train(cfg: TrainConfig, resume: str | None = None) -> Path:
+    return Trainer(cfg, resume).run()

@@ -1,0 +1,107 @@
+"""Training monitor: the one-line log, metrics.jsonl, TensorBoard, and warnings a user can act on.
+
+Runs on the main process only. The prototype's "Qwen_grad" was printed but never checked; here a run of
+zero encoder gradients on refresh steps, non-finite losses and a flat reward each raise a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections import deque
+from pathlib import Path
+
+from arc_efe.training.step import StepResult
+
+log = logging.getLogger(__name__)
+
+ZERO_GRAD_WINDOW = 100  # refresh steps with encoder grad 0 before warning
+FLAT_REWARD_WINDOW = 200  # steps with reward exactly 0 before warning
+
+
+def format_line(step: int, r: StepResult, qwen_grad: float, pairs_per_s: float) -> str:
+    """`step | Loss | Qwen_grad | Mask_ratio | Reward | acc_before→acc_after | pairs/s`."""
+    return (
+        f"step {step:6d} | Loss {r.loss:.4f} | Qwen_grad {qwen_grad:.2e} | "
+        f"Mask_ratio {r.terms.get('mask_ratio', math.nan):.3f} | Reward {r.reward:+.4f} | "
+        f"acc {r.acc_before:.3f}→{r.acc_after:.3f} | {pairs_per_s:.1f} pairs/s"
+    )
+
+
+class Monitor:
+    """Collects step results; every `log_every` steps writes a line, a jsonl record and scalars."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool, trainable_encoder: bool):
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(run_dir / "tb"))
+        self.trainable_encoder = trainable_encoder
+        self.last_qwen_grad = 0.0  # encoder grad norm of the last refresh step (cached steps have none)
+        self.zero_grad_refreshes = 0
+        self.nonfinite_steps = 0
+        self.recent_rewards: deque[float] = deque(maxlen=FLAT_REWARD_WINDOW)
+        self.warned: set[str] = set()
+
+    def observe(self, step: int, r: StepResult) -> None:
+        """Update running state and warnings from every step (logged or not)."""
+        if r.skipped:
+            self.nonfinite_steps += 1
+            log.warning("step %d: loss is NaN/Inf; update skipped (%d so far)", step, self.nonfinite_steps)
+            return
+        if r.refreshed:
+            self.last_qwen_grad = r.grad_norms.get("encoder", 0.0)
+            self.zero_grad_refreshes = self.zero_grad_refreshes + 1 if self.last_qwen_grad == 0.0 else 0
+            if self.trainable_encoder and self.zero_grad_refreshes == ZERO_GRAD_WINDOW:
+                log.warning("Qwen_grad has been 0 on %d refresh steps in a row: the encoder is not learning. "
+                            "Run `arc-efe diagnose` with the same flags.", ZERO_GRAD_WINDOW)
+        self.recent_rewards.append(r.reward)
+        if (len(self.recent_rewards) == FLAT_REWARD_WINDOW and "flat_reward" not in self.warned
+                and all(x == 0.0 for x in self.recent_rewards)):
+            self.warned.add("flat_reward")
+            log.warning("Reward has been exactly 0 for %d steps: the refiner policy changes no prediction "
+                        "(policy action scale too small, or the agent ignores the prompt).", FLAT_REWARD_WINDOW)
+
+    def record(self, step: int, epoch: float, r: StepResult, pairs_per_s: float, extra: dict) -> str:
+        """Write one jsonl record and TensorBoard scalars; return the console line."""
+        record = {
+            "step": step, "epoch": round(epoch, 4), "Loss": r.loss, "EFE": r.efe,
+            "Qwen_grad": self.last_qwen_grad, "Mask_ratio": r.terms.get("mask_ratio"),
+            "Reward": r.reward, "acc_before": r.acc_before, "acc_after": r.acc_after,
+            "pairs_per_s": pairs_per_s, "refreshed": r.refreshed, "nonfinite_steps": self.nonfinite_steps,
+            **{f"term/{k}": v for k, v in r.terms.items()},
+            **{f"grad/{k}": v for k, v in r.grad_norms.items()},
+            **extra,
+        }
+        with self.metrics_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
+                    self.writer.add_scalar(key, value, step)
+        return format_line(step, r, self.last_qwen_grad, pairs_per_s)
+
+    def record_eval(self, step: int, epoch: float, scores: dict) -> None:
+        with (self.metrics_path.parent / "eval.jsonl").open("a") as f:
+            f.write(json.dumps({"step": step, "epoch": epoch, **scores}) + "\n")
+        if self.writer is not None:
+            for key, value in scores.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self.writer.add_scalar(f"val/{key}", value, step)
+
+    def state_dict(self) -> dict:
+        return {"last_qwen_grad": self.last_qwen_grad, "zero_grad_refreshes": self.zero_grad_refreshes,
+                "nonfinite_steps": self.nonfinite_steps, "recent_rewards": list(self.recent_rewards)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.last_qwen_grad = state["last_qwen_grad"]
+        self.zero_grad_refreshes = state["zero_grad_refreshes"]
+        self.nonfinite_steps = state["nonfinite_steps"]
+        self.recent_rewards = deque(state["recent_rewards"], maxlen=FLAT_REWARD_WINDOW)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()

@@ -1,0 +1,97 @@
+"""Builders for a training run: accelerator, data split, optimiser parameter groups and schedule.
+
+Everything here runs before the first step, so bad data or a bad config stops the run before training.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from accelerate import Accelerator, DistributedDataParallelKwargs
+
+from arc_efe.data.sources import load_tasks
+from arc_efe.data.task import Task
+from arc_efe.model import ArcSystem
+from arc_efe.training.config import DataConfig, OptimConfig, TrainConfig
+
+log = logging.getLogger(__name__)
+
+EVAL_SET = "arc1/evaluation"
+
+
+def build_accelerator(cfg: TrainConfig) -> Accelerator:
+    """Device and precision from the config. fp16 needs CUDA (on CPU it would silently be fp32)."""
+    cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
+    if cfg.precision == "fp16" and cpu:
+        raise ValueError("--precision fp16 needs a CUDA device (with a GradScaler); on CPU use bf16 or fp32")
+    mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[cfg.precision]
+    # Cached-prompt steps leave the encoder unused, so DDP must tolerate unused parameters.
+    ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
+    return Accelerator(cpu=cpu, mixed_precision=mixed, kwargs_handlers=[ddp])
+
+
+def load_source_tasks(sources: list[str], strict: bool) -> list[Task]:
+    tasks: list[Task] = []
+    for source in sources:
+        result = load_tasks(source, strict=strict)
+        for problem in result.problems:
+            log.warning("skipped: %s", problem)
+        tasks.extend(result.tasks)
+    if not tasks:
+        raise ValueError(f"no valid tasks in {sources}")
+    return tasks
+
+
+def guard_against_eval_leak(tasks: list[Task]) -> None:
+    """Refuse to train on ARC-AGI-1 evaluation tasks (arc2/training contains most of them)."""
+    eval_ids = {t.id for t in load_tasks(EVAL_SET).tasks}
+    leaked = sorted({t.id for t in tasks} & eval_ids)
+    if leaked:
+        raise ValueError(
+            f"{len(leaked)} training tasks are {EVAL_SET} tasks (e.g. {leaked[:5]}); arc2/training contains "
+            f"most of them. Train on arc1/training (plus your own data) so evaluation scores stay honest."
+        )
+
+
+def split_tasks(cfg: DataConfig) -> tuple[list[Task], list[Task]]:
+    """Training tasks and held-out tasks (a seeded fraction of the training tasks, or `cfg.val`)."""
+    tasks = load_source_tasks(cfg.train, cfg.strict)
+    guard_against_eval_leak(tasks)
+    if cfg.val is not None:
+        val = load_source_tasks([cfg.val], cfg.strict)
+        val_ids = {t.id for t in val}
+        tasks = [t for t in tasks if t.id not in val_ids]
+        return tasks, val
+    order = np.random.default_rng(cfg.split_seed).permutation(len(tasks))
+    n_val = int(round(cfg.val_fraction * len(tasks)))
+    val = [tasks[i] for i in sorted(order[:n_val])]
+    train = [tasks[i] for i in sorted(order[n_val:])]
+    return train, val
+
+
+def parameter_groups(system: ArcSystem) -> dict[str, list[torch.nn.Parameter]]:
+    """Trainable parameters by group; "encoder" is the LLM (its norm is Qwen_grad)."""
+    groups = {
+        "encoder": list(system.encoder.encoder_parameters()),
+        "projection": list(system.encoder.projection_parameters()),
+        "agent": list(system.agent.parameters()),
+        "policy": list(system.policy.parameters()),
+    }
+    return {name: [p for p in params if p.requires_grad] for name, params in groups.items()}
+
+
+def build_optimizer(groups: dict[str, list[torch.nn.Parameter]], cfg: OptimConfig) -> torch.optim.Optimizer:
+    lrs = {"encoder": cfg.qwen_lr, "projection": cfg.qwen_lr, "agent": cfg.agent_lr, "policy": cfg.policy_lr}
+    param_groups = [{"params": ps, "lr": lrs[name], "name": name} for name, ps in groups.items() if ps]
+    return torch.optim.AdamW(param_groups, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, warmup_steps: int):
+    """Linear warm-up to each group's lr, then constant."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, warmup_steps))
+    )
