@@ -1,0 +1,42 @@
+"""AgentConfig: the grid agent's hyper-parameters, validated before anything is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIXING_KINDS = ("attention", "pool")
+
+
+@dataclass
+class AgentConfig:
+    """Sizes of the recurrent grid agent.
+
+    `mixing` picks how each block reaches the whole canvas: "attention" is criss-cross axial attention
+    (half the heads attend along the cell's row, half along its column), which can move content to
+    any position, e.g. for scaling; "pool" broadcasts row/column/canvas means back (cheaper, weaker).
+    """
+
+    channels: int = 64
+    prompt_dim: int = 256
+    steps: int = 4
+    blocks_per_step: int = 2
+    heads: int = 4
+    kernel_size: int = 3
+    mlp_ratio: int = 2
+    mixing: str = "attention"
+
+    def validate(self) -> None:
+        """Raise ValueError naming the offending field; call before building."""
+        for name in ("channels", "prompt_dim", "steps", "blocks_per_step", "heads", "mlp_ratio"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"AgentConfig.{name} must be a positive int, got {value!r}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"AgentConfig.kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.mixing not in MIXING_KINDS:
+            raise ValueError(f"AgentConfig.mixing must be one of {MIXING_KINDS}, got {self.mixing!r}")
+        if self.mixing == "attention" and (self.heads % 2 or self.channels % self.heads):
+            raise ValueError(
+                f"AgentConfig: attention mixing needs an even number of heads dividing channels, "
+                f"got heads={self.heads}, channels={self.channels}"
+            )

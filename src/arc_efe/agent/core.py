@@ -1,0 +1,157 @@
+"""GridAgent: the recurrent, weight-tied, prompt-conditioned grid core and its two passes.
+
+forward:           h_t = core(h_{t-1} + embed(input, dir_fwd) + embed(size_{t-1}, views), prompt);
+                   heads read every h_t, and their argmax size is step t+1's output-size guess.
+backward_beliefs:  the same core and colour head run from embed(goal, dir_bwd), the goal's own size.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from arc_efe.agent.blocks import CoreBlock, PromptFiLM
+from arc_efe.agent.config import AgentConfig
+from arc_efe.agent.heads import Heads
+from arc_efe.agent.output import AgentOutput
+from arc_efe.agent.views import grid_size, input_views
+from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
+
+PAD_COLOR = NUM_COLORS  # embedding row for masked-out cells: their stored values never reach the net
+FORWARD, BACKWARD = 0, 1
+
+
+class GridEmbedding(nn.Module):
+    """What the core is fed at every step: the grid (colour or pad, row/col position, its size, the
+    pass direction) plus the current output-size guess and the input's views on that canvas.
+
+    Coordinates and sizes are explicit because outputs may be larger than inputs: the state outside
+    the input mask is kept (never zeroed) and must know where it sits, e.g. for 2x scaling.
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.color = nn.Embedding(NUM_COLORS + 1, channels)
+        self.row = nn.Embedding(MAX_SIZE, channels)
+        self.col = nn.Embedding(MAX_SIZE, channels)
+        self.height = nn.Embedding(MAX_SIZE, channels)
+        self.width = nn.Embedding(MAX_SIZE, channels)
+        self.direction = nn.Embedding(2, channels)
+        self.out_height = nn.Embedding(MAX_SIZE, channels)
+        self.out_width = nn.Embedding(MAX_SIZE, channels)
+        self.resized = nn.Embedding(NUM_COLORS + 1, channels)
+        self.tiled = nn.Embedding(NUM_COLORS + 1, channels)
+
+    def grid(self, grid: torch.Tensor, mask: torch.Tensor, direction: int) -> torch.Tensor:
+        """grid [B, 30, 30] long, mask [B, 30, 30] bool -> [B, 30, 30, C], fixed across steps."""
+        colors = torch.where(mask, grid, torch.full_like(grid, PAD_COLOR))
+        size = grid_size(mask) - 1  # [B, 2]
+        per_grid = self.height(size[:, 0]) + self.width(size[:, 1]) + self.direction.weight[direction]  # [B, C]
+        position = self.row.weight[:, None, :] + self.col.weight[None, :, :]  # [30, 30, C]
+        return self.color(colors) + position + per_grid[:, None, None, :]
+
+    def output_guess(self, grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor) -> torch.Tensor:
+        """Output size guess [B, 2] (1..30) and the grid's resized/tiled views on it -> [B, 30, 30, C]."""
+        resized, tiled = input_views(grid, mask, out_size, PAD_COLOR)
+        per_grid = self.out_height(out_size[:, 0] - 1) + self.out_width(out_size[:, 1] - 1)  # [B, C]
+        return self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
+
+
+class GridAgent(nn.Module):
+    """Recurrent grid agent; see the module docstring. Parameter count does not depend on `steps`."""
+
+    def __init__(self, channels: int, prompt_dim: int, steps: int, blocks_per_step: int, heads: int,
+                 kernel_size: int, mlp_ratio: int, mixing: str):
+        super().__init__()
+        self.prompt_dim = prompt_dim
+        self.steps = steps
+        self.embed = GridEmbedding(channels)
+        self.film = PromptFiLM(prompt_dim, channels, blocks_per_step)
+        self.blocks = nn.ModuleList(
+            CoreBlock(channels, heads, kernel_size, mlp_ratio, mixing, MAX_SIZE) for _ in range(blocks_per_step)
+        )
+        self.heads = Heads(channels)
+
+    def forward(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
+                steps: int | None = None) -> AgentOutput:
+        """inputs [B, 30, 30] long, input_mask [B, 30, 30] bool, prompt [B, P] -> AgentOutput over T steps."""
+        self._check_inputs("inputs", inputs, input_mask, prompt)
+        base = self.embed.grid(inputs, input_mask, FORWARD)
+        film = self.film(prompt)
+        out_size = grid_size(input_mask)  # first guess: same size as the input
+        h = torch.zeros_like(base)
+        per_step: list[tuple[torch.Tensor, ...]] = []
+        for _ in range(self._steps(steps)):
+            h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size), film)
+            per_step.append(self.heads(h, input_mask))
+            height, width = per_step[-1][2:4]
+            out_size = torch.stack([height.argmax(dim=-1), width.argmax(dim=-1)], dim=-1) + 1  # [B, 2]
+        cells, confidence, height, width, halt = (torch.stack(t, dim=1) for t in zip(*per_step))
+        return AgentOutput(
+            cell_logits=cells,  # [B, T, 30, 30, 10]
+            height_logits=height,  # [B, T, 30]
+            width_logits=width,  # [B, T, 30]
+            halt_logits=halt,  # [B, T]
+            confidence_logits=confidence,  # [B, T, 30, 30]
+        )
+
+    def backward_beliefs(self, goal: torch.Tensor, goal_mask: torch.Tensor, prompt: torch.Tensor,
+                         steps: int | None = None) -> torch.Tensor:
+        """Backward beliefs Q<-_t [B, T, 30, 30, 10]: the same core run from the goal grid.
+
+        Index t is aligned with forward step t: the backward pass's first step (nearest the goal) is
+        stored last, next to the forward pass's final step, and its last step first.
+        """
+        self._check_inputs("goal", goal, goal_mask, prompt)
+        # The goal's size is known, so its guess is fixed and its views are the goal itself.
+        injection = self.embed.grid(goal, goal_mask, BACKWARD)
+        injection = injection + self.embed.output_guess(goal, goal_mask, grid_size(goal_mask))
+        film = self.film(prompt)
+        h = torch.zeros_like(injection)
+        beliefs = []
+        for _ in range(self._steps(steps)):
+            h = self._core(h + injection, film)
+            beliefs.append(self.heads.beliefs(h))
+        return torch.stack(beliefs[::-1], dim=1)  # [B, T, 30, 30, 10]
+
+    def _core(self, x: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
+        """One planning step: every block, each with its own FiLM slice. x [B, 30, 30, C]."""
+        for index, block in enumerate(self.blocks):
+            x = block(x, film[:, index])
+        return x
+
+    def _steps(self, steps: int | None) -> int:
+        steps = self.steps if steps is None else steps
+        if steps < 1:
+            raise ValueError(f"GridAgent: steps must be >= 1, got {steps}")
+        return steps
+
+    def _check_inputs(self, name: str, grid: torch.Tensor, mask: torch.Tensor, prompt: torch.Tensor) -> None:
+        """Fail early with both shapes named rather than deep inside an embedding or a matmul."""
+        canvas = (MAX_SIZE, MAX_SIZE)
+        if grid.dim() != 3 or tuple(grid.shape[1:]) != canvas or grid.dtype != torch.long:
+            raise ValueError(f"GridAgent: {name} must be long [B, 30, 30], got {grid.dtype} {tuple(grid.shape)}")
+        if mask.shape != grid.shape or mask.dtype != torch.bool:
+            raise ValueError(
+                f"GridAgent: {name} mask must be bool {tuple(grid.shape)}, got {mask.dtype} {tuple(mask.shape)}"
+            )
+        if prompt.dim() != 2 or prompt.shape[0] != grid.shape[0] or prompt.shape[1] != self.prompt_dim:
+            raise ValueError(
+                f"GridAgent: prompt must be [{grid.shape[0]}, {self.prompt_dim}] to match {name} "
+                f"{tuple(grid.shape)}, got {tuple(prompt.shape)}"
+            )
+
+
+def build_agent(cfg: AgentConfig) -> GridAgent:
+    """Validate the config and build the agent from its plain values."""
+    cfg.validate()
+    return GridAgent(
+        channels=cfg.channels,
+        prompt_dim=cfg.prompt_dim,
+        steps=cfg.steps,
+        blocks_per_step=cfg.blocks_per_step,
+        heads=cfg.heads,
+        kernel_size=cfg.kernel_size,
+        mlp_ratio=cfg.mlp_ratio,
+        mixing=cfg.mixing,
+    )

@@ -1,0 +1,176 @@
+"""GridAgent: output shapes, global receptive field, prompt conditioning, weight tying, the backward
+pass, padding independence, input views, bf16 autocast and input checks."""
+
+import pytest
+import torch
+
+from arc_efe.agent import AgentConfig, AgentOutput, GridAgent, build_agent
+from arc_efe.agent.views import grid_size, input_views
+
+B, P = 2, 8
+
+
+def tiny(**overrides) -> GridAgent:
+    cfg = AgentConfig(channels=16, prompt_dim=P, steps=4, blocks_per_step=2, heads=2)
+    for name, value in overrides.items():
+        setattr(cfg, name, value)
+    return build_agent(cfg).eval()
+
+
+def grids(height: int, width: int, batch: int = B) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random colours everywhere (padding included), valid only in the top-left height x width."""
+    inputs = torch.randint(0, 10, (batch, 30, 30))
+    mask = torch.zeros(batch, 30, 30, dtype=torch.bool)
+    mask[:, :height, :width] = True
+    return inputs, mask
+
+
+@pytest.mark.parametrize("steps", [None, 2])
+def test_output_shapes(steps):
+    agent = tiny()
+    inputs, mask = grids(3, 5)
+    out = agent(inputs, mask, torch.randn(B, P), steps=steps)
+    t = 4 if steps is None else steps
+    assert isinstance(out, AgentOutput) and out.steps == t
+    assert out.cell_logits.shape == (B, t, 30, 30, 10)
+    assert out.height_logits.shape == (B, t, 30)
+    assert out.width_logits.shape == (B, t, 30)
+    assert out.halt_logits.shape == (B, t)
+    assert out.confidence_logits.shape == (B, t, 30, 30)
+    assert agent.backward_beliefs(inputs, mask, torch.randn(B, P), steps=steps).shape == (B, t, 30, 30, 10)
+
+
+@pytest.mark.parametrize("mixing", ["attention", "pool"])
+def test_receptive_field_is_global(mixing):
+    agent = tiny(mixing=mixing)
+    inputs, mask = grids(30, 30, batch=1)
+    prompt = torch.randn(1, P)
+    for changed, watched in (((0, 0), (29, 29)), ((29, 29), (0, 0))):
+        other = inputs.clone()
+        other[0, changed[0], changed[1]] = (inputs[0, changed[0], changed[1]] + 1) % 10
+        with torch.no_grad():
+            before = agent(inputs, mask, prompt).cell_logits[0, -1, watched[0], watched[1]]
+            after = agent(other, mask, prompt).cell_logits[0, -1, watched[0], watched[1]]
+        assert (before - after).abs().max() > 1e-6, f"{mixing}: cell {watched} ignores input cell {changed}"
+
+
+def test_prompt_conditions_the_output_with_gradient():
+    agent = tiny()
+    inputs, mask = grids(4, 4, batch=1)
+    with torch.no_grad():
+        a = agent(inputs, mask, torch.randn(1, P)).cell_logits
+        b = agent(inputs, mask, torch.randn(1, P)).cell_logits
+    assert (a - b).abs().max() > 1e-4
+    prompt = torch.randn(1, P, requires_grad=True)
+    agent(inputs, mask, prompt).cell_logits[..., :4, :4, :].square().sum().backward()
+    assert prompt.grad is not None and prompt.grad.abs().sum() > 0
+
+
+def test_weights_are_tied_across_steps():
+    counts = {steps: sum(p.numel() for p in tiny(steps=steps).parameters()) for steps in (1, 4, 9)}
+    assert len(set(counts.values())) == 1, counts
+
+
+def test_backward_beliefs_use_the_same_core_and_a_direction_embedding():
+    agent = tiny()
+    goal, mask = grids(5, 3)
+    prompt = torch.randn(B, P)
+    backward = agent.backward_beliefs(goal, mask, prompt)
+    core_weight = agent.blocks[0].mlp[0].weight
+    backward.square().mean().backward()
+    assert core_weight.grad is not None and core_weight.grad.abs().sum() > 0
+
+    with torch.no_grad():
+        forward_one = agent(goal, mask, prompt, steps=1).cell_logits[:, 0]
+        backward_one = agent.backward_beliefs(goal, mask, prompt, steps=1)[:, 0]
+        assert (forward_one - backward_one).abs().max() > 1e-4
+        # With equal direction embeddings one step of each pass is the same computation.
+        agent.embed.direction.weight[1] = agent.embed.direction.weight[0]
+        backward_same = agent.backward_beliefs(goal, mask, prompt, steps=1)[:, 0]
+    torch.testing.assert_close(forward_one, backward_same)
+
+
+def test_backward_beliefs_are_ordered_like_forward_steps():
+    agent = tiny()
+    goal, mask = grids(3, 3)
+    prompt = torch.randn(B, P)
+    with torch.no_grad():
+        two = agent.backward_beliefs(goal, mask, prompt, steps=2)
+        one = agent.backward_beliefs(goal, mask, prompt, steps=1)
+    # The backward pass's first step is stored last, next to the forward pass's final step.
+    torch.testing.assert_close(two[:, 1], one[:, 0])
+    assert (two[:, 0] - one[:, 0]).abs().max() > 1e-4
+
+
+def test_padding_values_do_not_matter():
+    agent = tiny()
+    inputs, mask = grids(3, 3)
+    other = torch.where(mask, inputs, torch.randint(0, 10, inputs.shape))
+    assert not torch.equal(other, inputs)
+    prompt = torch.randn(B, P)
+    with torch.no_grad():
+        a, b = agent(inputs, mask, prompt), agent(other, mask, prompt)
+        back_a, back_b = agent.backward_beliefs(inputs, mask, prompt), agent.backward_beliefs(other, mask, prompt)
+    torch.testing.assert_close(a.cell_logits[:, :, :3, :3], b.cell_logits[:, :, :3, :3], rtol=0, atol=1e-6)
+    torch.testing.assert_close(a.height_logits, b.height_logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(back_a, back_b, rtol=0, atol=1e-6)
+
+
+def test_empty_mask_gives_finite_outputs():
+    agent = tiny()
+    inputs = torch.randint(0, 10, (B, 30, 30))
+    out = agent(inputs, torch.zeros(B, 30, 30, dtype=torch.bool), torch.randn(B, P))
+    assert all(torch.isfinite(t).all() for t in (out.cell_logits, out.height_logits, out.halt_logits))
+
+
+def test_runs_under_bf16_autocast_with_gradients():
+    agent = tiny().train()
+    inputs, mask = grids(4, 6)
+    prompt = torch.randn(B, P, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = agent(inputs, mask, prompt)
+        backward = agent.backward_beliefs(inputs, mask, prompt)
+    loss = out.cell_logits.float().logsumexp(-1).mean() + out.height_logits.float().mean() + backward.float().mean()
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert prompt.grad is not None and prompt.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in agent.blocks.parameters())
+
+
+def test_views_resize_and_tile_onto_the_output_size():
+    grid = torch.zeros(1, 30, 30, dtype=torch.long)
+    mask = torch.zeros(1, 30, 30, dtype=torch.bool)
+    grid[0, :2, :3] = torch.tensor([[1, 2, 3], [4, 5, 6]])
+    mask[0, :2, :3] = True
+    assert grid_size(mask).tolist() == [[2, 3]]
+    resized, tiled = input_views(grid, mask, torch.tensor([[4, 6]]), pad=10)
+    upscaled = grid[0, :2, :3].repeat_interleave(2, 0).repeat_interleave(2, 1)
+    assert torch.equal(resized[0, :4, :6], upscaled)
+    assert torch.equal(tiled[0, :4, :6], grid[0, :2, :3].repeat(2, 2))
+    assert (resized[0, 4:] == 10).all() and (tiled[0, :, 6:] == 10).all()
+    shrunk, _ = input_views(grid, mask, torch.tensor([[1, 1]]), pad=10)
+    assert shrunk[0, 0, 0] == 1 and (shrunk.flatten()[1:] == 10).all()
+
+
+@pytest.mark.parametrize(
+    "field, value, fragment",
+    [("mixing", "conv", "mixing"), ("heads", 3, "heads=3"), ("kernel_size", 2, "kernel_size"), ("steps", 0, "steps")],
+)
+def test_config_validation_names_the_field(field, value, fragment):
+    cfg = AgentConfig(channels=16, prompt_dim=P)
+    setattr(cfg, field, value)
+    with pytest.raises(ValueError, match=fragment):
+        build_agent(cfg)
+
+
+def test_bad_inputs_name_the_shapes():
+    agent = tiny()
+    inputs, mask = grids(2, 2)
+    with pytest.raises(ValueError, match=r"prompt must be \[2, 8\].*got \(2, 7\)"):
+        agent(inputs, mask, torch.randn(B, 7))
+    with pytest.raises(ValueError, match=r"inputs must be long \[B, 30, 30\], got torch.float32"):
+        agent(inputs.float(), mask, torch.randn(B, P))
+    with pytest.raises(ValueError, match="goal mask must be bool"):
+        agent.backward_beliefs(inputs, mask.long(), torch.randn(B, P))
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        agent(inputs, mask, torch.randn(B, P), steps=0)
