@@ -45,7 +45,8 @@ class CheckResult:
         return self.status == "PASS"
 
     def to_json(self) -> dict:
-        return {"check": self.check, "name": self.name, "status": self.status, "value": self.value,
+        value = self.value if self.value is None or math.isfinite(self.value) else None  # JSON has no NaN/Inf
+        return {"check": self.check, "name": self.name, "status": self.status, "value": value,
                 "message": self.message, **self.extra}
 
 
