@@ -83,7 +83,9 @@ def train_step(system, batch: Batch, optimizer, scheduler, accelerator, cache: P
         return StepResult(math.nan, math.nan, {}, {}, 0.0, 0.0, 0.0, cached is None, skipped=True)
 
     accelerator.backward(loss)
-    norms = group_grad_norms(groups)
+    # Under fp16 the grads still carry the GradScaler's factor until clip_grad_norm_ unscales them.
+    scale = accelerator.scaler.get_scale() if accelerator.scaler is not None else 1.0
+    norms = {name: norm / scale for name, norm in group_grad_norms(groups).items()}
     accelerator.clip_grad_norm_([p for ps in groups.values() for p in ps], cfg.optim.grad_clip)
     optimizer.step()
     scheduler.step()
