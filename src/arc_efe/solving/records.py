@@ -1,0 +1,137 @@
+"""Per-task solve records and the run folder's resumable state.
+
+`EVAL_DIR/tasks.jsonl` gets one JSON line per finished task, appended and flushed as soon as the task is
+done, so an interrupted run restarted with the same folder skips those tasks. `EVAL_DIR/run.json` holds
+the checkpoint and solve settings; a restart with different ones is refused (mixing them would make
+the scores meaningless).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arc_efe.config import diff
+from arc_efe.data.grid import grid_to_list
+from arc_efe.data.task import Task
+
+logger = logging.getLogger(__name__)
+
+RECORDS_FILE = "tasks.jsonl"
+RUN_FILE = "run.json"
+LEVERS = ("plain", "refine", "vote")
+
+Attempts = list[list[np.ndarray]]  # per test input, the attempt grids
+
+
+@dataclass
+class TaskRecord:
+    """What solving one task produced and measured. Grades (`correct`...) stay None when the test
+    outputs are unknown. `lever` names what first solves a solved task: the plain prediction, the
+    refined prediction without augmentation, or only the vote."""
+
+    id: str
+    attempts: Attempts
+    plain_attempts: Attempts
+    refined: list[np.ndarray]  # per test input, the refined prediction on the un-augmented input
+    seconds: float
+    refine: dict[str, Any] = field(default_factory=dict)  # steps, stopped, demo accuracy before/after
+    votes: list[list[int]] = field(default_factory=list)  # per test input, votes of each attempt
+    views: int = 0  # augmented views that voted
+    error: str | None = None
+    correct: list[bool] | None = None
+    plain_correct: list[bool] | None = None
+    refine_correct: list[bool] | None = None
+    solved: bool | None = None
+    lever: str | None = None
+
+    def grade(self, task: Task) -> None:
+        """Fill the grades from the task's test outputs (no-op when any is unknown)."""
+        if not task.has_test_outputs:
+            return
+        truths = [p.output for p in task.test]
+
+        def hits(tries: list[list[np.ndarray]]) -> list[bool]:
+            return [any(np.array_equal(g, t) for g in row) for row, t in zip(tries, truths)]
+
+        self.correct = hits(self.attempts)
+        self.plain_correct = hits(self.plain_attempts)
+        self.refine_correct = hits([[g] for g in self.refined]) if self.refined else [False] * len(truths)
+        self.solved = all(self.correct)
+        levers = (all(self.plain_correct), all(self.refine_correct), self.solved)
+        self.lever = next((name for name, ok in zip(LEVERS, levers) if ok), None) if self.solved else None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["attempts"] = [[grid_to_list(g) for g in row] for row in self.attempts]
+        data["plain_attempts"] = [[grid_to_list(g) for g in row] for row in self.plain_attempts]
+        data["refined"] = [grid_to_list(g) for g in self.refined]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TaskRecord:
+        data = dict(data)
+
+        def grid(g: list) -> np.ndarray:
+            return np.asarray(g, dtype=np.int64)
+
+        data["attempts"] = [[grid(g) for g in row] for row in data["attempts"]]
+        data["plain_attempts"] = [[grid(g) for g in row] for row in data["plain_attempts"]]
+        data["refined"] = [grid(g) for g in data["refined"]]
+        return cls(**data)
+
+
+def read_records(out_dir: Path) -> dict[str, TaskRecord]:
+    """Records already in `out_dir`, by task id; a torn last line (a crash mid-write) is ignored."""
+    path = out_dir / RECORDS_FILE
+    if not path.exists():
+        return {}
+    records: dict[str, TaskRecord] = {}
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = TaskRecord.from_json(json.loads(line))
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            if number == len(lines):
+                logger.warning("%s line %d is incomplete (interrupted write); that task is redone", path, number)
+                # Drop the torn line, or the next append would be glued onto it.
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text("".join(f"{good}\n" for good in lines[:-1]))
+                os.replace(tmp, path)
+                continue
+            raise ValueError(f"{path} line {number}: not a task record ({err})") from err
+        records[record.id] = record
+    return records
+
+
+def append_record(out_dir: Path, record: TaskRecord) -> None:
+    """Append one record and flush it to disk before the next task starts."""
+    with open(out_dir / RECORDS_FILE, "a") as f:
+        f.write(json.dumps(record.to_json()) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def check_run(out_dir: Path, settings: dict[str, Any]) -> None:
+    """Write `run.json`, or check that an existing one has the same settings (else ValueError naming
+    the differing fields)."""
+    path = out_dir / RUN_FILE
+    if path.exists():
+        saved = json.loads(path.read_text())
+        changed = diff(saved, settings)
+        if changed:
+            raise ValueError(
+                f"{out_dir} holds a run with other settings; finish it with the same ones or use another --out. "
+                "Differences (saved -> now):\n  " + "\n  ".join(changed)
+            )
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2))

@@ -1,0 +1,64 @@
+"""One solving run over many tasks: solve (resumable), draw each task, write submission, scores, report.
+
+`arc-efe evaluate` and `arc-efe solve` are thin wrappers around `run`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arc_efe.config import to_dict
+from arc_efe.data.task import Pair, Task
+from arc_efe.model import ArcSystem
+from arc_efe.solving.records import TaskRecord
+from arc_efe.solving.report import render_record, write_outputs
+from arc_efe.solving.solver import SolveConfig, Solver, solve_tasks
+
+logger = logging.getLogger(__name__)
+
+
+def sample_tasks(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
+    """A seeded random sample of `limit` tasks (all when None or not fewer), kept in id order."""
+    if limit is None or limit >= len(tasks):
+        return list(tasks)
+    if limit < 1:
+        raise ValueError(f"--limit must be >= 1, got {limit}")
+    picked = np.random.default_rng(seed).choice(len(tasks), size=limit, replace=False)
+    return [tasks[i] for i in sorted(int(i) for i in picked)]
+
+
+def without_test_outputs(tasks: list[Task]) -> list[Task]:
+    """The tasks with their test outputs dropped (a `solve` run never sees answers)."""
+    return [Task(t.id, t.train, [Pair(p.input) for p in t.test], t.source, dict(t.meta)) for t in tasks]
+
+
+def run(
+    system: ArcSystem,
+    tasks: list[Task],
+    cfg: SolveConfig,
+    out_dir: str | Path,
+    checkpoint: str,
+    report: bool = True,
+    on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
+) -> dict[str, Any]:
+    """Solve `tasks` into `out_dir` (resuming a run with the same checkpoint and settings) and return
+    the summary written to scores.json. `on_record(task, record, resumed)` follows each task."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = {"checkpoint": str(checkpoint), "solve": to_dict(cfg),
+                "known_outputs": all(t.has_test_outputs for t in tasks)}
+
+    def after_task(task: Task, record: TaskRecord, resumed: bool) -> None:
+        if report:
+            # A resumed task's picture is already there unless the earlier run had no report.
+            render_record(out_dir, task, record, overwrite=not resumed)
+        if on_record is not None:
+            on_record(task, record, resumed)
+
+    records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task)
+    return write_outputs(out_dir, tasks, records, report)

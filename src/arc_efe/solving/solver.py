@@ -1,0 +1,223 @@
+"""The per-task solver: plain prediction, refinement, augmented voting, two attempts, within a budget.
+
+Per task, in one time budget (seconds, everything included):
+1. plain prediction (`predict.plain_attempts`: prompt p and p + policy δ, no augmentation) — the
+   baseline the refinement gain is measured against, and the fallback second attempt;
+2. prompts p + δ of all demos under each voting view (D8 × colour permutations keeping 0, identity first);
+3. refinement (`refine.py`) until the deadline less the measured cost of voting;
+4. every test input under every view with the refined prompt and adapter, mapped back by the exact
+   inverse and voted (`vote.py`); views are added while time remains (the identity view always runs).
+Augmentations and the held-out demo are drawn from a generator seeded by (seed, task id), so a task's
+result does not depend on which tasks ran before it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+import zlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from arc_efe.data.augment import IDENTITY, Augmentation
+from arc_efe.data.batching import collate, make_test_sample
+from arc_efe.data.grid import NUM_COLORS
+from arc_efe.data.stats import task_statistics
+from arc_efe.data.task import Task
+from arc_efe.model import ArcSystem
+from arc_efe.solving.predict import crop, plain_attempts
+from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
+from arc_efe.solving.refine import RefineConfig, TaskAdapter, demo_batch, policy_prompts, refine
+from arc_efe.solving.vote import choose_attempts, tally_augmented
+
+logger = logging.getLogger(__name__)
+
+Prediction = tuple[Augmentation, np.ndarray, float]  # view, grid in the view's frame, confidence
+
+
+@dataclass
+class SolveConfig:
+    """Per-task solving settings; `refine` holds the refinement's own."""
+
+    time_budget: float = 30.0  # seconds per task, everything included
+    attempts: int = 2
+    augmentations: int = 8  # views of each test input that vote (identity first)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    seed: int = 0
+    precision: Literal["fp32", "bf16"] = "fp32"
+    vote_reserve: float = 1.1  # safety factor on the estimated voting time kept out of refinement
+
+    def validate(self) -> None:
+        if self.time_budget <= 0:
+            raise ValueError(f"time_budget must be > 0 seconds, got {self.time_budget}")
+        if self.attempts not in (1, 2):
+            raise ValueError(f"attempts must be 1 or 2 (ARC scores two), got {self.attempts}")
+        if self.augmentations < 1:
+            raise ValueError(f"augmentations must be >= 1, got {self.augmentations}")
+        if self.vote_reserve < 0:
+            raise ValueError(f"vote_reserve must be >= 0, got {self.vote_reserve}")
+        self.refine.validate()
+
+
+def task_rng(seed: int, task_id: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(task_id.encode())])
+
+
+def augmentation_pool(size: int, rng: np.random.Generator) -> list[Augmentation]:
+    """Identity, then views cycling through the other D8 elements, each with a colour permutation
+    that keeps 0 (background) fixed."""
+    pool = [IDENTITY]
+    for k in range(1, size):
+        colors = (0, *(int(c) for c in rng.permutation(np.arange(1, NUM_COLORS))))
+        pool.append(Augmentation(k % 8, colors))
+    return pool
+
+
+def fallback_record(task: Task, attempts: int, seconds: float, error: str) -> TaskRecord:
+    """A task that failed still gets valid attempts (its test inputs) so the submission stays complete."""
+    rows = [[p.input.copy() for _ in range(attempts)] for p in task.test]
+    return TaskRecord(task.id, rows, [list(r) for r in rows], [], seconds, error=error)
+
+
+class Solver:
+    """Solves tasks one at a time with `system` (put in eval mode with its weights frozen; adapter
+    weights are tuned per task and restored after)."""
+
+    def __init__(self, system: ArcSystem, cfg: SolveConfig):
+        cfg.validate()
+        self.system = system.eval().requires_grad_(False)
+        self.cfg = cfg
+        self.device = next(system.parameters()).device
+        self._vote_seconds_per_test = 0.0  # measured on the last task: one view of one test input
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    def solve(self, task: Task) -> TaskRecord:
+        """Solve `task`; any exception becomes a record with the error and fallback attempts."""
+        start = time.perf_counter()
+        try:
+            with self._autocast():
+                record = self._solve(task, start)
+        except Exception as err:  # noqa: BLE001 - one bad task must not stop a 400-task run
+            logger.warning("task %s failed: %s\n%s", task.id, err, traceback.format_exc())
+            record = fallback_record(task, self.cfg.attempts, time.perf_counter() - start,
+                                     f"{type(err).__name__}: {err}")
+        record.grade(task)
+        return record
+
+    def _solve(self, task: Task, start: float) -> TaskRecord:
+        cfg = self.cfg
+        deadline = start + cfg.time_budget
+        rng = task_rng(cfg.seed, task.id)
+        pool = augmentation_pool(max(cfg.augmentations, cfg.refine.augmentations), rng)
+        n_demos = len(task.train)
+        holdout = int(rng.integers(n_demos)) if cfg.refine.holdout and n_demos >= 3 else None
+
+        tick = time.perf_counter()
+        plain = plain_attempts(self.system, [task])[task.id]
+        # Voting cost per view and test input: as measured on the previous task (every grid sits on the
+        # same 30x30 canvas, so it carries over), else half the plain pass, which ran two agent passes
+        # over the test inputs plus one encoding.
+        per_test = self._vote_seconds_per_test or (time.perf_counter() - tick) / (2 * len(task.test))
+        views = pool[: cfg.augmentations]
+        vote_prompts = self._view_prompts(task, views)  # [V, P]
+        refine_deadline = deadline - cfg.vote_reserve * per_test * len(task.test) * len(views)
+
+        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "budget"}
+        offset = torch.zeros(vote_prompts.shape[1], device=self.device)
+        with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
+            if cfg.refine.max_steps > 0 and time.perf_counter() < refine_deadline:
+                batch, demo_index = demo_batch(task, pool[: cfg.refine.augmentations])
+                result = refine(self.system, batch.to(self.device), demo_index, adapter, cfg.refine,
+                                refine_deadline, holdout)
+                offset = result.offset
+                info.update(_refine_info(result))
+            predictions = self._vote(task, views, vote_prompts + offset, deadline)
+        return self._record(task, plain, predictions, info, time.perf_counter() - start)
+
+    @torch.no_grad()
+    def _view_prompts(self, task: Task, views: list[Augmentation]) -> torch.Tensor:
+        """p + δ [V, P] of all demos under each view (the context of every test input of the view)."""
+        contexts = [[aug.apply_pair(p) for p in task.train] for aug in views]
+        stats = torch.from_numpy(np.stack([task_statistics(c) for c in contexts]).astype(np.float32))
+        return policy_prompts(self.system, contexts, stats.to(self.device))
+
+    @torch.no_grad()
+    def _vote(self, task: Task, views: list[Augmentation], prompts: torch.Tensor,
+              deadline: float) -> list[list[Prediction]]:
+        """Per test input, one prediction per view that fits before `deadline` (at least the first)."""
+        per_test: list[list[Prediction]] = [[] for _ in task.test]
+        slowest = 0.0
+        start = time.perf_counter()
+        for v, aug in enumerate(views):
+            if v > 0 and time.perf_counter() + slowest > deadline:
+                break
+            tick = time.perf_counter()
+            batch = collate([make_test_sample(task, t, aug) for t in range(len(task.test))]).to(self.device)
+            prompt = prompts[v].expand(len(task.test), -1)  # [T, P]
+            out = self.system.agent(batch.query_input, batch.query_input_mask, prompt)
+            grid, size = out.predict()
+            confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, 30, 30]
+            for t in range(len(task.test)):
+                h, w = int(size[t, 0]), int(size[t, 1])
+                per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
+            slowest = max(slowest, time.perf_counter() - tick)
+        self._vote_seconds_per_test = (time.perf_counter() - start) / (len(per_test[0]) * len(task.test))
+        return per_test
+
+    def _record(self, task: Task, plain: list[list[np.ndarray]], predictions: list[list[Prediction]],
+                info: dict[str, Any], seconds: float) -> TaskRecord:
+        attempts, votes = [], []
+        for plain_row, preds in zip(plain, predictions):
+            candidates = tally_augmented(preds)
+            chosen = choose_attempts(candidates, self.cfg.attempts, fallback=plain_row)
+            by_key = {(c.grid.shape, c.grid.tobytes()): c.votes for c in candidates}
+            attempts.append(chosen)
+            votes.append([by_key.get((g.shape, g.tobytes()), 0) for g in chosen])
+        # The first view is the identity: its prediction is the refined one without voting.
+        refined = [preds[0][1] for preds in predictions]
+        return TaskRecord(task.id, attempts, plain, refined, seconds, refine=info, votes=votes,
+                          views=len(predictions[0]) if predictions else 0)
+
+
+def _refine_info(result: Any) -> dict[str, Any]:
+    info = {"steps": result.steps, "best_step": result.best_step, "stopped": result.stopped,
+            "demo_before": asdict(result.before), "demo_after": asdict(result.after)}
+    if result.holdout_before is not None:
+        info["holdout_before"] = asdict(result.holdout_before)
+        info["holdout_after"] = asdict(result.holdout_after)
+    return info
+
+
+def solve_tasks(
+    solver: Solver,
+    tasks: list[Task],
+    out_dir: Path,
+    settings: dict[str, Any],
+    on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
+) -> dict[str, TaskRecord]:
+    """Solve `tasks`, appending each record to `out_dir/tasks.jsonl` as it finishes; tasks already
+    recorded there (same `settings`, see records.check_run) are not solved again. `on_record(task,
+    record, resumed)` is called after each task, in order."""
+    check_run(out_dir, settings)
+    done = read_records(out_dir)
+    if done:
+        logger.info("%s: %d of %d tasks already done, skipping them", out_dir, sum(t.id in done for t in tasks),
+                    len(tasks))
+    records: dict[str, TaskRecord] = {}
+    for task in tasks:
+        resumed = task.id in done
+        record = done[task.id] if resumed else solver.solve(task)
+        if not resumed:
+            append_record(out_dir, record)
+        records[task.id] = record
+        if on_record is not None:
+            on_record(task, record, resumed)
+    return records

@@ -1,0 +1,210 @@
+"""Solver: valid attempts on awkward tasks, the per-task time budget, errors, resume, levers and scores."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from arc_efe.config import from_dict, merge, to_dict
+from arc_efe.data.grid import to_grid
+from arc_efe.data.task import Pair, Task
+from arc_efe.model import ModelConfig, build_system
+from arc_efe.solving import solver as solver_module
+from arc_efe.solving.records import RECORDS_FILE, TaskRecord, read_records
+from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.report import summarize
+from arc_efe.solving.run import run, sample_tasks, without_test_outputs
+from arc_efe.solving.solver import SolveConfig, Solver, augmentation_pool
+from arc_efe.solving.submission import load_submission
+from arc_efe.training.config import tiny_preset
+
+
+@pytest.fixture(scope="module")
+def system():
+    torch.manual_seed(0)
+    cfg = from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"]))
+    return build_system(cfg)
+
+
+def grid(rng, h, w):
+    return rng.integers(0, 10, (h, w))
+
+
+def awkward_tasks() -> list[Task]:
+    """Tasks that stress shapes: a test input larger than any demo, output sizes no demo shows, 1x1
+    grids, full 30x30 grids, and ten test inputs."""
+    rng = np.random.default_rng(0)
+    demos = [Pair(grid(rng, 3, 3), grid(rng, 3, 3)) for _ in range(3)]
+    scaled = [Pair(g, np.kron(g, np.ones((2, 2), dtype=np.int64))) for g in (grid(rng, 2, 2), grid(rng, 3, 2))]
+    return [
+        Task("bigger-test", demos, [Pair(grid(rng, 12, 9), grid(rng, 12, 9))]),
+        Task("unseen-size", scaled, [Pair(grid(rng, 5, 5), grid(rng, 10, 10))]),
+        Task("one-by-one", [Pair(grid(rng, 1, 1), grid(rng, 1, 1)) for _ in range(2)],
+             [Pair(grid(rng, 1, 1), grid(rng, 1, 1))]),
+        Task("full-canvas", [Pair(grid(rng, 30, 30), grid(rng, 30, 30)) for _ in range(2)],
+             [Pair(grid(rng, 30, 30), grid(rng, 30, 30))]),
+        Task("ten-tests", demos[:2], [Pair(grid(rng, 1 + i, 10 - i), grid(rng, 2, 2)) for i in range(10)]),
+    ]
+
+
+def recolor_task(task_id: str = "recolor") -> Task:
+    rng = np.random.default_rng(1)
+
+    def pair() -> Pair:
+        g = rng.integers(0, 3, (3, 3))
+        return Pair(g, np.where(g == 1, 2, g))
+
+    return Task(task_id, [pair() for _ in range(4)], [pair(), pair()])
+
+
+def test_awkward_tasks_get_two_valid_attempts_within_the_budget(system, tmp_path):
+    cfg = SolveConfig(time_budget=0.7, refine=RefineConfig(max_steps=10_000))
+    Solver(system, cfg).solve(recolor_task("warm-up"))  # first calls pay one-off costs
+    tasks = awkward_tasks()
+    summary = run(system, tasks, cfg, tmp_path, checkpoint="tiny", report=True)
+    submission = load_submission(tmp_path / "submission.json", tasks)
+    for task in tasks:
+        assert len(submission[task.id]) == len(task.test)
+        for i, attempts in enumerate(submission[task.id]):
+            assert len(attempts) == 2
+            for a in attempts:
+                to_grid(a.tolist(), f"{task.id} test {i}")  # raises on a bad grid
+    assert summary["errors"] == {}
+    per_task = summary["seconds_per_task"]["per_task"]
+    assert all(s <= 0.7 * 1.1 for s in per_task.values()), per_task
+    assert all((tmp_path / "report" / f"{t.id}.png").exists() for t in tasks)
+    index = (tmp_path / "report" / "index.html").read_text()
+    counts = re.findall(r"<h2>(Solved|Unsolved) \((\d+)\)</h2>", index)
+    assert [c[0] for c in counts] == ["Solved", "Unsolved"] and sum(int(c[1]) for c in counts) == len(tasks)
+    assert index.count("<img") == len(tasks)
+
+
+def test_time_budget_is_used_and_not_exceeded(system):
+    # Small refinement steps (one view of the demos), so the budget spans many of them.
+    refine = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0, augmentations=1)
+    solver = Solver(system, SolveConfig(time_budget=1.0, refine=refine))
+    solver.solve(recolor_task("warm-up"))
+    record = solver.solve(recolor_task())
+    assert record.refine["stopped"] == "budget" and record.refine["steps"] > 0
+    assert 0.9 <= record.seconds <= 1.1, record.seconds
+    assert record.views > 1  # refinement left time for voting
+
+
+def test_solving_leaves_the_weights_as_they_were(system):
+    before = {k: v.clone() for k, v in system.state_dict().items()}
+    record = Solver(system, SolveConfig(time_budget=5, refine=RefineConfig(max_steps=5))).solve(recolor_task())
+    assert record.refine["steps"] > 0
+    assert all(torch.equal(before[k], v) for k, v in system.state_dict().items())
+
+
+def test_same_task_same_result(system):
+    cfg = SolveConfig(time_budget=10, augmentations=3, refine=RefineConfig(max_steps=3, augmentations=2))
+    first = Solver(system, cfg).solve(recolor_task())
+    second = Solver(system, cfg).solve(recolor_task())
+    assert first.refine == second.refine
+    assert all(np.array_equal(a, b) for r1, r2 in zip(first.attempts, second.attempts) for a, b in zip(r1, r2))
+
+
+def test_refinement_solves_a_task_the_plain_prediction_misses(system, tmp_path):
+    """An untrained model cannot recolour, but a few steps on the demos teach it: lever "refine"."""
+    refine = RefineConfig(max_steps=200, augmentations=1, prompt_lr=3e-2, adapter_lr=3e-2)
+    cfg = SolveConfig(time_budget=10, augmentations=1, refine=refine)
+    summary = run(system, [recolor_task()], cfg, tmp_path, checkpoint="tiny", report=False)
+    record = summary["tasks"][0]
+    assert record["refine"]["stopped"] == "solved"
+    assert record["refine"]["demo_before"]["exact"] == 0.0 and record["refine"]["demo_after"]["exact"] == 1.0
+    assert record["plain_correct"] == [False, False] and record["correct"] == [True, True]
+    assert record["lever"] == "refine" and summary["levers"] == {"plain": 0, "refine": 1, "vote": 0}
+    assert summary["test_score"] == 1.0 and summary["plain"]["test_score"] == 0.0
+    assert summary["refinement_gain"] == {"test_score": 1.0, "task_score": 1.0}
+
+
+def test_a_failing_task_is_recorded_and_the_run_goes_on(system, tmp_path, monkeypatch):
+    real = solver_module.plain_attempts
+
+    def flaky(system, tasks, *args, **kwargs):
+        if tasks[0].id == "bad":
+            raise RuntimeError("boom")
+        return real(system, tasks, *args, **kwargs)
+
+    monkeypatch.setattr(solver_module, "plain_attempts", flaky)
+    tasks = [recolor_task("bad"), recolor_task("good")]
+    summary = run(system, tasks, SolveConfig(time_budget=0.5), tmp_path, checkpoint="tiny", report=True)
+    assert summary["errors"] == {"bad": "RuntimeError: boom"}
+    records = read_records(tmp_path)
+    assert records["good"].error is None and records["good"].views > 0
+    # The failed task still has two valid attempts per test input (its test inputs).
+    assert [len(a) for a in records["bad"].attempts] == [2, 2]
+    assert np.array_equal(records["bad"].attempts[0][0], tasks[0].test[0].input)
+    assert "RuntimeError: boom" in (tmp_path / "report" / "index.html").read_text()
+
+
+def test_interrupted_run_resumes_without_redoing_tasks(system, tmp_path):
+    tasks = [recolor_task(f"t{i}") for i in range(3)]
+    cfg = SolveConfig(time_budget=0.4)
+    run(system, tasks[:2], cfg, tmp_path, checkpoint="tiny", report=False)
+    # Simulate a crash while the third task's line was being written.
+    with open(tmp_path / RECORDS_FILE, "a") as f:
+        f.write('{"id": "t2", "attem')
+    solved = []
+    summary = run(system, tasks, cfg, tmp_path, checkpoint="tiny", report=False,
+                  on_record=lambda task, record, resumed: solved.append((task.id, resumed)))
+    assert solved == [("t0", True), ("t1", True), ("t2", False)]
+    assert summary["num_tasks"] == 3
+    lines = (tmp_path / RECORDS_FILE).read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["t0", "t1", "t2"]
+    assert set(load_submission(tmp_path / "submission.json", tasks)) == {"t0", "t1", "t2"}
+
+    with pytest.raises(ValueError, match=r"solve\.time_budget: 0\.4 -> 0\.9"):
+        run(system, tasks, SolveConfig(time_budget=0.9), tmp_path, checkpoint="tiny", report=False)
+
+
+def grids(*values):
+    return [np.array([[v]]) for v in values]
+
+
+@pytest.mark.parametrize(
+    "plain, refined, final, lever",
+    [([1, 5], [1], [1, 6], "plain"), ([5, 6], [1], [1, 6], "refine"), ([5, 6], [7], [5, 1], "vote"),
+     ([1, 5], [1], [5, 6], None)],
+)
+def test_lever_names_what_first_solves_a_solved_task(plain, refined, final, lever):
+    task = Task("t", [Pair(np.array([[0]]), np.array([[1]]))], [Pair(np.array([[0]]), np.array([[1]]))])
+    record = TaskRecord("t", [grids(*final)], [grids(*plain)], grids(*refined), 1.0)
+    record.grade(task)
+    assert record.lever == lever
+    assert record.solved == (1 in final)
+
+
+def test_summary_without_known_outputs_has_no_scores():
+    task = Task("t", [Pair(np.array([[0]]), np.array([[1]]))], [Pair(np.array([[0]]))])
+    record = TaskRecord("t", [grids(1, 2)], [grids(1, 2)], grids(1), 2.0)
+    record.grade(task)
+    summary = summarize([task], {"t": record})
+    assert record.correct is None and "test_score" not in summary
+    assert summary["seconds_per_task"]["mean"] == 2.0
+
+
+def test_augmentation_pool_starts_with_identity_and_keeps_background():
+    pool = augmentation_pool(10, np.random.default_rng(0))
+    assert pool[0].d8 == 0 and pool[0].colors == tuple(range(10))
+    assert [a.d8 for a in pool] == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+    assert all(a.colors[0] == 0 for a in pool) and pool[8].colors != tuple(range(10))
+
+
+def test_sample_is_seeded_and_in_id_order():
+    tasks = [recolor_task(f"t{i:02d}") for i in range(20)]
+    a, b = sample_tasks(tasks, 5, seed=3), sample_tasks(tasks, 5, seed=3)
+    assert [t.id for t in a] == [t.id for t in b] == sorted(t.id for t in a)
+    assert [t.id for t in sample_tasks(tasks, 5, seed=4)] != [t.id for t in a]
+    assert all(p.output is None for t in without_test_outputs(a) for p in t.test)
+    assert a[0].test[0].output is not None  # the originals are untouched
+
+
+def test_solve_config_is_validated():
+    with pytest.raises(ValueError, match="attempts"):
+        SolveConfig(attempts=3).validate()
+    with pytest.raises(ValueError, match="time_budget"):
+        SolveConfig(time_budget=0).validate()
