@@ -1,0 +1,149 @@
+"""`arc-efe evaluate` (solve tasks with known outputs and score them) and `arc-efe solve` (tasks without
+solutions, e.g. a Kaggle challenges file: submission and pictures only)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from arc_efe.data.bundled import BUNDLED_SETS
+from arc_efe.data.sources import load_tasks
+from arc_efe.data.task import Task
+from arc_efe.solving.load import CheckpointError, load_system, resolve_checkpoint
+from arc_efe.solving.records import TaskRecord
+from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.run import run, sample_tasks, without_test_outputs
+from arc_efe.solving.solver import SolveConfig
+
+_SOURCES = f"a bundled set ({', '.join(BUNDLED_SETS)}), a task file, a Kaggle challenges file or a folder"
+
+
+def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
+    p.add_argument("--checkpoint", required=True, metavar="PATH",
+                   help="RUN_DIR (its latest checkpoint), RUN_DIR/best or RUN_DIR/checkpoints/step-N")
+    p.add_argument("--solutions", help="Kaggle solutions JSON when the tasks are a challenges file")
+    p.add_argument("--out", required=out_required, metavar="DIR",
+                   help="output folder; rerunning with the same folder skips tasks already done")
+    p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N tasks")
+    p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="seed of the --limit sample")
+    p.add_argument("--time-budget", type=float, default=30.0, metavar="SECONDS", help="seconds per task, all in")
+    p.add_argument("--attempts", type=int, choices=[1, 2], default=2, help="attempts per test input")
+    p.add_argument("--augmentations", type=int, default=8, help="augmented views that vote (identity first)")
+    p.add_argument("--refine-steps", type=int, default=100, help="most refinement updates per task (0: none)")
+    p.add_argument("--adapter", default="film,heads",
+                   help="comma-separated agent submodules tuned per task ('none': only the prompt)")
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    p.add_argument("--seed", type=int, default=0, help="seed of the per-task augmentations")
+    p.add_argument("--no-report", action="store_true", help="skip the PNGs and report/index.html")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    ev = subparsers.add_parser("evaluate", help="solve tasks with known test outputs and score them",
+                               formatter_class=fmt)
+    ev.add_argument("--tasks", default="arc1/evaluation", help=f"tasks: {_SOURCES}")
+    _add_common(ev, out_required=False)
+    ev.set_defaults(func=evaluate, mode="evaluate")
+
+    so = subparsers.add_parser("solve", help="solve tasks without solutions: submission.json and pictures",
+                               formatter_class=fmt)
+    so.add_argument("tasks", metavar="TASKS", help=f"tasks: {_SOURCES}")
+    _add_common(so, out_required=True)
+    so.set_defaults(func=evaluate, mode="solve")
+
+
+def _config(args: argparse.Namespace) -> SolveConfig:
+    adapter = () if args.adapter.strip().lower() in ("", "none") else tuple(
+        name.strip() for name in args.adapter.split(",") if name.strip())
+    refine = RefineConfig(max_steps=args.refine_steps, adapter=adapter)
+    cfg = SolveConfig(time_budget=args.time_budget, attempts=args.attempts, augmentations=args.augmentations,
+                      refine=refine, seed=args.seed, precision=args.precision)
+    cfg.validate()
+    return cfg
+
+
+def _device(name: str) -> str:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _load(args: argparse.Namespace) -> list[Task]:
+    result = load_tasks(args.tasks, solutions=args.solutions)
+    if result.problems:
+        print(f"warning: {len(result.problems)} task(s) in {args.tasks} could not be loaded and are skipped",
+              file=sys.stderr)
+    tasks = sample_tasks(result.tasks, args.limit, args.sample_seed)
+    if not tasks:
+        raise ValueError(f"no tasks to solve in {args.tasks}")
+    if args.mode == "solve":
+        return without_test_outputs(tasks)
+    unknown = [t.id for t in tasks if not t.has_test_outputs]
+    if unknown:
+        raise ValueError(f"{len(unknown)} task(s) in {args.tasks} have unknown test outputs (e.g. {unknown[0]}); "
+                         "pass --solutions, or use `arc-efe solve` to predict without scoring")
+    return tasks
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    try:
+        cfg = _config(args)
+        tasks = _load(args)
+        device = _device(args.device)
+        checkpoint = resolve_checkpoint(args.checkpoint).resolve()
+        system, _ = load_system(checkpoint, device)
+    except (CheckpointError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    out = args.out or _default_out(checkpoint)
+    bar = tqdm(total=len(tasks), desc=args.mode, unit="task", dynamic_ncols=True)
+    solved = 0
+
+    def progress(task: Task, record: TaskRecord, resumed: bool) -> None:
+        nonlocal solved
+        solved += bool(record.solved)
+        if args.mode == "evaluate":
+            bar.set_postfix(solved=f"{solved}/{bar.n + 1}", refresh=False)
+        bar.update(1)
+
+    try:
+        summary = run(system, tasks, cfg, out, str(checkpoint), report=not args.no_report, on_record=progress)
+    except ValueError as err:
+        bar.close()
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    bar.close()
+    print(_summary(summary, out, args))
+    return 0
+
+
+def _default_out(checkpoint: Path) -> str:
+    """evals/RUN-CHECKPOINT, e.g. evals/default-step-00000200 or evals/default-best."""
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    return f"evals/{run_dir.name}-{checkpoint.name}"
+
+
+def _summary(summary: dict, out: str, args: argparse.Namespace) -> str:
+    seconds = summary["seconds_per_task"]
+    lines = [f"{summary['num_tasks']} tasks, {seconds['mean']:.2f} s/task (max {seconds['max']:.2f})"]
+    if "test_score" in summary:
+        gain = summary["refinement_gain"]
+        lines += [
+            f"test score (Kaggle):  {summary['test_score']:.4f}   plain {summary['plain']['test_score']:.4f}   "
+            f"gain {gain['test_score']:+.4f}",
+            f"task score (ARC):     {summary['task_score']:.4f}   plain {summary['plain']['task_score']:.4f}   "
+            f"gain {gain['task_score']:+.4f}",
+            f"solved tasks: {len(summary['solved_tasks'])}/{summary['num_tasks']}  levers {summary['levers']}",
+        ]
+    if summary["errors"]:
+        lines.append(f"{len(summary['errors'])} task(s) failed (see scores.json 'errors')")
+    files = "submission.json, scores.json, tasks.jsonl" + ("" if args.no_report else ", report/index.html")
+    lines.append(f"output: {out}/  ({files})")
+    return "\n".join(lines)
