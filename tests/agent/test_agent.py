@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from arc_efe.agent import AgentConfig, AgentOutput, GridAgent, build_agent
+from arc_efe.agent.heads import masked_pool
 from arc_efe.agent.views import grid_size, input_views
 
 B, P = 2, 8
@@ -114,6 +115,15 @@ def test_padding_values_do_not_matter():
     torch.testing.assert_close(a.cell_logits[:, :, :3, :3], b.cell_logits[:, :, :3, :3], rtol=0, atol=1e-6)
     torch.testing.assert_close(a.height_logits, b.height_logits, rtol=0, atol=1e-6)
     torch.testing.assert_close(back_a, back_b, rtol=0, atol=1e-6)
+
+
+def test_masked_pool_sees_only_valid_cells():
+    x = torch.randn(1, 30, 30, 4)
+    x[0, 10:, :] += 100.0  # large values outside the valid rows must not reach the max or the mean
+    mask = torch.zeros(1, 30, 30, dtype=torch.bool)
+    mask[0, :2, :5] = True
+    valid = x[0, :2, :5].reshape(-1, 4)
+    torch.testing.assert_close(masked_pool(x, mask)[0], torch.cat([valid.mean(0), valid.amax(0)]))
 
 
 def test_empty_mask_gives_finite_outputs():
