@@ -27,7 +27,8 @@ def upscale_batch(n: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
     return inputs, input_mask, target, target_mask, size
 
 
-def loss_fn(out: AgentOutput, target: torch.Tensor, target_mask: torch.Tensor, size: torch.Tensor) -> torch.Tensor:
+def loss_fn(out: AgentOutput, target: torch.Tensor, target_mask: torch.Tensor,
+            size: torch.Tensor) -> torch.Tensor:
     # Size is trained at every step: each step's argmax size is the next step's output-size guess.
     steps = out.steps
     height = F.cross_entropy(out.height_logits.flatten(0, 1), (size[:, 0] - 1).repeat_interleave(steps))

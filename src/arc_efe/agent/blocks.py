@@ -58,18 +58,19 @@ class AxialAttention(nn.Module):
         self.heads = heads
         self.positions = positions
         self.qkv = nn.Linear(channels, 3 * channels)
-        self.pointer = nn.Linear(channels, heads // 2 * positions)
+        self.row_pointer = nn.Linear(channels, heads // 2 * positions)
+        self.col_pointer = nn.Linear(channels, heads // 2 * positions)
         self.out = nn.Linear(channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
         if h != self.positions or w != self.positions:
-            raise ValueError(f"AxialAttention: expected a {self.positions}x{self.positions} canvas, got {h}x{w}")
+            raise ValueError(f"AxialAttention: canvas must be {self.positions}x{self.positions}, got {h}x{w}")
         half, d = self.heads // 2, c // self.heads
         q, k, v = self.qkv(x).view(b, h, w, 3, self.heads, d).unbind(dim=3)  # each [B, H, W, nh, d]
         # Pointers are per axis line, shared by its cells: [B, half, query position, key position].
-        by_col = self.pointer(x.mean(dim=1)).view(b, w, half, w).transpose(1, 2)  # [B, half, W, W]
-        by_row = self.pointer(x.mean(dim=2)).view(b, h, half, h).transpose(1, 2)  # [B, half, H, H]
+        by_col = self.row_pointer(x.mean(dim=1)).view(b, w, half, w).transpose(1, 2)  # [B, half, W, W]
+        by_row = self.col_pointer(x.mean(dim=2)).view(b, h, half, h).transpose(1, 2)  # [B, half, H, H]
         # Row heads: each row is a sequence over W.
         rows = [t[..., :half, :].transpose(2, 3) for t in (q, k, v)]  # each [B, H, half, W, d]
         rows_out = attend(*rows, by_col[:, None]).transpose(2, 3)  # [B, H, W, half, d]
@@ -98,12 +99,14 @@ class CoreBlock(nn.Module):
     """Pre-norm residual block: (local depthwise conv + global mixing), then a per-cell MLP; both
     sub-layers see the prompt through FiLM on their norm."""
 
-    def __init__(self, channels: int, heads: int, kernel_size: int, mlp_ratio: int, mixing: str, positions: int):
+    def __init__(self, channels: int, heads: int, kernel_size: int, mlp_ratio: int, mixing: str,
+                 positions: int):
         super().__init__()
         self.norm1 = nn.LayerNorm(channels, elementwise_affine=False)
         self.norm2 = nn.LayerNorm(channels, elementwise_affine=False)
         self.local = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
-        self.mix: nn.Module = AxialAttention(channels, heads, positions) if mixing == "attention" else AxialPool(channels)
+        attention = mixing == "attention"
+        self.mix = AxialAttention(channels, heads, positions) if attention else AxialPool(channels)
         self.mlp = nn.Sequential(
             nn.Linear(channels, mlp_ratio * channels),
             nn.GELU(),

@@ -12,8 +12,9 @@ class AgentConfig:
     """Sizes of the recurrent grid agent.
 
     `mixing` picks how each block reaches the whole canvas: "attention" is criss-cross axial attention
-    (half the heads attend along the cell's row, half along its column), which can move content to
-    any position, e.g. for scaling; "pool" broadcasts row/column/canvas means back (cheaper, weaker).
+    (half the heads attend along the cell's row, half along its column, content scores plus learned
+    per-line pointer logits), which can move content to any position, e.g. for flips; "pool"
+    broadcasts row and column means back (cheaper, cannot route content).
     """
 
     channels: int = 64

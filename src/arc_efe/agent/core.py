@@ -12,7 +12,7 @@ from torch import nn
 
 from arc_efe.agent.blocks import CoreBlock, PromptFiLM
 from arc_efe.agent.config import AgentConfig
-from arc_efe.agent.heads import Heads
+from arc_efe.agent.heads import Heads, Readout
 from arc_efe.agent.output import AgentOutput
 from arc_efe.agent.views import grid_size, input_views
 from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
@@ -46,12 +46,12 @@ class GridEmbedding(nn.Module):
         """grid [B, 30, 30] long, mask [B, 30, 30] bool -> [B, 30, 30, C], fixed across steps."""
         colors = torch.where(mask, grid, torch.full_like(grid, PAD_COLOR))
         size = grid_size(mask) - 1  # [B, 2]
-        per_grid = self.height(size[:, 0]) + self.width(size[:, 1]) + self.direction.weight[direction]  # [B, C]
+        per_grid = self.height(size[:, 0]) + self.width(size[:, 1]) + self.direction.weight[direction]
         position = self.row.weight[:, None, :] + self.col.weight[None, :, :]  # [30, 30, C]
         return self.color(colors) + position + per_grid[:, None, None, :]
 
     def output_guess(self, grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor) -> torch.Tensor:
-        """Output size guess [B, 2] (1..30) and the grid's resized/tiled views on it -> [B, 30, 30, C]."""
+        """An output size guess [B, 2] (1..30) and the grid's resized/tiled views on it -> [B, 30, 30, C]."""
         resized, tiled = input_views(grid, mask, out_size, PAD_COLOR)
         per_grid = self.out_height(out_size[:, 0] - 1) + self.out_width(out_size[:, 1] - 1)  # [B, C]
         return self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
@@ -68,32 +68,27 @@ class GridAgent(nn.Module):
         self.embed = GridEmbedding(channels)
         self.film = PromptFiLM(prompt_dim, channels, blocks_per_step)
         self.blocks = nn.ModuleList(
-            CoreBlock(channels, heads, kernel_size, mlp_ratio, mixing, MAX_SIZE) for _ in range(blocks_per_step)
+            CoreBlock(channels, heads, kernel_size, mlp_ratio, mixing, positions=MAX_SIZE)
+            for _ in range(blocks_per_step)
         )
         self.heads = Heads(channels)
 
     def forward(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
                 steps: int | None = None) -> AgentOutput:
-        """inputs [B, 30, 30] long, input_mask [B, 30, 30] bool, prompt [B, P] -> AgentOutput over T steps."""
+        """inputs [B, 30, 30] long, input_mask [B, 30, 30] bool, prompt [B, P] -> AgentOutput, T steps."""
         self._check_inputs("inputs", inputs, input_mask, prompt)
         base = self.embed.grid(inputs, input_mask, FORWARD)
         film = self.film(prompt)
         out_size = grid_size(input_mask)  # first guess: same size as the input
         h = torch.zeros_like(base)
-        per_step: list[tuple[torch.Tensor, ...]] = []
+        per_step: list[Readout] = []
         for _ in range(self._steps(steps)):
             h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size), film)
-            per_step.append(self.heads(h, input_mask))
-            height, width = per_step[-1][2:4]
-            out_size = torch.stack([height.argmax(dim=-1), width.argmax(dim=-1)], dim=-1) + 1  # [B, 2]
-        cells, confidence, height, width, halt = (torch.stack(t, dim=1) for t in zip(*per_step))
-        return AgentOutput(
-            cell_logits=cells,  # [B, T, 30, 30, 10]
-            height_logits=height,  # [B, T, 30]
-            width_logits=width,  # [B, T, 30]
-            halt_logits=halt,  # [B, T]
-            confidence_logits=confidence,  # [B, T, 30, 30]
-        )
+            read = self.heads(h, input_mask)
+            per_step.append(read)
+            out_size = torch.stack([read.height_logits.argmax(-1), read.width_logits.argmax(-1)], dim=-1) + 1
+        stacked = Readout(*(torch.stack(field, dim=1) for field in zip(*per_step)))  # each [B, T, ...]
+        return AgentOutput(**stacked._asdict())
 
     def backward_beliefs(self, goal: torch.Tensor, goal_mask: torch.Tensor, prompt: torch.Tensor,
                          steps: int | None = None) -> torch.Tensor:
@@ -128,18 +123,15 @@ class GridAgent(nn.Module):
 
     def _check_inputs(self, name: str, grid: torch.Tensor, mask: torch.Tensor, prompt: torch.Tensor) -> None:
         """Fail early with both shapes named rather than deep inside an embedding or a matmul."""
-        canvas = (MAX_SIZE, MAX_SIZE)
-        if grid.dim() != 3 or tuple(grid.shape[1:]) != canvas or grid.dtype != torch.long:
-            raise ValueError(f"GridAgent: {name} must be long [B, 30, 30], got {grid.dtype} {tuple(grid.shape)}")
+        got = f"{grid.dtype} {tuple(grid.shape)}"
+        if grid.dim() != 3 or tuple(grid.shape[1:]) != (MAX_SIZE, MAX_SIZE) or grid.dtype != torch.long:
+            raise ValueError(f"GridAgent: {name} must be long [B, 30, 30], got {got}")
         if mask.shape != grid.shape or mask.dtype != torch.bool:
-            raise ValueError(
-                f"GridAgent: {name} mask must be bool {tuple(grid.shape)}, got {mask.dtype} {tuple(mask.shape)}"
-            )
+            raise ValueError(f"GridAgent: {name} mask must be bool {tuple(grid.shape)}, "
+                             f"got {mask.dtype} {tuple(mask.shape)}")
         if prompt.dim() != 2 or prompt.shape[0] != grid.shape[0] or prompt.shape[1] != self.prompt_dim:
-            raise ValueError(
-                f"GridAgent: prompt must be [{grid.shape[0]}, {self.prompt_dim}] to match {name} "
-                f"{tuple(grid.shape)}, got {tuple(prompt.shape)}"
-            )
+            raise ValueError(f"GridAgent: prompt must be [{grid.shape[0]}, {self.prompt_dim}] to match "
+                             f"{name} {tuple(grid.shape)}, got {tuple(prompt.shape)}")
 
 
 def build_agent(cfg: AgentConfig) -> GridAgent:

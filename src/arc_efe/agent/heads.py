@@ -3,6 +3,8 @@ masked-pooled state the output height, width and the halting logit."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
@@ -23,6 +25,16 @@ def masked_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([mean, maxed], dim=-1)
 
 
+class Readout(NamedTuple):
+    """What the heads read from one planning step's state."""
+
+    cell_logits: torch.Tensor  # [B, H, W, 10]
+    confidence_logits: torch.Tensor  # [B, H, W]
+    height_logits: torch.Tensor  # [B, 30]
+    width_logits: torch.Tensor  # [B, 30]
+    halt_logits: torch.Tensor  # [B]
+
+
 class Heads(nn.Module):
     """One shared norm, then per-cell colour + confidence logits and pooled height/width/halt logits."""
 
@@ -40,11 +52,10 @@ class Heads(nn.Module):
         """Colour logits only (the backward pass needs no size): h [B, H, W, C] -> [B, H, W, 10]."""
         return self.cells(self.norm(h))[..., :NUM_COLORS]
 
-    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """h [B, H, W, C], mask [B, H, W] -> colours [B, H, W, 10], confidence [B, H, W],
-        height [B, 30], width [B, 30], halt [B]."""
+    def forward(self, h: torch.Tensor, mask: torch.Tensor) -> Readout:
+        """h [B, H, W, C]; mask [B, H, W] marks the cells the size/halt summary pools over."""
         normed = self.norm(h)
         colors, confidence = self.cells(normed).split([NUM_COLORS, 1], dim=-1)
         pooled = self.pooled(masked_pool(normed, mask))  # [B, 61]
         height, width, halt = pooled.split([MAX_SIZE, MAX_SIZE, 1], dim=-1)
-        return colors, confidence.squeeze(-1), height, width, halt.squeeze(-1)
+        return Readout(colors, confidence.squeeze(-1), height, width, halt.squeeze(-1))
