@@ -141,5 +141,6 @@ def test_load_system_names_missing_keys_and_shape_mismatches(run_dir, tmp_path):
     config["model"]["agent"]["channels"] = 24
     (other / "config.json").write_text(json.dumps(config))
     save_file(state, str(other / "model.safetensors"))
-    with pytest.raises(CheckpointError, match=r"shape mismatch .*agent\.embed\.color\.weight: \(11, 16\) vs \(11, 24\)"):
+    mismatch = r"shape mismatch .*agent\.embed\.color\.weight: \(11, 16\) vs \(11, 24\)"
+    with pytest.raises(CheckpointError, match=mismatch):
         load_system(other)

@@ -89,7 +89,8 @@ def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system):
     cfg = RefineConfig(max_steps=100, prompt_lr=3e-2, adapter_lr=3e-2)
     original = [p.clone() for p in TaskAdapter(system.agent, cfg.adapter).params]
     with TaskAdapter(system.agent, cfg.adapter) as adapter:
-        result = refine(system, batch, index, adapter, cfg, time.perf_counter() + 60, holdout=3)
+        start = policy_prompts(system, batch.contexts, batch.stats)
+        result = refine(system, batch, start, index, adapter, cfg, time.perf_counter() + 60, holdout=3)
         tuned = [p.clone() for p in adapter.params]
     assert result.stopped == "solved" and 0 < result.steps < 100 and result.best_step == result.steps
     assert result.before.exact == 0.0 and result.after == DemoScore(1.0, 1.0)
@@ -105,7 +106,8 @@ def test_refine_stops_before_the_deadline(system):
     cfg = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0)  # too slow to solve anything
     start = time.perf_counter()
     with TaskAdapter(system.agent, cfg.adapter) as adapter:
-        result = refine(system, batch, index, adapter, cfg, start + 0.5)
+        result = refine(system, batch, policy_prompts(system, batch.contexts, batch.stats), index, adapter,
+                        cfg, start + 0.5)
     assert result.stopped == "budget" and result.steps > 0
     assert time.perf_counter() - start <= 0.55
 
@@ -113,7 +115,8 @@ def test_refine_stops_before_the_deadline(system):
 def test_max_steps_zero_only_measures(system):
     batch, index = demo_batch(recolor_task(demos=2), [IDENTITY])
     with TaskAdapter(system.agent, ()) as adapter:
-        result = refine(system, batch, index, adapter, RefineConfig(max_steps=0), time.perf_counter() + 60)
+        start = policy_prompts(system, batch.contexts, batch.stats)
+        result = refine(system, batch, start, index, adapter, RefineConfig(max_steps=0), time.perf_counter() + 60)
     assert result.steps == 0 and result.stopped == "max_steps" and result.offset.abs().max() == 0
     assert result.holdout_before is None and result.before == result.after
 

@@ -92,6 +92,13 @@ def test_time_budget_is_used_and_not_exceeded(system):
     assert record.views > 1  # refinement left time for voting
 
 
+def test_a_budget_smaller_than_the_plain_pass_returns_the_plain_attempts(system):
+    record = Solver(system, SolveConfig(time_budget=1e-4)).solve(recolor_task())
+    assert record.views == 0 and record.refine["steps"] == 0 and record.refine["demo_views"] == 0
+    assert all(np.array_equal(a, b) for r1, r2 in zip(record.attempts, record.plain_attempts) for a, b in zip(r1, r2))
+    assert [len(r) for r in record.attempts] == [2, 2] and record.error is None
+
+
 def test_solving_leaves_the_weights_as_they_were(system):
     before = {k: v.clone() for k, v in system.state_dict().items()}
     record = Solver(system, SolveConfig(time_budget=5, refine=RefineConfig(max_steps=5))).solve(recolor_task())

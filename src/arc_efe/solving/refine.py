@@ -47,12 +47,15 @@ class RefineConfig:
     adapter_lr: float = 1e-2  # Adam lr of the adapter parameters (untuned)
     adapter: tuple[str, ...] = ("film", "heads")  # agent submodules tuned per task (empty: prompt only)
     augmentations: int = 4  # views of the demos per step (the solver's pool, identity first)
+    min_steps: int = 3  # the solver uses only as many demo views as leave time for this many updates
     size_weight: float = 1.0
     holdout: bool = True  # leave one demo out of the loss to pick the step (tasks with >= 3 demos)
 
     def validate(self) -> None:
         if self.max_steps < 0:
             raise ValueError(f"refine.max_steps must be >= 0, got {self.max_steps}")
+        if self.min_steps < 1:
+            raise ValueError(f"refine.min_steps must be >= 1, got {self.min_steps}")
         if self.augmentations < 1:
             raise ValueError(f"refine.augmentations must be >= 1, got {self.augmentations}")
         for name in ("prompt_lr", "adapter_lr", "size_weight"):
@@ -148,6 +151,19 @@ def _score(exact: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor) -> DemoSc
     return DemoScore(float(exact[rows].float().mean()), float(acc[rows].mean()))
 
 
+@torch.no_grad()
+def _measure(out: AgentOutput, batch: Batch, held: torch.Tensor) -> tuple[DemoScore, DemoScore | None, tuple]:
+    """Scores of all rows and of the held-out rows [B] bool, and the step's selection key."""
+    grid, size = out.predict()
+    exact = exact_match(grid, size, batch.query_output, batch.output_size)  # [B]
+    acc = cell_accuracy(grid, size, batch.query_output, batch.output_size)  # [B]
+    everything = _score(exact, acc, torch.ones_like(held))
+    holdout = _score(exact, acc, held)
+    fit = _score(exact, acc, ~held) or everything
+    pick = holdout or everything
+    return everything, holdout, (pick.exact, pick.cell_accuracy, fit.exact, fit.cell_accuracy)
+
+
 class _Best:
     """The best step so far by (held-out exact, held-out cells, fit exact, fit cells); ties keep the first."""
 
@@ -171,43 +187,35 @@ class _Best:
 def refine(
     system: nn.Module,
     batch: Batch,
+    start: torch.Tensor,
     demo_index: torch.Tensor,
     adapter: TaskAdapter,
     cfg: RefineConfig,
     deadline: float,
     holdout: int | None = None,
 ) -> RefineResult:
-    """Tune ε (and the adapter, inside its context) on `batch` until all demos are exact, `max_steps`
-    updates, or `deadline` (a `time.perf_counter()` value) would be passed by one more update. On return
-    the adapter holds the kept step's values. `holdout` is a demo index left out of the loss."""
+    """Tune ε (and the adapter, inside its context) on `batch`, whose rows start from the prompts
+    `start` [B, P] (`policy_prompts` of their contexts), until all demos are exact, `max_steps` updates,
+    or `deadline` (a `time.perf_counter()` value) would be passed by one more update. On return the
+    adapter holds the kept step's values. `holdout` is a demo index left out of the loss."""
     device = batch.query_input.device
-    start = policy_prompts(system, batch.contexts, batch.stats)  # [B, P], no graph
     offset = torch.zeros(start.shape[1], device=device, requires_grad=True)
     groups = [{"params": [offset], "lr": cfg.prompt_lr}]
     if adapter.params:
         groups.append({"params": adapter.params, "lr": cfg.adapter_lr})
     optimizer = torch.optim.Adam(groups)
     held = (demo_index == (-1 if holdout is None else holdout)).to(device)  # [B] rows left out of the loss
-    weight = (~held).float()
-    everything = torch.ones_like(held)
     best, history = _Best(), []
-    before: tuple[DemoScore, DemoScore | None] | None = None
     step_seconds: float | None = None
     stopped = "max_steps"
     for step in range(cfg.max_steps + 1):
         tick = time.perf_counter()
         out = system.agent(batch.query_input, batch.query_input_mask, start + offset)  # graph to ε, adapter
-        with torch.no_grad():
-            target = (batch.query_output, batch.output_size)
-            exact = exact_match(*out.predict(), *target)  # [B]
-            acc = cell_accuracy(*out.predict(), *target)  # [B]
-        scores = (_score(exact, acc, everything), _score(exact, acc, held), _score(exact, acc, ~held))
-        before = before or scores[:2]
-        fit = scores[2] or scores[0]
-        pick = scores[1] or scores[0]
-        best.offer(step, (pick.exact, pick.cell_accuracy, fit.exact, fit.cell_accuracy), offset, adapter,
-                   scores[0], scores[1])
-        if scores[0].exact == 1.0:
+        scores, held_scores, key = _measure(out, batch, held)
+        if step == 0:
+            before = (scores, held_scores)
+        best.offer(step, key, offset, adapter, scores, held_scores)
+        if scores.exact == 1.0:
             stopped = "solved"
             break
         if step == cfg.max_steps:
@@ -217,7 +225,7 @@ def refine(
         if time.perf_counter() + (step_seconds or 3 * forward_seconds) > deadline:
             stopped = "budget"
             break
-        loss = demo_loss(out, batch, weight, cfg.size_weight)
+        loss = demo_loss(out, batch, (~held).float(), cfg.size_weight)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

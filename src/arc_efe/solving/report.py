@@ -108,7 +108,8 @@ def _fmt(score: dict | None) -> str:
 
 def _entry(out_dir: Path, record: TaskRecord) -> str:
     info = record.refine
-    facts = [f"lever: {record.lever or '–'}", f"refinement: {info.get('steps', 0)} steps ({info.get('stopped', '–')})",
+    facts = [f"lever: {record.lever or '–'}",
+             f"refinement: {info.get('steps', 0)} steps ({info.get('stopped', '–')})",
              f"demos before: {_fmt(info.get('demo_before'))}", f"after: {_fmt(info.get('demo_after'))}",
              f"views: {record.views}", f"{record.seconds:.1f} s"]
     if record.error:

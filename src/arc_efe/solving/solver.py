@@ -1,12 +1,14 @@
 """The per-task solver: plain prediction, refinement, augmented voting, two attempts, within a budget.
 
-Per task, in one time budget (seconds, everything included):
+Per task, in one time budget (seconds, everything included), each stage checking the clock:
 1. plain prediction (`predict.plain_attempts`: prompt p and p + policy δ, no augmentation) — the
-   baseline the refinement gain is measured against, and the fallback second attempt;
-2. prompts p + δ of all demos under each voting view (D8 × colour permutations keeping 0, identity first);
-3. refinement (`refine.py`) until the deadline less the measured cost of voting;
-4. every test input under every view with the refined prompt and adapter, mapped back by the exact
-   inverse and voted (`vote.py`); views are added while time remains (the identity view always runs).
+   baseline the refinement gain is measured against, and the fallback second attempt; it and the
+   encoding of the un-augmented demos are timed, which prices the later stages;
+2. refinement (`refine.py`) on as many demo views as leave time for `refine.min_steps` updates, until
+   the deadline less the voting time (what the views need, at most half of what is left);
+3. every test input under each voting view (D8 × colour permutations keeping 0, identity first) with
+   the refined prompt offset and adapter, mapped back by the exact inverse and voted (`vote.py`); views
+   are added while time remains (the identity view always runs).
 Augmentations and the held-out demo are drawn from a generator seeded by (seed, task id), so a task's
 result does not depend on which tasks ran before it.
 """
@@ -28,12 +30,11 @@ import torch
 from arc_efe.data.augment import IDENTITY, Augmentation
 from arc_efe.data.batching import collate, make_test_sample
 from arc_efe.data.grid import NUM_COLORS
-from arc_efe.data.stats import task_statistics
 from arc_efe.data.task import Task
 from arc_efe.model import ArcSystem
 from arc_efe.solving.predict import crop, plain_attempts
 from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
-from arc_efe.solving.refine import RefineConfig, TaskAdapter, demo_batch, policy_prompts, refine
+from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, demo_batch, policy_prompts, refine
 from arc_efe.solving.vote import choose_attempts, tally_augmented
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,6 @@ class Solver:
         self.system = system.eval().requires_grad_(False)
         self.cfg = cfg
         self.device = next(system.parameters()).device
-        self._vote_seconds_per_test = 0.0  # measured on the last task: one view of one test input
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
@@ -122,54 +122,72 @@ class Solver:
 
         tick = time.perf_counter()
         plain = plain_attempts(self.system, [task])[task.id]
-        # Voting cost per view and test input: as measured on the previous task (every grid sits on the
-        # same 30x30 canvas, so it carries over), else half the plain pass, which ran two agent passes
-        # over the test inputs plus one encoding.
-        per_test = self._vote_seconds_per_test or (time.perf_counter() - tick) / (2 * len(task.test))
+        plain_seconds = time.perf_counter() - tick
+        tick = time.perf_counter()
+        first_prompt = self._view_prompt(task, IDENTITY)  # [1, P], reused by the first voting view
+        encode_seconds = time.perf_counter() - tick
+        # plain_attempts encoded the demos once and ran the agent twice over the test inputs.
+        agent_seconds = max(plain_seconds - encode_seconds, 0.0) / 2
         views = pool[: cfg.augmentations]
-        vote_prompts = self._view_prompts(task, views)  # [V, P]
-        refine_deadline = deadline - cfg.vote_reserve * per_test * len(task.test) * len(views)
+        vote_seconds = cfg.vote_reserve * (agent_seconds + (len(views) - 1) * (encode_seconds + agent_seconds))
+        # Voting gets the time its views need, at most half of what is left; refinement the rest.
+        refine_deadline = deadline - min(vote_seconds, (deadline - time.perf_counter()) / 2)
 
-        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "budget"}
-        offset = torch.zeros(vote_prompts.shape[1], device=self.device)
+        stopped = "budget" if cfg.refine.max_steps else "off"
+        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": stopped, "demo_views": 0}
+        offset = torch.zeros(first_prompt.shape[1], device=self.device)
         with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
-            if cfg.refine.max_steps > 0 and time.perf_counter() < refine_deadline:
-                batch, demo_index = demo_batch(task, pool[: cfg.refine.augmentations])
-                result = refine(self.system, batch.to(self.device), demo_index, adapter, cfg.refine,
+            per_row = agent_seconds / len(task.test)
+            demo_views = self._affordable_demo_views(n_demos, encode_seconds, per_row, refine_deadline)
+            if cfg.refine.max_steps > 0 and demo_views > 0:
+                batch, demo_index = demo_batch(task, pool[:demo_views])
+                batch = batch.to(self.device)
+                start_prompts = policy_prompts(self.system, batch.contexts, batch.stats)  # [B, P]
+                result = refine(self.system, batch, start_prompts, demo_index, adapter, cfg.refine,
                                 refine_deadline, holdout)
                 offset = result.offset
-                info.update(_refine_info(result))
-            predictions = self._vote(task, views, vote_prompts + offset, deadline)
+                info.update(_refine_info(result, demo_views))
+            # Unrefined, the identity view would repeat plain attempt 2, so it only runs if time allows.
+            refined = info["steps"] > 0
+            predictions = self._vote(task, views, first_prompt, offset, deadline, 0.0 if refined else agent_seconds)
         return self._record(task, plain, predictions, info, time.perf_counter() - start)
 
-    @torch.no_grad()
-    def _view_prompts(self, task: Task, views: list[Augmentation]) -> torch.Tensor:
-        """p + δ [V, P] of all demos under each view (the context of every test input of the view)."""
-        contexts = [[aug.apply_pair(p) for p in task.train] for aug in views]
-        stats = torch.from_numpy(np.stack([task_statistics(c) for c in contexts]).astype(np.float32))
-        return policy_prompts(self.system, contexts, stats.to(self.device))
+    def _affordable_demo_views(self, n_demos: int, encode_seconds: float, per_row: float, deadline: float) -> int:
+        """How many demo views refinement can use: encoding each view's leave-one-out contexts (n contexts
+        of n - 1 demos) plus `min_steps` updates (about 3 agent passes each) over its n rows must fit."""
+        per_view = encode_seconds * max(n_demos - 1, 1) + self.cfg.refine.min_steps * 3 * per_row * n_demos
+        available = deadline - time.perf_counter()
+        return max(0, min(self.cfg.refine.augmentations, int(available // max(per_view, 1e-9))))
 
     @torch.no_grad()
-    def _vote(self, task: Task, views: list[Augmentation], prompts: torch.Tensor,
-              deadline: float) -> list[list[Prediction]]:
-        """Per test input, one prediction per view that fits before `deadline` (at least the first)."""
+    def _view_prompt(self, task: Task, aug: Augmentation) -> torch.Tensor:
+        """p + δ [1, P] of all demos under `aug`: the context of every test input of that view."""
+        sample = make_test_sample(task, 0, aug)
+        stats = torch.from_numpy(sample.stats[None].astype(np.float32)).to(self.device)
+        return policy_prompts(self.system, [sample.context], stats)
+
+    @torch.no_grad()
+    def _vote(self, task: Task, views: list[Augmentation], first_prompt: torch.Tensor, offset: torch.Tensor,
+              deadline: float, first_seconds: float) -> list[list[Prediction]]:
+        """Per test input, one prediction per view that fits before `deadline`, each prompt plus the refined
+        `offset`. The first view's prompt `first_prompt` is already encoded; its estimated cost is
+        `first_seconds` (0: it runs whatever the time)."""
         per_test: list[list[Prediction]] = [[] for _ in task.test]
-        slowest = 0.0
-        start = time.perf_counter()
+        slowest = first_seconds
         for v, aug in enumerate(views):
-            if v > 0 and time.perf_counter() + slowest > deadline:
+            if (v > 0 or slowest > 0) and time.perf_counter() + slowest > deadline:
                 break
             tick = time.perf_counter()
+            prompt = first_prompt if v == 0 else self._view_prompt(task, aug)  # [1, P]
             batch = collate([make_test_sample(task, t, aug) for t in range(len(task.test))]).to(self.device)
-            prompt = prompts[v].expand(len(task.test), -1)  # [T, P]
-            out = self.system.agent(batch.query_input, batch.query_input_mask, prompt)
+            out = self.system.agent(batch.query_input, batch.query_input_mask,
+                                    (prompt + offset).expand(len(task.test), -1))  # [T, P]
             grid, size = out.predict()
             confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, 30, 30]
             for t in range(len(task.test)):
                 h, w = int(size[t, 0]), int(size[t, 1])
                 per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
             slowest = max(slowest, time.perf_counter() - tick)
-        self._vote_seconds_per_test = (time.perf_counter() - start) / (len(per_test[0]) * len(task.test))
         return per_test
 
     def _record(self, task: Task, plain: list[list[np.ndarray]], predictions: list[list[Prediction]],
@@ -181,14 +199,15 @@ class Solver:
             by_key = {(c.grid.shape, c.grid.tobytes()): c.votes for c in candidates}
             attempts.append(chosen)
             votes.append([by_key.get((g.shape, g.tobytes()), 0) for g in chosen])
-        # The first view is the identity: its prediction is the refined one without voting.
-        refined = [preds[0][1] for preds in predictions]
+        # The first view is the identity: its prediction is the refined one without voting (when no view
+        # ran, nothing was refined either, and plain attempt 2 is that same prediction).
+        refined = [preds[0][1] if preds else plain_row[-1] for plain_row, preds in zip(plain, predictions)]
         return TaskRecord(task.id, attempts, plain, refined, seconds, refine=info, votes=votes,
-                          views=len(predictions[0]) if predictions else 0)
+                          views=len(predictions[0]))
 
 
-def _refine_info(result: Any) -> dict[str, Any]:
-    info = {"steps": result.steps, "best_step": result.best_step, "stopped": result.stopped,
+def _refine_info(result: RefineResult, demo_views: int) -> dict[str, Any]:
+    info = {"steps": result.steps, "best_step": result.best_step, "stopped": result.stopped, "demo_views": demo_views,
             "demo_before": asdict(result.before), "demo_after": asdict(result.after)}
     if result.holdout_before is not None:
         info["holdout_before"] = asdict(result.holdout_before)
