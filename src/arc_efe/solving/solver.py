@@ -131,7 +131,7 @@ class Solver:
         views = pool[: cfg.augmentations]
         vote_seconds = cfg.vote_reserve * (agent_seconds + (len(views) - 1) * (encode_seconds + agent_seconds))
         # Voting gets the time its views need, at most half of what is left; refinement the rest.
-        refine_deadline = deadline - min(vote_seconds, (deadline - time.perf_counter()) / 2)
+        refine_deadline = deadline - min(vote_seconds, max(deadline - time.perf_counter(), 0.0) / 2)
 
         stopped = "budget" if cfg.refine.max_steps else "off"
         info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": stopped, "demo_views": 0}
@@ -148,7 +148,7 @@ class Solver:
                 offset = result.offset
                 info.update(_refine_info(result, demo_views))
             # Unrefined, the identity view would repeat plain attempt 2, so it only runs if time allows.
-            refined = info["steps"] > 0
+            refined = info.get("best_step", 0) > 0
             predictions = self._vote(task, views, first_prompt, offset, deadline, 0.0 if refined else agent_seconds)
         return self._record(task, plain, predictions, info, time.perf_counter() - start)
 
