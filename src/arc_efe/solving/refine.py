@@ -4,7 +4,8 @@ against the task's own demonstrations, within a deadline.
 What is tuned: one offset ε [P] shared by every prompt of the task, so the refined prompt of a sample is
 p' = p + δ + ε, where p is the encoder's prompt of the sample's context and δ the policy's deterministic
 proposal (its mean) for it. Optionally a per-task adapter: the parameters of named agent submodules
-(default the prompt FiLM), tuned with ε and restored by `TaskAdapter` when the task is done.
+(default the prompt FiLM and the read-out heads), tuned with ε and restored by `TaskAdapter` when the
+task is done.
 
 Against what: leave-one-out samples of the demos (each demo the query, the other demos the context, as in
 training) under a few augmentations. Loss: plain cross-entropy of the final planning step's cell logits
