@@ -27,7 +27,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
                    help="RUN_DIR (its latest checkpoint), RUN_DIR/best or RUN_DIR/checkpoints/step-N")
     p.add_argument("--solutions", help="Kaggle solutions JSON when the tasks are a challenges file")
     p.add_argument("--out", required=out_required, metavar="DIR",
-                   help="output folder; rerunning with the same folder skips tasks already done")
+                   help="output folder (evaluate: evals/RUN-CHECKPOINT when omitted); rerunning with the same "
+                        "folder skips tasks already done")
     p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N tasks")
     p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="seed of the --limit sample")
     p.add_argument("--time-budget", type=float, default=30.0, metavar="SECONDS", help="seconds per task, all in")
