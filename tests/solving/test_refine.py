@@ -107,9 +107,9 @@ def test_refine_stops_before_the_deadline(system):
     start = time.perf_counter()
     with TaskAdapter(system.agent, cfg.adapter) as adapter:
         result = refine(system, batch, policy_prompts(system, batch.contexts, batch.stats), index, adapter,
-                        cfg, start + 0.5)
+                        cfg, start + 2.0)
     assert result.stopped == "budget" and result.steps > 0
-    assert time.perf_counter() - start <= 0.55
+    assert time.perf_counter() - start <= 2.2
 
 
 def test_max_steps_zero_only_measures(system):
