@@ -1,5 +1,5 @@
 """GridAgent: output shapes, global receptive field, prompt conditioning, weight tying, the backward
-pass, padding independence, input views, bf16 autocast and input checks."""
+pass, padding independence, canvas invariance, input views, bf16 autocast and input checks."""
 
 import pytest
 import torch
@@ -119,6 +119,56 @@ def test_padding_values_do_not_matter():
     torch.testing.assert_close(back_a, back_b, rtol=0, atol=1e-6)
 
 
+def small_size_guesses(agent: GridAgent, limit: int) -> None:
+    """Push every size guess below `limit` while keeping it input-dependent, so an S >= limit canvas
+    covers the active region at every step."""
+    with torch.no_grad():
+        bias = agent.heads.pooled[-1].bias  # height (30), width (30), halt (1)
+        bias[limit:30] -= 100.0
+        bias[30 + limit : 60] -= 100.0
+
+
+@pytest.mark.parametrize("mixing", ["attention", "pool"])
+def test_small_canvas_equals_the_cropped_full_canvas(mixing):
+    torch.manual_seed(0)
+    agent = tiny(mixing=mixing)
+    small_size_guesses(agent, limit=12)
+    batch, canvas = 4, 12
+    inputs = torch.randint(0, 10, (batch, 30, 30))
+    mask = torch.zeros(batch, 30, 30, dtype=torch.bool)
+    for b, (h, w) in enumerate([(3, 8), (8, 8), (1, 1), (5, 2)]):
+        mask[b, :h, :w] = True
+    prompt = torch.randn(batch, P)
+    crop = (slice(None), slice(None), slice(0, canvas), slice(0, canvas))
+    with torch.no_grad():
+        full = agent(inputs, mask, prompt)
+        small = agent(inputs[:, :canvas, :canvas], mask[:, :canvas, :canvas], prompt)
+        back_full = agent.backward_beliefs(inputs, mask, prompt)
+        back_small = agent.backward_beliefs(inputs[:, :canvas, :canvas], mask[:, :canvas, :canvas], prompt)
+    guesses = torch.stack([full.height_logits.argmax(-1), full.width_logits.argmax(-1)], -1) + 1  # [B, T, 2]
+    assert guesses.max() <= canvas and guesses.unique().numel() > 2, guesses  # regions grow and differ
+    assert small.cell_logits.shape == (batch, 4, canvas, canvas, 10)
+    for name in ("cell_logits", "confidence_logits"):
+        torch.testing.assert_close(getattr(small, name), getattr(full, name)[crop], rtol=0, atol=1e-4)
+    for name in ("height_logits", "width_logits", "halt_logits"):
+        torch.testing.assert_close(getattr(small, name), getattr(full, name), rtol=0, atol=1e-4)
+    torch.testing.assert_close(back_small, back_full[crop], rtol=0, atol=1e-4)
+
+
+def test_first_step_sees_only_the_input_box():
+    # Step 1's region is the input box whatever the random sizes predicted later: state outside it,
+    # even on the same canvas, must not leak in.
+    torch.manual_seed(1)
+    agent = tiny()
+    inputs, mask = grids(4, 6)
+    prompt = torch.randn(B, P)
+    with torch.no_grad():
+        full = agent(inputs, mask, prompt, steps=1)
+        small = agent(inputs[:, :6, :6], mask[:, :6, :6], prompt, steps=1)
+    torch.testing.assert_close(small.cell_logits, full.cell_logits[:, :, :6, :6], rtol=0, atol=1e-4)
+    torch.testing.assert_close(small.height_logits, full.height_logits, rtol=0, atol=1e-4)
+
+
 def test_masked_pool_sees_only_valid_cells():
     x = torch.randn(1, 30, 30, 4)
     x[0, 10:, :] += 100.0  # large values outside the valid rows must not reach the max or the mean
@@ -182,8 +232,14 @@ def test_bad_inputs_name_the_shapes():
     inputs, mask = grids(2, 2)
     with pytest.raises(ValueError, match=r"prompt must be \[2, 8\].*got \(2, 7\)"):
         agent(inputs, mask, torch.randn(B, 7))
-    with pytest.raises(ValueError, match=r"inputs must be long \[B, 30, 30\], got torch.float32"):
+    with pytest.raises(ValueError, match=r"inputs must be long \[B, S, S\] with 1 <= S <= 30, got torch.float32"):
         agent(inputs.float(), mask, torch.randn(B, P))
+    with pytest.raises(ValueError, match=r"got torch.int64 \(2, 30, 12\)"):
+        agent(inputs[:, :, :12], mask[:, :, :12], torch.randn(B, P))
+    with pytest.raises(ValueError, match=r"S <= 30, got torch.int64 \(2, 31, 31\)"):
+        agent(torch.zeros(B, 31, 31, dtype=torch.long), torch.ones(B, 31, 31, dtype=torch.bool), torch.randn(B, P))
+    with pytest.raises(ValueError, match=r"inputs mask must be bool \(2, 12, 12\)"):
+        agent(inputs[:, :12, :12], mask, torch.randn(B, P))
     with pytest.raises(ValueError, match="goal mask must be bool"):
         agent.backward_beliefs(inputs, mask.long(), torch.randn(B, P))
     with pytest.raises(ValueError, match="steps must be >= 1"):

@@ -1,8 +1,15 @@
 """GridAgent: the recurrent, weight-tied, prompt-conditioned grid core and its two passes.
 
-forward:           h_t = core(h_{t-1} + embed(input, dir_fwd) + embed(size_{t-1}, views), prompt);
+forward:           h_t = core(h_{t-1} + embed(input, dir_fwd) + embed(size_{t-1}, views), prompt,
+                          region = box covering the input and size_{t-1});
                    heads read every h_t, and their argmax size is step t+1's output-size guess.
-backward_beliefs:  the same core and colour head run from embed(goal, dir_bwd), the goal's own size.
+backward_beliefs:  the same core and colour head run from embed(goal, dir_bwd), the goal's own size
+                   and region.
+
+The canvas is any square S <= 30 that holds the grids (collate picks the batch's largest side). The
+core only mixes cells inside the active region (see blocks.py), so every output equals the 30x30
+canvas's output cropped to S x S as long as S covers the input and each step's size guess; a guess
+beyond S is clipped to the canvas there.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from arc_efe.agent.blocks import CoreBlock, PromptFiLM
+from arc_efe.agent.blocks import CoreBlock, PromptFiLM, Region, active_region
 from arc_efe.agent.config import AgentConfig
 from arc_efe.agent.heads import Heads, Readout
 from arc_efe.agent.output import AgentOutput
@@ -43,15 +50,16 @@ class GridEmbedding(nn.Module):
         self.tiled = nn.Embedding(NUM_COLORS + 1, channels)
 
     def grid(self, grid: torch.Tensor, mask: torch.Tensor, direction: int) -> torch.Tensor:
-        """grid [B, 30, 30] long, mask [B, 30, 30] bool -> [B, 30, 30, C], fixed across steps."""
+        """grid [B, S, S] long, mask [B, S, S] bool -> [B, S, S, C], fixed across steps."""
+        canvas = grid.shape[-1]
         colors = torch.where(mask, grid, torch.full_like(grid, PAD_COLOR))
         size = grid_size(mask) - 1  # [B, 2]
         per_grid = self.height(size[:, 0]) + self.width(size[:, 1]) + self.direction.weight[direction]
-        position = self.row.weight[:, None, :] + self.col.weight[None, :, :]  # [30, 30, C]
+        position = self.row.weight[:canvas, None, :] + self.col.weight[None, :canvas, :]  # [S, S, C]
         return self.color(colors) + position + per_grid[:, None, None, :]
 
     def output_guess(self, grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor) -> torch.Tensor:
-        """An output size guess [B, 2] (1..30) and the grid's resized/tiled views on it -> [B, 30, 30, C]."""
+        """An output size guess [B, 2] (1..30) and the grid's resized/tiled views on it -> [B, S, S, C]."""
         resized, tiled = input_views(grid, mask, out_size, PAD_COLOR)
         per_grid = self.out_height(out_size[:, 0] - 1) + self.out_width(out_size[:, 1] - 1)  # [B, C]
         return self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
@@ -75,15 +83,19 @@ class GridAgent(nn.Module):
 
     def forward(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
                 steps: int | None = None) -> AgentOutput:
-        """inputs [B, 30, 30] long, input_mask [B, 30, 30] bool, prompt [B, P] -> AgentOutput, T steps."""
+        """inputs [B, S, S] long, input_mask [B, S, S] bool, prompt [B, P] -> AgentOutput, T steps on the
+        S x S canvas (S <= 30); size logits stay 30-way, so a predicted size may exceed S."""
         self._check_inputs("inputs", inputs, input_mask, prompt)
+        canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
         film = self.film(prompt)
-        out_size = grid_size(input_mask)  # first guess: same size as the input
+        in_size = grid_size(input_mask)
+        out_size = in_size  # first guess: same size as the input
         h = torch.zeros_like(base)
         per_step: list[Readout] = []
         for _ in range(self._steps(steps)):
-            h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size), film)
+            region = active_region(torch.maximum(in_size, out_size), canvas)
+            h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size), film, region)
             read = self.heads(h, input_mask)
             per_step.append(read)
             out_size = torch.stack([read.height_logits.argmax(-1), read.width_logits.argmax(-1)], dim=-1) + 1
@@ -92,7 +104,7 @@ class GridAgent(nn.Module):
 
     def backward_beliefs(self, goal: torch.Tensor, goal_mask: torch.Tensor, prompt: torch.Tensor,
                          steps: int | None = None) -> torch.Tensor:
-        """Backward beliefs Q<-_t [B, T, 30, 30, 10]: the same core run from the goal grid.
+        """Backward beliefs Q<-_t [B, T, S, S, 10]: the same core run from the goal grid [B, S, S].
 
         Index t is aligned with forward step t: the backward pass's first step (nearest the goal) is
         stored last, next to the forward pass's final step, and its last step first.
@@ -100,19 +112,21 @@ class GridAgent(nn.Module):
         self._check_inputs("goal", goal, goal_mask, prompt)
         # The goal's size is known, so its guess is fixed and its views are the goal itself.
         injection = self.embed.grid(goal, goal_mask, BACKWARD)
-        injection = injection + self.embed.output_guess(goal, goal_mask, grid_size(goal_mask))
+        size = grid_size(goal_mask)
+        injection = injection + self.embed.output_guess(goal, goal_mask, size)
+        region = active_region(size, goal.shape[-1])
         film = self.film(prompt)
         h = torch.zeros_like(injection)
         beliefs = []
         for _ in range(self._steps(steps)):
-            h = self._core(h + injection, film)
+            h = self._core(h + injection, film, region)
             beliefs.append(self.heads.beliefs(h))
-        return torch.stack(beliefs[::-1], dim=1)  # [B, T, 30, 30, 10]
+        return torch.stack(beliefs[::-1], dim=1)  # [B, T, S, S, 10]
 
-    def _core(self, x: torch.Tensor, film: torch.Tensor) -> torch.Tensor:
-        """One planning step: every block, each with its own FiLM slice. x [B, 30, 30, C]."""
+    def _core(self, x: torch.Tensor, film: torch.Tensor, region: Region) -> torch.Tensor:
+        """One planning step: every block, each with its own FiLM slice. x [B, S, S, C]."""
         for index, block in enumerate(self.blocks):
-            x = block(x, film[:, index])
+            x = block(x, film[:, index], region)
         return x
 
     def _steps(self, steps: int | None) -> int:
@@ -124,8 +138,9 @@ class GridAgent(nn.Module):
     def _check_inputs(self, name: str, grid: torch.Tensor, mask: torch.Tensor, prompt: torch.Tensor) -> None:
         """Fail early with both shapes named rather than deep inside an embedding or a matmul."""
         got = f"{grid.dtype} {tuple(grid.shape)}"
-        if grid.dim() != 3 or tuple(grid.shape[1:]) != (MAX_SIZE, MAX_SIZE) or grid.dtype != torch.long:
-            raise ValueError(f"GridAgent: {name} must be long [B, 30, 30], got {got}")
+        square = grid.dim() == 3 and grid.shape[1] == grid.shape[2] and 1 <= grid.shape[1] <= MAX_SIZE
+        if not square or grid.dtype != torch.long:
+            raise ValueError(f"GridAgent: {name} must be long [B, S, S] with 1 <= S <= {MAX_SIZE}, got {got}")
         if mask.shape != grid.shape or mask.dtype != torch.bool:
             raise ValueError(f"GridAgent: {name} mask must be bool {tuple(grid.shape)}, "
                              f"got {mask.dtype} {tuple(mask.shape)}")

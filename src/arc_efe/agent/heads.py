@@ -28,9 +28,9 @@ def masked_pool(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class Readout(NamedTuple):
     """What the heads read from one planning step's state."""
 
-    cell_logits: torch.Tensor  # [B, H, W, 10]
-    confidence_logits: torch.Tensor  # [B, H, W]
-    height_logits: torch.Tensor  # [B, 30]
+    cell_logits: torch.Tensor  # [B, S, S, 10]
+    confidence_logits: torch.Tensor  # [B, S, S]
+    height_logits: torch.Tensor  # [B, 30] whatever the canvas
     width_logits: torch.Tensor  # [B, 30]
     halt_logits: torch.Tensor  # [B]
 

@@ -9,13 +9,17 @@ import torch
 
 @dataclass
 class AgentOutput:
-    """Per planning step t = 1..T (index 1 of every tensor):
+    """Per planning step t = 1..T (index 1 of every tensor), on the input's S x S canvas (S <= 30):
 
-    cell_logits        [B, T, 30, 30, 10]  forward beliefs Q→_t over colours (logits)
-    height_logits      [B, T, 30]          output height h-1 (class k means height k+1)
-    width_logits       [B, T, 30]          output width  w-1
-    halt_logits        [B, T]              logit of "halt after step t"
-    confidence_logits  [B, T, 30, 30]      logit of "this cell's argmax colour is right"
+    cell_logits        [B, T, S, S, 10]  forward beliefs Q→_t over colours (logits)
+    height_logits      [B, T, 30]        output height h-1 (class k means height k+1)
+    width_logits       [B, T, 30]        output width  w-1
+    halt_logits        [B, T]            logit of "halt after step t"
+    confidence_logits  [B, T, S, S]      logit of "this cell's argmax colour is right"
+
+    Sizes stay 30-way on every canvas, so a predicted size may exceed S: its cells beyond S do not
+    exist and a crop to it stops at the canvas. Callers that must emit every size (test inputs, whose
+    output size is unknown) run on the full 30x30 canvas.
     """
 
     cell_logits: torch.Tensor
@@ -29,11 +33,11 @@ class AgentOutput:
         return self.cell_logits.shape[1]
 
     def predict(self, step: int = -1) -> tuple[torch.Tensor, torch.Tensor]:
-        """Argmax grid [B, 30, 30] and size [B, 2] (height, width, each 1..30) at `step` (default last).
+        """Argmax grid [B, S, S] and size [B, 2] (height, width, each 1..30) at `step` (default last).
 
-        The grid is the full canvas; callers crop it to `size`. Nothing is interpolated.
+        The grid is the whole canvas; callers crop it to `size` (clipped to S). Nothing is interpolated.
         """
-        grid = self.cell_logits[:, step].argmax(dim=-1)  # [B, 30, 30]
+        grid = self.cell_logits[:, step].argmax(dim=-1)  # [B, S, S]
         height = self.height_logits[:, step].argmax(dim=-1) + 1  # [B]
         width = self.width_logits[:, step].argmax(dim=-1) + 1  # [B]
         return grid, torch.stack([height, width], dim=-1)

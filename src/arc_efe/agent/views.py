@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from arc_efe.data.grid import MAX_SIZE
-
 
 def grid_size(mask: torch.Tensor) -> torch.Tensor:
-    """Height and width [B, 2] of top-left grids from their mask [B, 30, 30]; at least 1 each."""
+    """Height and width [B, 2] of top-left grids from their mask [B, S, S]; at least 1 each."""
     height = mask.any(dim=2).sum(dim=1)  # [B]
     width = mask.any(dim=1).sum(dim=1)  # [B]
     return torch.stack([height, width], dim=-1).clamp(min=1)
@@ -22,28 +20,30 @@ def grid_size(mask: torch.Tensor) -> torch.Tensor:
 
 def _gather(grid: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, valid: torch.Tensor,
             pad: int) -> torch.Tensor:
-    """grid[b, rows[b, r], cols[b, c]] where valid [B, 30, 30], else `pad`. rows, cols [B, 30]."""
+    """grid[b, rows[b, r], cols[b, c]] where valid [B, S, S], else `pad`. rows, cols [B, S]."""
     batch = torch.arange(grid.shape[0], device=grid.device)[:, None, None]
-    picked = grid[batch, rows[:, :, None], cols[:, None, :]]  # [B, 30, 30]
+    picked = grid[batch, rows[:, :, None], cols[:, None, :]]  # [B, S, S]
     return torch.where(valid, picked, torch.full_like(picked, pad))
 
 
 def input_views(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
                 pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resized and tiled views [B, 30, 30] long of grid (valid where mask) on an out_size [B, 2] canvas.
+    """Resized and tiled views [B, S, S] long of grid [B, S, S] (valid where mask) for an output of
+    out_size [B, 2] (1..30; for a size beyond S they are the 30x30 canvas's views cropped to S x S).
 
     Resized: output cell (r, c) shows input (r * H_in // H_out, c * W_in // W_out); tiled: input
     (r mod H_in, c mod W_in). Cells outside the output size, or whose source is masked, hold `pad`.
     """
+    canvas = grid.shape[-1]
     in_size = grid_size(mask)  # [B, 2]
-    index = torch.arange(MAX_SIZE, device=grid.device)[None, :]  # [1, 30]
-    inside = (index < out_size[:, :1])[:, :, None] & (index < out_size[:, 1:])[:, None, :]  # [B, 30, 30]
+    index = torch.arange(canvas, device=grid.device)[None, :]  # [1, S]
+    inside = (index < out_size[:, :1])[:, :, None] & (index < out_size[:, 1:])[:, None, :]  # [B, S, S]
     views = []
     for rows, cols in (
         (index * in_size[:, :1] // out_size[:, :1], index * in_size[:, 1:] // out_size[:, 1:]),
         (index % in_size[:, :1], index % in_size[:, 1:]),
     ):
-        rows, cols = rows.clamp(max=MAX_SIZE - 1), cols.clamp(max=MAX_SIZE - 1)
+        rows, cols = rows.clamp(max=canvas - 1), cols.clamp(max=canvas - 1)
         source_valid = _gather(mask.long(), rows, cols, inside, 0).bool()
         views.append(_gather(grid, rows, cols, source_valid, pad))
     return views[0], views[1]

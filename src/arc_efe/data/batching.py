@@ -1,9 +1,11 @@
-"""Training and solving samples, their collation onto the 30x30 canvas, and the task sampler.
+"""Training and solving samples, their collation onto a square canvas, and the task sampler.
 
 A sample is one query pair plus the demonstrations the encoder may see (its context), all under
 one augmentation. Training uses leave-one-out over the demos (`make_sample`); solving uses all
 demos as context and a test pair as query (`make_test_sample`). `collate` pads grids at the
-top-left of the canvas with colour 0 and masks; `TaskSampler` draws seeded, resumable batches.
+top-left of an S x S canvas (S <= 30: by default the batch's largest query side, since the agent's
+cost grows with S^2 and most ARC grids are small) with colour 0 and masks; `TaskSampler` draws
+seeded, resumable batches, by default of tasks of similar grid size so that S stays small.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def make_test_sample(task: Task, test_index: int, aug: Augmentation) -> Sample:
 
 @dataclass
 class Batch:
-    """Collated samples. Grids sit at the top-left of the 30x30 canvas, padded with 0 and masked.
+    """Collated samples. Grids sit at the top-left of an S x S canvas (S <= 30), padded with 0 and
+    masked; context pairs stay numpy at their own sizes.
 
     `query_output_mask` is all False and `output_size` is (0, 0) where the query output is unknown.
     """
@@ -77,10 +80,10 @@ class Batch:
     task_ids: list[str]
     aug_ids: list[str]
     contexts: list[list[Pair]]
-    query_input: torch.Tensor  # [B, 30, 30] long
-    query_input_mask: torch.Tensor  # [B, 30, 30] bool
-    query_output: torch.Tensor  # [B, 30, 30] long
-    query_output_mask: torch.Tensor  # [B, 30, 30] bool
+    query_input: torch.Tensor  # [B, S, S] long
+    query_input_mask: torch.Tensor  # [B, S, S] bool
+    query_output: torch.Tensor  # [B, S, S] long
+    query_output_mask: torch.Tensor  # [B, S, S] bool
     input_size: torch.Tensor  # [B, 2] long (h, w)
     output_size: torch.Tensor  # [B, 2] long (h, w)
     stats: torch.Tensor  # [B, STATS_DIM] float32
@@ -98,22 +101,31 @@ class Batch:
         return replace(self, **moved)
 
 
-def collate(samples: list[Sample]) -> Batch:
-    """Stack samples into a Batch; raises ValueError naming the task for an empty or oversized grid."""
+def collate(samples: list[Sample], canvas: int | None = None) -> Batch:
+    """Stack samples into a Batch on an S x S canvas: S = `canvas` if given, else the largest height or
+    width of any query input or known query output.
+
+    Pass `canvas=MAX_SIZE` when the agent must be free to predict any output size (test inputs, whose
+    output is unknown): on a smaller canvas a predicted size beyond S is cut to S. Raises ValueError
+    naming the task for an empty or oversized grid, or one that does not fit a given canvas.
+    """
     if not samples:
         raise ValueError("collate needs at least one sample")
+    if canvas is not None and not 1 <= canvas <= MAX_SIZE:
+        raise ValueError(f"collate: canvas must be in 1..{MAX_SIZE}, got {canvas}")
     inputs = [s.query.input for s in samples]
     outputs = [s.query.output for s in samples]
-    query_input, input_size = _canvas(inputs, samples, "input")
-    query_output, output_size = _canvas(outputs, samples, "output")
+    side = canvas or min(max(max(g.shape) for g in inputs + outputs if g is not None), MAX_SIZE)
+    query_input, input_size = _canvas(inputs, samples, "input", side)
+    query_output, output_size = _canvas(outputs, samples, "output", side)
     return Batch(
         task_ids=[s.task_id for s in samples],
         aug_ids=[s.aug_id for s in samples],
         contexts=[s.context for s in samples],
         query_input=torch.from_numpy(query_input),
-        query_input_mask=torch.from_numpy(_size_mask(input_size)),
+        query_input_mask=torch.from_numpy(_size_mask(input_size, side)),
         query_output=torch.from_numpy(query_output),
-        query_output_mask=torch.from_numpy(_size_mask(output_size)),
+        query_output_mask=torch.from_numpy(_size_mask(output_size, side)),
         input_size=torch.from_numpy(input_size),
         output_size=torch.from_numpy(output_size),
         stats=torch.from_numpy(np.stack([s.stats for s in samples]).astype(np.float32)),
@@ -121,31 +133,41 @@ def collate(samples: list[Sample]) -> Batch:
 
 
 def _canvas(
-    grids: list[np.ndarray | None], samples: list[Sample], which: str
+    grids: list[np.ndarray | None], samples: list[Sample], which: str, side: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Grids at the top-left of a zero canvas [B, 30, 30] and their sizes [B, 2]; None -> size (0, 0)."""
-    canvas = np.zeros((len(grids), MAX_SIZE, MAX_SIZE), dtype=np.int64)
+    """Grids at the top-left of a zero canvas [B, S, S] and their sizes [B, 2]; None -> size (0, 0)."""
+    canvas = np.zeros((len(grids), side, side), dtype=np.int64)
     sizes = np.zeros((len(grids), 2), dtype=np.int64)
     for b, grid in enumerate(grids):
         if grid is None:
             continue
         h, w = grid.shape
-        if not (0 < h <= MAX_SIZE and 0 < w <= MAX_SIZE):
+        if not (0 < h <= side and 0 < w <= side):
             raise ValueError(
                 f"task {samples[b].task_id} ({samples[b].aug_id}): query {which} is {h}x{w}, "
-                f"outside 1x1..{MAX_SIZE}x{MAX_SIZE}"
+                f"outside 1x1..{side}x{side}"
             )
         canvas[b, :h, :w] = grid
         sizes[b] = (h, w)
     return canvas, sizes
 
 
-def _size_mask(sizes: np.ndarray) -> np.ndarray:
-    """[B, 2] sizes -> [B, 30, 30] bool, True inside the top-left h x w block."""
-    idx = np.arange(MAX_SIZE)
-    rows = idx[None, :, None] < sizes[:, 0, None, None]  # [B, 30, 1]
-    cols = idx[None, None, :] < sizes[:, 1, None, None]  # [B, 1, 30]
-    return rows & cols  # [B, 30, 30]
+def _size_mask(sizes: np.ndarray, side: int) -> np.ndarray:
+    """[B, 2] sizes -> [B, S, S] bool, True inside the top-left h x w block."""
+    idx = np.arange(side)
+    rows = idx[None, :, None] < sizes[:, 0, None, None]  # [B, S, 1]
+    cols = idx[None, None, :] < sizes[:, 1, None, None]  # [B, 1, S]
+    return rows & cols  # [B, S, S]
+
+
+# Size bucketing sorts runs of this many batches of the shuffled epoch order: longer runs give tighter
+# size buckets, shorter runs keep more of the shuffle's randomness.
+BUCKET_RUN_BATCHES = 8
+
+
+def task_side(task: Task) -> int:
+    """Largest height or width over a task's demo grids: the canvas its training queries may need."""
+    return max(max(g.shape) for p in task.train for g in (p.input, p.output) if g is not None)
 
 
 class TaskSampler:
@@ -154,6 +176,11 @@ class TaskSampler:
     Epoch-style: tasks are walked in a shuffled order and reshuffled when the order runs out, so each
     epoch sees every task once. A batch holds `batch_size` distinct tasks, each with a random
     augmentation and a random query demo. `state_dict`/`load_state_dict` restore the exact stream.
+
+    With `bucket_by_size` each epoch order is cut into runs of `BUCKET_RUN_BATCHES` batches, each run
+    sorted by `task_side` and split into batches that are then shuffled within the run: a batch holds
+    tasks of similar size, so its collated canvas is small for small tasks (on arc1/training the mean
+    canvas side drops from about 26 to about 15). The batch that straddles two epochs stays unsorted.
     """
 
     def __init__(
@@ -163,6 +190,7 @@ class TaskSampler:
         seed: int,
         augment: bool = True,
         keep_background: bool = True,
+        bucket_by_size: bool = True,
     ) -> None:
         if not tasks:
             raise ValueError("TaskSampler needs at least one task")
@@ -177,6 +205,8 @@ class TaskSampler:
         self.batch_size = batch_size
         self.augment = augment
         self.keep_background = keep_background
+        self.bucket_by_size = bucket_by_size
+        self._sides = [task_side(t) for t in tasks]
         self._rng = np.random.default_rng(seed)
         self._order: list[int] = []
         self._position = 0
@@ -198,14 +228,29 @@ class TaskSampler:
         return [self._sample(self.tasks[i]) for i in indices]
 
     def _reshuffle(self, taken: list[int]) -> None:
-        """New epoch order; tasks already in the current batch are moved just after the batch's end."""
+        """New epoch order: first the tasks that complete the current, partly drawn batch (none of those
+        already in it), then the rest, size-bucketed if asked."""
         order = [int(i) for i in self._rng.permutation(len(self.tasks))]
-        need = self.batch_size - len(taken)
+        need = self.batch_size - len(taken) if taken else 0
         in_batch = set(taken)
         fresh = [i for i in order if i not in in_batch][:need]
         chosen = set(fresh)
-        self._order = fresh + [i for i in order if i not in chosen]
+        rest = [i for i in order if i not in chosen]
+        self._order = fresh + (self._bucketed(rest) if self.bucket_by_size else rest)
         self._position = 0
+
+    def _bucketed(self, order: list[int]) -> list[int]:
+        """Whole batches of `order` regrouped by size within runs; the leftover tail (fewer than a
+        batch, random tasks) stays last, to be completed by the next epoch."""
+        whole = len(order) - len(order) % self.batch_size
+        run = self.batch_size * BUCKET_RUN_BATCHES
+        regrouped: list[int] = []
+        for start in range(0, whole, run):
+            chunk = sorted(order[start : min(start + run, whole)], key=lambda i: self._sides[i])
+            batches = [chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size)]
+            for b in self._rng.permutation(len(batches)):
+                regrouped.extend(batches[b])
+        return regrouped + order[whole:]
 
     def _sample(self, task: Task) -> Sample:
         if self.augment:

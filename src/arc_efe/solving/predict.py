@@ -11,11 +11,12 @@ import torch
 
 from arc_efe.data.augment import IDENTITY
 from arc_efe.data.batching import collate, make_test_sample
+from arc_efe.data.grid import MAX_SIZE
 from arc_efe.data.task import Task
 
 
 def crop(grid: torch.Tensor, size: torch.Tensor) -> np.ndarray:
-    """The predicted canvas [30, 30] cut to the predicted (height, width)."""
+    """The predicted canvas [S, S] cut to the predicted (height, width); a size beyond S stops at S."""
     h, w = int(size[0]), int(size[1])
     return grid[:h, :w].cpu().numpy().astype(np.int64)
 
@@ -28,7 +29,8 @@ def plain_attempts(system, tasks: list[Task], batch_size: int = 16) -> dict[str,
     attempts: dict[str, list[list[np.ndarray]]] = {task.id: [] for task in tasks}
     for start in range(0, len(samples), batch_size):
         chunk = samples[start : start + batch_size]
-        batch = collate([s for _, s in chunk]).to(device)
+        # A test output's size is unknown: the full canvas lets the agent predict any size up to 30.
+        batch = collate([s for _, s in chunk], canvas=MAX_SIZE).to(device)
         prompt = system.encoder(batch.contexts)  # [B, P]
         refined = prompt + system.policy.sample(prompt, batch.stats, deterministic=True).delta
         grids = []
