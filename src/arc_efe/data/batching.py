@@ -180,7 +180,7 @@ class TaskSampler:
     With `bucket_by_size` each epoch order is cut into runs of `BUCKET_RUN_BATCHES` batches, each run
     sorted by `task_side` and split into batches that are then shuffled within the run: a batch holds
     tasks of similar size, so its collated canvas is small for small tasks (on arc1/training the mean
-    canvas side drops from about 26 to about 15). The batch that straddles two epochs stays unsorted.
+    canvas side drops from about 24 to about 15). The batch that straddles two epochs stays unsorted.
     """
 
     def __init__(
