@@ -216,3 +216,18 @@ def test_solve_config_is_validated():
         SolveConfig(attempts=3).validate()
     with pytest.raises(ValueError, match="time_budget"):
         SolveConfig(time_budget=0).validate()
+
+
+def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch):
+    """Outputs may be larger than the input (3x3 -> 9x9): voting must not crop the canvas to the input."""
+    seen = []
+    real = system.agent.forward
+
+    def spy(inputs, *args, **kwargs):
+        seen.append(tuple(inputs.shape[1:]))
+        return real(inputs, *args, **kwargs)
+
+    monkeypatch.setattr(system.agent, "forward", spy)
+    Solver(system, SolveConfig(time_budget=2.0, refine=RefineConfig(max_steps=0))).solve(recolor_task())
+    assert (30, 30) in seen
+    assert all(shape == (30, 30) for shape in seen[-2:])  # the last calls are the voting views

@@ -29,7 +29,7 @@ import torch
 
 from arc_efe.data.augment import IDENTITY, Augmentation
 from arc_efe.data.batching import collate, make_test_sample
-from arc_efe.data.grid import NUM_COLORS
+from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.model import ArcSystem
 from arc_efe.solving.predict import crop, plain_attempts
@@ -179,7 +179,9 @@ class Solver:
                 break
             tick = time.perf_counter()
             prompt = first_prompt if v == 0 else self._view_prompt(task, aug)  # [1, P]
-            batch = collate([make_test_sample(task, t, aug) for t in range(len(task.test))]).to(self.device)
+            # Test output sizes are unknown: the full canvas lets the agent draw outputs larger than the input.
+            tests = [make_test_sample(task, t, aug) for t in range(len(task.test))]
+            batch = collate(tests, canvas=MAX_SIZE).to(self.device)
             out = self.system.agent(batch.query_input, batch.query_input_mask,
                                     (prompt + offset).expand(len(task.test), -1))  # [T, P]
             grid, size = out.predict()

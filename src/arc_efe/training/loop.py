@@ -66,7 +66,8 @@ class Trainer:
         self.system, self.optimizer, self.scheduler = self.accelerator.prepare(system, optimizer, scheduler)
         rank = self.accelerator.process_index
         self.sampler = TaskSampler(self.train_tasks, cfg.data.batch_size, seed=cfg.seed + 1000 * rank,
-                                   augment=cfg.data.augment, keep_background=cfg.data.keep_background)
+                                   augment=cfg.data.augment, keep_background=cfg.data.keep_background,
+                                   bucket_by_size=cfg.data.bucket_by_size)
         self.cache = PromptCache(cfg.prompt_refresh)
         self.state = ckpt.TrainState()
         self.accelerator.register_for_checkpointing(self.state)
