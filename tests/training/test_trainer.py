@@ -20,19 +20,20 @@ def test_resume_continues_exactly(small_tasks_dir, tmp_path):
     first = train(tiny_config(small_tasks_dir, tmp_path / "b", max_steps=3, prompt_refresh=2))
     resumed = Trainer(tiny_config(small_tasks_dir, tmp_path / "b", max_steps=6, prompt_refresh=2),
                       resume=str(first)).run()
-    a = {r["step"]: r["Loss"] for r in read_metrics(straight)}
-    b = {r["step"]: r["Loss"] for r in read_metrics(resumed)}
+    a = {r["step"]: (r["Loss"], r["Total"]) for r in read_metrics(straight)}
+    b = {r["step"]: (r["Loss"], r["Total"]) for r in read_metrics(resumed)}
     assert sorted(b) == [1, 2, 3, 4, 5, 6]
     for step in range(1, 7):
         assert b[step] == pytest.approx(a[step], abs=1e-6), f"step {step}"
-    assert len({round(v, 6) for v in a.values()}) > 1  # the loss moves, so the match is not trivial
+    assert len({round(v[0], 6) for v in a.values()}) > 1  # the loss moves, so the match is not trivial
 
 
 def test_metrics_name_every_monitored_value(small_tasks_dir, tmp_path):
     run = train(tiny_config(small_tasks_dir, tmp_path / "run", max_steps=4, prompt_refresh=2))
     records = read_metrics(run)
     for key in ("Loss", "Qwen_grad", "Mask_ratio", "Reward", "acc_before", "acc_after", "pairs_per_s",
-                "term/risk", "term/ambiguity", "term/bidirectional", "term/size", "term/anchor"):
+                "Total", "term/risk", "term/ambiguity", "term/bidirectional", "term/size", "term/anchor",
+                "term/pg_policy_loss", "term/pg_entropy"):
         assert key in records[-1], key
     refreshed = [r for r in records if r["refreshed"]]
     assert refreshed and all(r["grad/encoder"] > 0 for r in refreshed)

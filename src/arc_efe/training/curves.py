@@ -11,6 +11,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+PLOTTED_TERMS = ("risk", "ambiguity", "step", "consistency", "bidirectional", "anchor", "size", "prompt")
+
+
 def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -27,10 +30,9 @@ def plot_curves(run_dir: str | Path, output: str | Path | None = None) -> Path:
     steps = [r["step"] for r in records]
     series = lambda key: [r.get(key) for r in records]  # noqa: E731
     fig, axes = plt.subplots(2, 3, figsize=(15, 8))
-    axes[0, 0].plot(steps, series("Loss"), label="Loss")
-    axes[0, 0].plot(steps, series("EFE"), label="EFE")
+    axes[0, 0].plot(steps, series("Loss"), label="Loss (EFE)")
     axes[0, 0].set_title("loss")
-    for key in sorted(k for k in records[-1] if k.startswith("term/") and k != "term/mask_ratio"):
+    for key in sorted(k for k in records[-1] if k.startswith("term/") and k[5:] in PLOTTED_TERMS):
         axes[0, 1].plot(steps, series(key), label=key[5:])
     axes[0, 1].set_title("terms")
     axes[0, 1].set_yscale("symlog", linthresh=1e-3)

@@ -21,9 +21,9 @@ FLAT_REWARD_WINDOW = 200  # steps with reward exactly 0 before warning
 
 
 def format_line(step: int, r: StepResult, qwen_grad: float, pairs_per_s: float) -> str:
-    """`step | Loss | Qwen_grad | Mask_ratio | Reward | acc_before→acc_after | pairs/s`."""
+    """`step | Loss | Qwen_grad | Mask_ratio | Reward | acc_before→acc_after | pairs/s`; Loss is the EFE loss."""
     return (
-        f"step {step:6d} | Loss {r.loss:.4f} | Qwen_grad {qwen_grad:.2e} | "
+        f"step {step:6d} | Loss {r.efe:.4f} | Qwen_grad {qwen_grad:.2e} | "
         f"Mask_ratio {r.terms.get('mask_ratio', math.nan):.3f} | Reward {r.reward:+.4f} | "
         f"acc {r.acc_before:.3f}→{r.acc_after:.3f} | {pairs_per_s:.1f} pairs/s"
     )
@@ -68,7 +68,7 @@ class Monitor:
     def record(self, step: int, epoch: float, r: StepResult, pairs_per_s: float, extra: dict) -> str:
         """Write one jsonl record and TensorBoard scalars; return the console line."""
         record = {
-            "step": step, "epoch": round(epoch, 4), "Loss": r.loss, "EFE": r.efe,
+            "step": step, "epoch": round(epoch, 4), "Loss": r.efe, "Total": r.loss,
             "Qwen_grad": self.last_qwen_grad, "Mask_ratio": r.terms.get("mask_ratio"),
             "Reward": r.reward, "acc_before": r.acc_before, "acc_after": r.acc_after,
             "pairs_per_s": pairs_per_s, "refreshed": r.refreshed, "nonfinite_steps": self.nonfinite_steps,

@@ -21,8 +21,8 @@ from arc_efe.training.config import TrainConfig
 
 @dataclass
 class StepResult:
-    loss: float  # total: EFE + policy gradient
-    efe: float
+    loss: float  # total: EFE + policy gradient (the policy's loss only moves the policy's parameters)
+    efe: float  # the EFE objective: what trains the encoder and the agent
     terms: dict[str, float]
     grad_norms: dict[str, float]  # per parameter group, before clipping; "encoder" is Qwen_grad
     reward: float
@@ -55,6 +55,13 @@ def group_grad_norms(groups: dict[str, list[torch.nn.Parameter]]) -> dict[str, t
     return norms
 
 
+def clip_groups(groups: dict[str, list[torch.nn.Parameter]], max_norm: float) -> None:
+    """Clip each group on its own: the policy-gradient loss sums log-densities over P prompt dims, so its
+    gradient is orders of magnitude larger, and one joint clip would starve the agent and the encoder."""
+    for params in groups.values():
+        torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+
 def train_step(system, batch: Batch, optimizer, scheduler, accelerator, cache: PromptCache,
                groups: dict[str, list[torch.nn.Parameter]], step: int, epoch: float,
                cfg: TrainConfig) -> StepResult:
@@ -83,10 +90,9 @@ def train_step(system, batch: Batch, optimizer, scheduler, accelerator, cache: P
         return StepResult(math.nan, math.nan, {}, {}, 0.0, 0.0, 0.0, cached is None, skipped=True)
 
     accelerator.backward(loss)
-    # Under fp16 the grads still carry the GradScaler's factor until clip_grad_norm_ unscales them.
-    scale = accelerator.scaler.get_scale() if accelerator.scaler is not None else 1.0
-    norms = {name: norm / scale for name, norm in group_grad_norms(groups).items()}
-    accelerator.clip_grad_norm_([p for ps in groups.values() for p in ps], cfg.optim.grad_clip)
+    accelerator.unscale_gradients()  # fp16: drop the GradScaler factor before measuring and clipping
+    norms = group_grad_norms(groups)
+    clip_groups(groups, cfg.optim.grad_clip)
     optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
@@ -95,7 +101,7 @@ def train_step(system, batch: Batch, optimizer, scheduler, accelerator, cache: P
                           acc_before.mean().float(), acc_after.mean().float()]).tolist()  # one host sync
     return StepResult(
         loss=values[0], efe=values[1],
-        terms={k: float(v) for k, v in {**terms, **pg_terms}.items()},
+        terms={**{k: float(v) for k, v in terms.items()}, **{f"pg_{k}": float(v) for k, v in pg_terms.items()}},
         grad_norms={k: float(v) for k, v in norms.items()},
         reward=values[2], acc_before=values[3], acc_after=values[4], refreshed=cached is None,
     )
