@@ -1,0 +1,106 @@
+"""Solve rate against the time budget: the real solver on one seeded task sample at several budgets.
+
+For each budget, `arc_efe.solving.run.run` solves the same sample (seeded by `--seed`, like
+`arc-efe evaluate --limit N --sample-seed S`) and the table gives the ARC task score, the plain
+predictor's score on the same run, the refinement gain (final - plain) and the mean seconds per task.
+
+    python bench/solve_rate.py --checkpoint RUN_DIR [--tasks arc1/evaluation --limit 50 --seed 0
+                               --budgets 10,30,60 --out DIR]
+
+Without `--checkpoint`, `--quick` trains a tiny 2-step checkpoint first (a smoke test, scores ~0).
+Last line: `budgets=10,30,60 task_score_10=... plain_score_10=... gain_10=... s_task_10=... ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from common import bench_config, machine_line, summary_line
+
+from arc_efe.data.sources import load_tasks
+from arc_efe.solving.load import load_system, resolve_checkpoint
+from arc_efe.solving.run import run, sample_tasks
+from arc_efe.solving.solver import SolveConfig
+from arc_efe.training.loop import Trainer
+
+
+def budget_label(budget: float) -> str:
+    return f"{budget:g}"
+
+
+def tiny_checkpoint(out: Path) -> Path:
+    """A 2-step tiny-preset run on arc1/training: the smallest real checkpoint the solver can load."""
+    Trainer(bench_config(out, quick=True, device="cpu", max_steps=2)).run()
+    return out
+
+
+def solve_at(system, tasks, budget: float, seed: int, out: Path, checkpoint: str) -> dict:
+    """One budget's row: task score, plain task score, gain and mean seconds per task."""
+    cfg = SolveConfig(time_budget=budget, seed=seed)
+    cfg.validate()
+    summary = run(system, tasks, cfg, out, checkpoint, report=False)
+    return {"task_score": summary["task_score"], "plain_score": summary["plain"]["task_score"],
+            "gain": summary["refinement_gain"]["task_score"], "s_task": summary["seconds_per_task"]["mean"],
+            "errors": len(summary["errors"])}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--checkpoint", help="RUN_DIR, RUN_DIR/best or a checkpoint folder (required unless --quick)")
+    p.add_argument("--tasks", default="arc1/evaluation", help="tasks with known test outputs")
+    p.add_argument("--limit", type=int, default=50, help="seeded sample size")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the solver's augmentations")
+    p.add_argument("--budgets", default="10,30,60", help="comma-separated seconds per task")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--out", help="keep each budget's solver outputs here (rerunning resumes); default: temporary")
+    p.add_argument("--quick", action="store_true", help="2 tasks at 0.5 s and 1 s (smoke test)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.limit, args.budgets = 2, "0.5,1"
+    if args.checkpoint is None and not args.quick:
+        p.error("--checkpoint is required (only --quick trains its own tiny one)")
+    try:
+        args.budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
+    except ValueError:
+        p.error(f"--budgets must be comma-separated numbers, got {args.budgets!r}")
+    if not args.budgets or min(args.budgets) <= 0 or args.limit < 1:
+        p.error("--budgets must be positive seconds and --limit >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(machine_line(), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.out) if args.out else Path(tmp)
+        checkpoint = resolve_checkpoint(args.checkpoint or tiny_checkpoint(Path(tmp) / "tiny")).resolve()
+        system, _ = load_system(checkpoint, args.device)
+        tasks = sample_tasks(load_tasks(args.tasks).tasks, args.limit, args.seed)
+        missing = [t.id for t in tasks if not t.has_test_outputs]
+        if missing:
+            print(f"error: {len(missing)} task(s) in {args.tasks} have no test outputs (e.g. {missing[0]})",
+                  file=sys.stderr)
+            return 1
+        print(f"checkpoint {checkpoint}; {len(tasks)} tasks from {args.tasks} (seed {args.seed})", flush=True)
+        print(f"{'budget_s':>8} {'task_score':>10} {'plain':>7} {'gain':>7} {'s/task':>7}", flush=True)
+        rows = {}
+        for budget in args.budgets:
+            label = budget_label(budget)
+            row = solve_at(system, tasks, budget, args.seed, root / f"budget-{label}", str(checkpoint))
+            rows[label] = row
+            errors = f"  ({row['errors']} task errors)" if row["errors"] else ""
+            print(f"{label:>8} {row['task_score']:>10.4f} {row['plain_score']:>7.4f} {row['gain']:>+7.4f} "
+                  f"{row['s_task']:>7.2f}{errors}", flush=True)
+    summary: dict[str, object] = {"budgets": list(rows), "tasks": len(tasks)}
+    for label, row in rows.items():
+        summary.update({f"{key}_{label}": value for key, value in row.items() if key != "errors"})
+    print(summary_line(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

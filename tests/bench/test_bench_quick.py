@@ -1,0 +1,82 @@
+"""The benchmark scripts' `--quick` modes run end to end and print their summary line (keeps bench/ from
+rotting when the training or solving APIs change). Each runs in-process; memory.py starts its children."""
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import pytest
+from accelerate.state import AcceleratorState
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(autouse=True)
+def _bench_on_path(monkeypatch):
+    """The scripts import `common` from their own folder, as `python bench/x.py` does."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def run_quick(name: str, capsys, *extra: str) -> dict[str, float | str]:
+    """Run bench/<name>.py --quick; check the machine line comes first and return the parsed summary."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--quick", *extra]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("machine: cores=")
+    assert "cpu='" in lines[0] and "torch=" in lines[0] and "date=" in lines[0]
+    summary = sys.modules["common"].parse_summary(lines[-1])
+    return {k: (float(v) if _is_number(v) else v) for k, v in summary.items()}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def test_summary_line_round_trips():
+    from common import parse_summary, summary_line
+    line = summary_line({"ratio": 31.23456, "budgets": ["10", "30"], "name": "a b"})
+    assert line == "ratio=31.23 budgets=10,30 name=a_b"
+    assert parse_summary(line) == {"ratio": "31.23", "budgets": "10,30", "name": "a_b"}
+
+
+def test_throughput_quick(capsys):
+    s = run_quick("throughput", capsys)
+    for key in ("ratio", "ours_pairs_s", "ref_pairs_s", "ours_ms_step", "ref_ms_step"):
+        assert isinstance(s[key], float) and s[key] > 0, key
+    assert s["ours_pairs_s"] == pytest.approx(s["batch"] * 1000 / s["ours_ms_step"], rel=1e-2)
+    assert s["ref_pairs_s"] == pytest.approx(1000 / s["ref_ms_step"], rel=1e-2)
+    assert s["ratio"] == pytest.approx(s["ours_pairs_s"] / s["ref_pairs_s"], rel=1e-2)
+
+
+def test_prompt_cache_quick(capsys):
+    s = run_quick("prompt_cache", capsys)
+    for key in ("speedup", "step_ms_refresh1", "step_ms_refresh10", "encoder_share", "cached_step_ms"):
+        assert isinstance(s[key], float) and s[key] > 0, key
+    assert s["speedup"] == pytest.approx(s["step_ms_refresh1"] / s["step_ms_refresh10"], rel=1e-2)
+    assert s["encoder_share"] < 1.0  # the encoder is part of a refresh step's work
+
+
+def test_memory_quick(capsys):
+    s = run_quick("memory", capsys)
+    for key in ("train_peak_gib", "eval_peak_gib"):
+        assert 0.1 < s[key] < 16, key  # a python process with torch and the data is > 100 MiB
+
+
+def test_solve_rate_quick(capsys):
+    s = run_quick("solve_rate", capsys)
+    assert s["budgets"] == "0.5,1"
+    for label in ("0.5", "1"):
+        for key in ("task_score", "plain_score"):
+            assert 0.0 <= s[f"{key}_{label}"] <= 1.0
+        assert s[f"gain_{label}"] == pytest.approx(s[f"task_score_{label}"] - s[f"plain_score_{label}"])
+        assert 0 < s[f"s_task_{label}"] < 10
