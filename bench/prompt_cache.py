@@ -49,13 +49,17 @@ class Bench:
         return collate(samples).to(self.t.accelerator.device)
 
     def window(self, samples: list[Sample], refresh: int) -> list[float]:
-        """Seconds of each of the window's steps (batch collation included)."""
-        if refresh == 1:
-            return [timed(lambda: self._train(self._batch(samples), self.caches[1]))
-                    for _ in range(self.refresh)]
-        box: list[Batch] = []
-        first = timed(lambda: (box.append(self._batch(samples)), self._train(box[0], self.caches[refresh])))
-        return [first] + [timed(lambda: self._train(box[0], self.caches[refresh])) for _ in range(refresh - 1)]
+        """Seconds of each of the window's steps, batch collation included: refresh 1 collates every
+        step, as the loop does when it draws a batch every step."""
+        batch: Batch | None = None
+
+        def step() -> None:
+            nonlocal batch
+            if batch is None or refresh == 1:
+                batch = self._batch(samples)
+            self._train(batch, self.caches[refresh])
+
+        return [timed(step) for _ in range(self.refresh)]
 
     def encoder_seconds(self, samples: list[Sample]) -> float:
         """Forward + backward of every encoder call a refresh step makes, on this batch."""

@@ -118,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = bench_config(Path(tmp) / "run", args.quick, device="cpu", precision="fp32")
         ours = OursLoop(cfg)
-        ref_cfg = bench_config(Path(tmp) / "ref", args.quick, device="cpu", precision="fp32")
-        ref = ReferenceLoop(ref_cfg, ours.trainer.train_tasks, ours.trainer.accelerator.device,
+        ref = ReferenceLoop(cfg, ours.trainer.train_tasks, ours.trainer.accelerator.device,
                             args.ref_canvas or None)
         windows = math.ceil(args.steps / cfg.prompt_refresh)
         steps = windows * cfg.prompt_refresh
