@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     set_threads(args.threads)
     print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = bench_config(Path(tmp) / "run", args.quick, device="cpu", precision="fp32")
+        cfg = bench_config(Path(tmp) / "run", args.quick, device="cpu")  # the default precision (fp32 on CPU)
         ours = OursLoop(cfg)
         ref = ReferenceLoop(cfg, ours.trainer.train_tasks, ours.trainer.accelerator.device,
                             args.ref_canvas or None)
@@ -126,13 +126,12 @@ def main(argv: list[str] | None = None) -> int:
               f"reference: batch 1, canvas {args.ref_canvas or 'own'}, {args.ref_steps} steps/repeat", flush=True)
         ours.run(cfg.prompt_refresh)  # warm-up: one window each, not timed
         ref.run(min(args.ref_steps, cfg.prompt_refresh))
-        ours_ms, ref_ms = [], []
+        ours_ms: list[float] = []
+        ref_ms: list[float] = []
+        arms = [(lambda: ours.run(steps), steps, ours_ms), (lambda: ref.run(args.ref_steps), args.ref_steps, ref_ms)]
         for r in range(args.repeats):
-            arms = [("ours", lambda: ours.run(steps)), ("ref", lambda: ref.run(args.ref_steps))]
-            for name, fn in arms if r % 2 == 0 else arms[::-1]:  # alternate who goes first
-                seconds = timed(fn)
-                (ours_ms if name == "ours" else ref_ms).append(1000 * seconds / (steps if name == "ours"
-                                                                                 else args.ref_steps))
+            for fn, n, times in arms if r % 2 == 0 else arms[::-1]:  # alternate who goes first
+                times.append(1000 * timed(fn) / n)
             print(f"repeat {r}: ours {ours_ms[-1]:.1f} ms/step, reference {ref_ms[-1]:.1f} ms/step", flush=True)
     ours_step, ref_step = median(ours_ms), median(ref_ms)
     ours_pairs = cfg.data.batch_size * 1000 / ours_step
