@@ -79,7 +79,8 @@ class ReferenceLoop:
         efe, _ = efe_loss(after, batch.query_output, batch.query_output_mask, batch.output_size, cfg.efe,
                           size_weight_at(0.0, cfg.efe), backward)
         target = (batch.query_output, batch.output_size)
-        reward = refinement_reward(cell_accuracy(*before.predict(), *target), cell_accuracy(*after.predict(), *target))
+        reward = refinement_reward(cell_accuracy(*before.predict(), *target),
+                                   cell_accuracy(*after.predict(), *target))
         pg, _ = policy_gradient_loss(sample.log_prob, reward, sample.value, sample.entropy, cfg.pg)
         loss = efe + pg
         self.optimizer.zero_grad(set_to_none=True)
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         ref.run(min(args.ref_steps, cfg.prompt_refresh))
         ours_ms: list[float] = []
         ref_ms: list[float] = []
-        arms = [(lambda: ours.run(steps), steps, ours_ms), (lambda: ref.run(args.ref_steps), args.ref_steps, ref_ms)]
+        arms = [(lambda: ours.run(steps), steps, ours_ms),
+                (lambda: ref.run(args.ref_steps), args.ref_steps, ref_ms)]
         for r in range(args.repeats):
             for fn, n, times in arms if r % 2 == 0 else arms[::-1]:  # alternate who goes first
                 times.append(1000 * timed(fn) / n)
