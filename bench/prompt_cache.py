@@ -7,7 +7,7 @@ every step. Same data, so the difference is the caching alone. The encoder's sha
 forward + backward (with the two demo-subset encodings of the prompt-consistency term, as a refresh
 step does), timed separately on the window's batch, over the refresh step's time.
 
-    python bench/prompt_cache.py [--windows 10] [--quick]
+    python bench/prompt_cache.py [--windows 20] [--quick]
 
 Last line: `speedup=... step_ms_refresh1=... step_ms_refresh10=... encoder_share=...`.
 """
@@ -83,7 +83,7 @@ class Bench:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--windows", type=int, default=10, help="windows per arm (each window: 10 steps per arm)")
+    p.add_argument("--windows", type=int, default=20, help="windows per arm (each window: 10 steps per arm)")
     p.add_argument("--refresh", type=int, default=10, help="the cached setting's prompt_refresh")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     p.add_argument("--quick", action="store_true", help="tiny preset, two windows (smoke test)")

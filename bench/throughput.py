@@ -7,7 +7,7 @@ The reference mirrors the prototype's design at the same model sizes: one pair p
 fp32, one optimiser group and one joint gradient clip. Both run in this process, alternating, and the
 median of the repeats is reported.
 
-    python bench/throughput.py [--steps 30 --ref-steps 30 --repeats 5] [--quick]
+    python bench/throughput.py [--steps 50 --ref-steps 30 --repeats 5] [--quick]
 
 Last line: `ratio=... ours_pairs_s=... ref_pairs_s=... ours_ms_step=... ref_ms_step=...`.
 """
@@ -97,7 +97,7 @@ class ReferenceLoop:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--steps", type=int, default=30, help="our steps per repeat (rounded up to whole windows)")
+    p.add_argument("--steps", type=int, default=50, help="our steps per repeat (rounded up to whole windows)")
     p.add_argument("--ref-steps", type=int, default=30, help="reference steps (pairs) per repeat")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--ref-canvas", type=int, default=MAX_SIZE,
