@@ -86,10 +86,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--windows", type=int, default=20, help="windows per arm (each window: 10 steps per arm)")
     p.add_argument("--refresh", type=int, default=10, help="the cached setting's prompt_refresh")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
-    p.add_argument("--quick", action="store_true", help="tiny preset, two windows (smoke test)")
+    p.add_argument("--quick", action="store_true", help="tiny preset, one window (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
-        args.windows = 2
+        args.windows = 1
     if args.windows < 1 or args.refresh < 2:
         p.error("--windows must be >= 1 and --refresh >= 2")
     return args
