@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 
+from arc_efe.config import ConfigError
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
 from arc_efe.model import ArcSystem
@@ -25,9 +26,9 @@ def build_accelerator(cfg: TrainConfig) -> Accelerator:
     """Device and precision from the config. fp16 needs CUDA (on CPU it would silently be fp32)."""
     cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
     if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
+        raise ConfigError("--device cuda was asked for but torch sees no CUDA device (use --device cpu or auto)")
     if cfg.precision == "fp16" and cpu:
-        raise ValueError("--precision fp16 needs a CUDA device (with a GradScaler); on CPU use bf16 or fp32")
+        raise ConfigError("--precision fp16 needs a CUDA device (with a GradScaler); on CPU use bf16 or fp32")
     mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[cfg.precision]
     # Cached-prompt steps leave the encoder unused, so DDP must tolerate unused parameters.
     ddp = DistributedDataParallelKwargs(find_unused_parameters=True)
