@@ -39,6 +39,9 @@ def test_metrics_name_every_monitored_value(small_tasks_dir, tmp_path):
     assert refreshed and all(r["grad/encoder"] > 0 for r in refreshed)
     cached = [r for r in records if not r["refreshed"]]
     assert cached and all(r["grad/encoder"] == 0 for r in cached)
+    # Refresh-only values are carried to cached steps: the last refresh's Qwen_grad and prompt term.
+    assert all(r["term/prompt"] > 0 and r["Qwen_grad"] > 0 for r in records)
+    assert cached[0]["term/prompt"] == refreshed[0]["term/prompt"]
     assert resolve_checkpoint(run).name == "step-00000004"
 
 

@@ -41,6 +41,7 @@ class Monitor:
             self.writer = SummaryWriter(str(run_dir / "tb"))
         self.trainable_encoder = trainable_encoder
         self.last_qwen_grad = 0.0  # encoder grad norm of the last refresh step (cached steps have none)
+        self.last_prompt_term = 0.0  # prompt consistency is computed on refresh steps only
         self.zero_grad_refreshes = 0
         self.nonfinite_steps = 0
         self.recent_rewards: deque[float] = deque(maxlen=FLAT_REWARD_WINDOW)
@@ -54,6 +55,7 @@ class Monitor:
             return
         if r.refreshed:
             self.last_qwen_grad = r.grad_norms.get("encoder", 0.0)
+            self.last_prompt_term = r.terms.get("prompt", 0.0)
             self.zero_grad_refreshes = self.zero_grad_refreshes + 1 if self.last_qwen_grad == 0.0 else 0
             if self.trainable_encoder and self.zero_grad_refreshes == ZERO_GRAD_WINDOW:
                 log.warning("Qwen_grad has been 0 on %d refresh steps in a row: the encoder is not learning. "
@@ -73,6 +75,7 @@ class Monitor:
             "Reward": r.reward, "acc_before": r.acc_before, "acc_after": r.acc_after,
             "pairs_per_s": pairs_per_s, "refreshed": r.refreshed, "nonfinite_steps": self.nonfinite_steps,
             **{f"term/{k}": v for k, v in r.terms.items()},
+            "term/prompt": self.last_prompt_term,
             **{f"grad/{k}": v for k, v in r.grad_norms.items()},
             **extra,
         }
@@ -93,11 +96,13 @@ class Monitor:
                     self.writer.add_scalar(f"val/{key}", value, step)
 
     def state_dict(self) -> dict:
-        return {"last_qwen_grad": self.last_qwen_grad, "zero_grad_refreshes": self.zero_grad_refreshes,
+        return {"last_qwen_grad": self.last_qwen_grad, "last_prompt_term": self.last_prompt_term,
+                "zero_grad_refreshes": self.zero_grad_refreshes,
                 "nonfinite_steps": self.nonfinite_steps, "recent_rewards": list(self.recent_rewards)}
 
     def load_state_dict(self, state: dict) -> None:
         self.last_qwen_grad = state["last_qwen_grad"]
+        self.last_prompt_term = state["last_prompt_term"]
         self.zero_grad_refreshes = state["zero_grad_refreshes"]
         self.nonfinite_steps = state["nonfinite_steps"]
         self.recent_rewards = deque(state["recent_rewards"], maxlen=FLAT_REWARD_WINDOW)
