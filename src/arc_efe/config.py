@@ -110,13 +110,18 @@ def parse_override(text: str) -> dict:
         value: Any = json.loads(raw)
     except json.JSONDecodeError:
         value = raw
-    nested: dict = {}
-    node = nested
-    parts = key.strip().split(".")
+    return nested(key.strip(), value)
+
+
+def nested(path: str, value: Any) -> dict:
+    """`a.b`, value -> {"a": {"b": value}}: a dotted key path as a mergeable config fragment."""
+    out: dict = {}
+    node = out
+    parts = path.split(".")
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
-    return nested
+    return out
 
 
 def diff(a: dict, b: dict, path: str = "") -> list[str]:

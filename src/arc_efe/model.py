@@ -43,7 +43,7 @@ class SystemOutput:
     policy: PolicySample  # δ, log π(δ), entropy, value
     before: AgentOutput  # agent with p, computed without a graph (for acc_before)
     after: AgentOutput  # agent with p' (the beliefs the loss trains)
-    backward_logits: torch.Tensor | None  # [B, T, 30, 30, 10] Q←_t from the goal grid
+    backward_logits: torch.Tensor | None  # [B, T, S, S, 10] Q←_t from the goal grid
     prompt_pair: tuple[torch.Tensor, torch.Tensor] | None  # prompts of two disjoint demo subsets
 
 
@@ -88,11 +88,6 @@ class ArcSystem(nn.Module):
             if rows:
                 pair = (self.encoder(first), self.encoder(second))
         return SystemOutput(prompt, refined, sample, before, after, backward_logits, pair)
-
-    @torch.no_grad()
-    def encode(self, contexts: list[list[Pair]]) -> torch.Tensor:
-        """Prompt for inference (no graph)."""
-        return self.encoder(contexts)
 
 
 def build_system(cfg: ModelConfig) -> ArcSystem:

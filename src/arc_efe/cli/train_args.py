@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from arc_efe.config import ConfigError, from_dict, merge, parse_override, to_dict
+from arc_efe.config import ConfigError, from_dict, merge, nested, parse_override, to_dict
 from arc_efe.training.config import PRESETS, TrainConfig
 
 # flag dest -> config key path; a flag left unset does not override the file or preset.
@@ -60,16 +60,6 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
                    help="override any config field, e.g. --set model.agent.channels=96")
 
 
-def _nested(path: str, value) -> dict:
-    out: dict = {}
-    node = out
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
-
-
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Resolve the TrainConfig; raises ConfigError naming any unknown or ill-typed key."""
     data = merge(to_dict(TrainConfig()), PRESETS[args.preset]())
@@ -81,7 +71,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     for dest, path in FLAG_PATHS.items():
         value = getattr(args, dest, None)
         if value is not None:
-            data = merge(data, _nested(path, value))
+            data = merge(data, nested(path, value))
     for text in args.overrides:
         data = merge(data, parse_override(text))
     cfg = from_dict(TrainConfig, data)

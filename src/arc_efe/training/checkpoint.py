@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from arc_efe.config import ConfigError, diff
+# The folder format is read by the solver too; one definition of it serves both sides.
+from arc_efe.solving.load import CHECKPOINTS_DIR, CONFIG_FILE, LATEST_FILE, resolve_checkpoint  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"
-CONFIG_FILE = "config.json"
 
 
 @dataclass
@@ -52,7 +52,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def save_checkpoint(accelerator, run_dir: Path, step: int, config: dict, keep_last: int) -> Path:
     """Save the full training state for `step`; every process must call this."""
-    root = run_dir / CHECKPOINTS
+    root = run_dir / CHECKPOINTS_DIR
     final = root / f"step-{step:08d}"
     tmp = root / f".tmp-step-{step:08d}"
     if accelerator.is_main_process:
@@ -64,7 +64,7 @@ def save_checkpoint(accelerator, run_dir: Path, step: int, config: dict, keep_la
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
-        write_text_atomic(run_dir / "latest", final.name)
+        write_text_atomic(run_dir / LATEST_FILE, final.name)
         prune(root, keep_last, protect=final.name)
     accelerator.wait_for_everyone()
     return final
@@ -90,19 +90,6 @@ def update_best(run_dir: Path, checkpoint: Path) -> None:
         os.replace(best, old)
     os.replace(tmp, best)
     shutil.rmtree(old, ignore_errors=True)
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint folder from a run folder (its `latest`), `RUN_DIR/best`, or a checkpoint folder."""
-    path = Path(path)
-    if (path / CONFIG_FILE).exists() and (path / "model.safetensors").exists():
-        return path
-    pointer = path / "latest"
-    if pointer.exists():
-        return path / CHECKPOINTS / pointer.read_text().strip()
-    raise FileNotFoundError(
-        f"{path}: not a checkpoint (no {CONFIG_FILE} + model.safetensors) and not a run folder (no 'latest')"
-    )
 
 
 def read_config(checkpoint: Path) -> dict:

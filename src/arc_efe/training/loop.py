@@ -21,7 +21,6 @@ from arc_efe.config import to_dict
 from arc_efe.data.batching import TaskSampler, collate
 from arc_efe.encoder.prompt_cache import PromptCache
 from arc_efe.model import build_system
-from arc_efe.objective.efe import size_weight_at  # noqa: F401  (re-exported for the doctor)
 from arc_efe.solving.predict import first_attempt_cell_accuracy, plain_attempts
 from arc_efe.solving.submission import score_submission
 from arc_efe.training import checkpoint as ckpt
