@@ -112,6 +112,35 @@ def test_refine_stops_before_the_deadline(system):
     assert time.perf_counter() - start <= 2.2
 
 
+def test_updates_draw_rows_per_step_rows_and_never_the_held_out_demo(system):
+    task = recolor_task(demos=4)
+    views = [IDENTITY, Augmentation(1), Augmentation(2)]
+    batch, index = demo_batch(task, views)  # 12 rows, demo 3's in 3 views
+    held_inputs = batch.query_input[index == 3]
+    seen: list[torch.Tensor] = []
+    agent_forward = system.agent.forward
+
+    def recording(inputs, mask, prompt, steps=None):
+        if torch.is_grad_enabled():  # an update, not a check
+            seen.append(inputs.clone())
+        return agent_forward(inputs, mask, prompt, steps)
+
+    cfg = RefineConfig(max_steps=12, rows_per_step=4, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6)
+    system.agent.forward = recording
+    try:
+        with TaskAdapter(system.agent, cfg.adapter) as adapter:
+            start = policy_prompts(system, batch.contexts, batch.stats)
+            result = refine(system, batch, start, index, adapter, cfg, time.perf_counter() + 60, holdout=3, seed=1)
+    finally:
+        del system.agent.forward
+    assert result.steps == 12 and len(seen) == 12 and all(len(rows) == 4 for rows in seen)
+    drawn = torch.cat(seen)
+    assert not any(torch.equal(row, held) for row in drawn for held in held_inputs)
+    distinct = {tuple(row.flatten().tolist()) for row in drawn}
+    assert len(distinct) == 9  # over 12 updates every trainable row (3 demos x 3 views) was drawn
+    assert result.best_step % 3 == 0  # the kept values come from a check
+
+
 def test_max_steps_zero_only_measures(system):
     batch, index = demo_batch(recolor_task(demos=2), [IDENTITY])
     with TaskAdapter(system.agent, ()) as adapter:
@@ -137,5 +166,9 @@ def test_best_step_prefers_held_out_accuracy_and_keeps_the_earlier_of_equals(sys
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="max_steps"):
         RefineConfig(max_steps=-1).validate()
+    with pytest.raises(ValueError, match="check_every"):
+        RefineConfig(check_every=0).validate()
+    with pytest.raises(ValueError, match="rows_per_step"):
+        RefineConfig(rows_per_step=-1).validate()
     with pytest.raises(ValueError, match="augmentations"):
         RefineConfig(augmentations=0).validate()

@@ -13,7 +13,8 @@ from tqdm import tqdm
 from arc_efe.data.bundled import BUNDLED_SETS
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
-from arc_efe.solving.load import CheckpointError, load_system, resolve_checkpoint
+from arc_efe.solving.load import (DEFAULT_MODEL_DIR, CheckpointError, default_model, describe_model, load_system,
+                                  resolve_checkpoint)
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.refine import RefineConfig
 from arc_efe.solving.run import run, sample_tasks, without_test_outputs
@@ -23,8 +24,9 @@ _SOURCES = f"a bundled set ({', '.join(BUNDLED_SETS)}), a task file, a Kaggle ch
 
 
 def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
-    p.add_argument("--checkpoint", required=True, metavar="PATH",
-                   help="RUN_DIR (its latest checkpoint), RUN_DIR/best or RUN_DIR/checkpoints/step-N")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="RUN_DIR (its latest checkpoint), RUN_DIR/best or RUN_DIR/checkpoints/step-N; "
+                        "omitted: the trained model shipped with arc-efe (MODEL_CARD.md)")
     p.add_argument("--solutions", help="Kaggle solutions JSON when the tasks are a challenges file")
     p.add_argument("--out", required=out_required, metavar="DIR",
                    help="output folder (evaluate: evals/RUN-CHECKPOINT when omitted); rerunning with the same "
@@ -34,8 +36,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--time-budget", type=float, default=30.0, metavar="SECONDS", help="seconds per task, all in")
     p.add_argument("--attempts", type=int, choices=[1, 2], default=2, help="attempts per test input")
     p.add_argument("--augmentations", type=int, default=8, help="augmented views that vote (identity first)")
-    p.add_argument("--refine-steps", type=int, default=100, help="most refinement updates per task (0: none)")
-    p.add_argument("--adapter", default="film,heads",
+    p.add_argument("--refine-steps", type=int, default=RefineConfig().max_steps, help="most refinement updates per task (0: none)")
+    p.add_argument("--adapter", default=",".join(RefineConfig().adapter),
                    help="comma-separated agent submodules tuned per task ('none': only the prompt)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--seed", type=int, default=0, help="seed of the per-task augmentations")
@@ -98,7 +100,11 @@ def evaluate(args: argparse.Namespace) -> int:
         cfg = _config(args)
         tasks = _load(args)
         device = _device(args.device)
-        checkpoint = resolve_checkpoint(args.checkpoint).resolve()
+        if args.checkpoint is None:
+            checkpoint, info = default_model()
+            print(describe_model(info), flush=True)
+        else:
+            checkpoint = resolve_checkpoint(args.checkpoint).resolve()
         system, _ = load_system(checkpoint, device)
     except (CheckpointError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -126,7 +132,10 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def _default_out(checkpoint: Path) -> str:
-    """evals/RUN-CHECKPOINT, e.g. evals/default-step-00000200 or evals/default-best."""
+    """evals/RUN-CHECKPOINT, e.g. evals/default-step-00000200 or evals/default-best (the shipped model:
+    evals/shipped-default)."""
+    if checkpoint == DEFAULT_MODEL_DIR:
+        return "evals/shipped-default"
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
     return f"evals/{run_dir.name}-{checkpoint.name}"
 

@@ -4,11 +4,12 @@ Per task, in one time budget (seconds, everything included), each stage checking
 1. plain prediction (`predict.plain_attempts`: prompt p and p + policy δ, no augmentation) — the
    baseline the refinement gain is measured against, and the fallback second attempt; it and the
    encoding of the un-augmented demos are timed, which prices the later stages;
-2. refinement (`refine.py`) on as many demo views as leave time for `refine.min_steps` updates, until
-   the deadline less the voting time (what the views need, at most half of what is left);
+2. refinement (`refine.py`, test-time training of the whole agent by default) on a pool of demo views
+   (as many as leave time for `refine.min_steps` updates), until the deadline less the voting time (what
+   the views need, at most half of what is left);
 3. every test input under each voting view (D8 × colour permutations keeping 0, identity first) with
    the refined prompt offset and adapter, mapped back by the exact inverse and voted (`vote.py`); views
-   are added while time remains (the identity view always runs).
+   are added while time remains (each view, the first too, is priced, so none passes the deadline).
 Augmentations and the held-out demo are drawn from a generator seeded by (seed, task id), so a task's
 result does not depend on which tasks ran before it.
 """
@@ -137,27 +138,35 @@ class Solver:
         info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": stopped, "demo_views": 0}
         offset = torch.zeros(first_prompt.shape[1], device=self.device)
         with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
-            per_row = agent_seconds / len(task.test)
+            # agent_seconds was measured on the 30x30 canvas; demo rows run on their own, smaller one.
+            side = max(max(*p.input.shape, *p.output.shape) for p in task.train)
+            per_row = agent_seconds / len(task.test) * (side / MAX_SIZE) ** 2
             demo_views = self._affordable_demo_views(n_demos, encode_seconds, per_row, refine_deadline)
             if cfg.refine.max_steps > 0 and demo_views > 0:
                 batch, demo_index = demo_batch(task, pool[:demo_views])
                 batch = batch.to(self.device)
                 start_prompts = policy_prompts(self.system, batch.contexts, batch.stats)  # [B, P]
                 result = refine(self.system, batch, start_prompts, demo_index, adapter, cfg.refine,
-                                refine_deadline, holdout)
+                                refine_deadline, holdout, seed=int(rng.integers(2**31)))
                 offset = result.offset
                 info.update(_refine_info(result, demo_views))
-            # Unrefined, the identity view would repeat plain attempt 2, so it only runs if time allows.
-            refined = info.get("best_step", 0) > 0
-            predictions = self._vote(task, views, first_prompt, offset, deadline, 0.0 if refined else agent_seconds)
+            # Every view is priced, the first too: refinement reserved its time, and a view that would pass
+            # the deadline is skipped (then the plain attempts stand).
+            predictions = self._vote(task, views, first_prompt, offset, deadline, agent_seconds)
         return self._record(task, plain, predictions, info, time.perf_counter() - start)
 
     def _affordable_demo_views(self, n_demos: int, encode_seconds: float, per_row: float, deadline: float) -> int:
         """How many demo views refinement can use: encoding each view's leave-one-out contexts (n contexts
-        of n - 1 demos) plus `min_steps` updates (about 3 agent passes each) over its n rows must fit."""
-        per_view = encode_seconds * max(n_demos - 1, 1) + self.cfg.refine.min_steps * 3 * per_row * n_demos
+        of n - 1 demos) may take at most half the time left, and `min_steps` updates (about 3 agent passes
+        each over `rows_per_step` rows) must still fit."""
+        refine = self.cfg.refine
+        rows = refine.rows_per_step or n_demos * refine.augmentations
+        updates = refine.min_steps * 3 * per_row * rows
+        per_view = encode_seconds * max(n_demos - 1, 1)
         available = deadline - time.perf_counter()
-        return max(0, min(self.cfg.refine.augmentations, int(available // max(per_view, 1e-9))))
+        if available < updates + per_view:
+            return 0
+        return max(1, min(refine.augmentations, int(min(available - updates, available / 2) // max(per_view, 1e-9))))
 
     @torch.no_grad()
     def _view_prompt(self, task: Task, aug: Augmentation) -> torch.Tensor:
@@ -171,11 +180,11 @@ class Solver:
               deadline: float, first_seconds: float) -> list[list[Prediction]]:
         """Per test input, one prediction per view that fits before `deadline`, each prompt plus the refined
         `offset`. The first view's prompt `first_prompt` is already encoded; its estimated cost is
-        `first_seconds` (0: it runs whatever the time)."""
+        `first_seconds`, each later view's the slowest view so far."""
         per_test: list[list[Prediction]] = [[] for _ in task.test]
         slowest = first_seconds
         for v, aug in enumerate(views):
-            if (v > 0 or slowest > 0) and time.perf_counter() + slowest > deadline:
+            if time.perf_counter() + slowest > deadline:
                 break
             tick = time.perf_counter()
             prompt = first_prompt if v == 0 else self._view_prompt(task, aug)  # [1, P]
