@@ -80,16 +80,6 @@ def test_batch_to_moves_tensors_and_keeps_lists():
     assert moved.contexts is batch.contexts and moved.task_ids == ["t"]
 
 
-def test_batch_select_takes_rows_in_order_on_the_same_canvas():
-    task = _task("t", 3)
-    batch = collate([make_sample(task, i, IDENTITY) for i in range(3)])
-    part = batch.select(torch.tensor([2, 0]))
-    assert part.query_input.shape[1:] == batch.query_input.shape[1:]
-    assert torch.equal(part.query_output, batch.query_output[[2, 0]])
-    assert torch.equal(part.output_size, batch.output_size[[2, 0]])
-    assert part.contexts == [batch.contexts[2], batch.contexts[0]] and part.task_ids == ["t", "t"]
-
-
 def test_collate_rejects_empty():
     with pytest.raises(ValueError, match="at least one"):
         collate([])

@@ -16,7 +16,7 @@ from arc_efe.solving.records import RECORDS_FILE, TaskRecord, read_records
 from arc_efe.solving.refine import RefineConfig
 from arc_efe.solving.report import summarize
 from arc_efe.solving.run import run, sample_tasks, without_test_outputs
-from arc_efe.solving.solver import SolveConfig, Solver, augmentation_pool
+from arc_efe.solving.solver import SolveConfig, Solver
 from arc_efe.solving.submission import load_submission
 from arc_efe.training.config import tiny_preset
 
@@ -83,8 +83,8 @@ def test_awkward_tasks_get_two_valid_attempts_within_the_budget(system, tmp_path
 
 
 def test_time_budget_is_used_and_not_exceeded(system):
-    # Small refinement steps (one view of the demos), so the budget spans many of them.
-    refine = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0, augmentations=1)
+    # Small refinement steps, so the budget spans many of them.
+    refine = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0, rows_per_step=2)
     solver = Solver(system, SolveConfig(time_budget=3.0, refine=refine))
     solver.solve(recolor_task("warm-up"))
     record = solver.solve(recolor_task())
@@ -95,7 +95,7 @@ def test_time_budget_is_used_and_not_exceeded(system):
 
 def test_a_budget_smaller_than_the_plain_pass_returns_the_plain_attempts(system):
     record = Solver(system, SolveConfig(time_budget=1e-4)).solve(recolor_task())
-    assert record.views == 0 and record.refine["steps"] == 0 and record.refine["demo_views"] == 0
+    assert record.views == 0 and record.refine["steps"] == 0 and record.refine["views"] == 1
     assert all(np.array_equal(a, b) for r1, r2 in zip(record.attempts, record.plain_attempts) for a, b in zip(r1, r2))
     assert [len(r) for r in record.attempts] == [2, 2] and record.error is None
 
@@ -108,7 +108,7 @@ def test_solving_leaves_the_weights_as_they_were(system):
 
 
 def test_same_task_same_result(system):
-    cfg = SolveConfig(time_budget=10, augmentations=3, refine=RefineConfig(max_steps=3, augmentations=2))
+    cfg = SolveConfig(time_budget=10, augmentations=3, refine=RefineConfig(max_steps=3))
     first = Solver(system, cfg).solve(recolor_task())
     second = Solver(system, cfg).solve(recolor_task())
     assert first.refine == second.refine
@@ -117,7 +117,7 @@ def test_same_task_same_result(system):
 
 def test_refinement_solves_a_task_the_plain_prediction_misses(system, tmp_path):
     """An untrained model cannot recolour, but a few steps on the demos teach it: lever "refine"."""
-    refine = RefineConfig(max_steps=200, augmentations=1, prompt_lr=3e-2, adapter_lr=3e-2)
+    refine = RefineConfig(max_steps=200, prompt_lr=3e-2, adapter_lr=3e-2)
     cfg = SolveConfig(time_budget=10, augmentations=1, refine=refine)
     summary = run(system, [recolor_task()], cfg, tmp_path, checkpoint="tiny", report=False)
     record = summary["tasks"][0]
@@ -195,11 +195,18 @@ def test_summary_without_known_outputs_has_no_scores():
     assert summary["seconds_per_task"]["mean"] == 2.0
 
 
-def test_augmentation_pool_starts_with_identity_and_keeps_background():
-    pool = augmentation_pool(10, np.random.default_rng(0))
-    assert pool[0].d8 == 0 and pool[0].colors == tuple(range(10))
-    assert [a.d8 for a in pool] == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
-    assert all(a.colors[0] == 0 for a in pool) and pool[8].colors != tuple(range(10))
+def test_every_view_prompt_is_encoded_and_every_view_votes_when_time_allows(system, monkeypatch):
+    seen = []
+    real = Solver._view_prompt
+
+    def spy(self, task, aug):
+        seen.append(aug.d8)
+        return real(self, task, aug)
+
+    monkeypatch.setattr(Solver, "_view_prompt", spy)
+    record = Solver(system, SolveConfig(time_budget=30, augmentations=5, refine=RefineConfig(max_steps=2))).solve(
+        recolor_task())
+    assert seen == [0, 1, 2, 3, 4] and record.refine["views"] == 5 and record.views == 5
 
 
 def test_sample_is_seeded_and_in_id_order():
@@ -216,6 +223,8 @@ def test_solve_config_is_validated():
         SolveConfig(attempts=3).validate()
     with pytest.raises(ValueError, match="time_budget"):
         SolveConfig(time_budget=0).validate()
+    with pytest.raises(ValueError, match="augmentations"):
+        SolveConfig(augmentations=9).validate()
 
 
 def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch):

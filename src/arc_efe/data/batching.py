@@ -91,16 +91,6 @@ class Batch:
     def __len__(self) -> int:
         return len(self.task_ids)
 
-    def select(self, rows: torch.Tensor) -> Batch:
-        """The rows `rows` [K] long (indices, in that order) as a Batch on the same canvas."""
-        picked = rows.tolist()
-        out = {
-            f.name: getattr(self, f.name)[rows.to(getattr(self, f.name).device)]
-            if isinstance(getattr(self, f.name), torch.Tensor) else [getattr(self, f.name)[i] for i in picked]
-            for f in fields(self)
-        }
-        return Batch(**out)
-
     def to(self, device: torch.device | str) -> Batch:
         """A copy with every tensor on `device`; contexts stay numpy (the encoder serialises them)."""
         moved = {

@@ -4,6 +4,9 @@ The solver reads the checkpoint format itself (it may not import the training lo
     CHECKPOINT/config.json        the full TrainConfig as a dict; its "model" entry builds the system
     CHECKPOINT/model.safetensors  the ArcSystem state dict
     RUN_DIR/latest                the name of the newest folder under RUN_DIR/checkpoints/
+
+The package ships one trained checkpoint (`arc_efe/models/default/`, see MODEL_CARD.md) with a
+`model_info.json` saying what it is; `evaluate` and `solve` use it when no checkpoint is given.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 LATEST_FILE = "latest"
 CHECKPOINTS_DIR = "checkpoints"
+MODEL_INFO_FILE = "model_info.json"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 
 
 class CheckpointError(ValueError):
@@ -50,6 +55,21 @@ def resolve_checkpoint(path: str | Path) -> Path:
         f"checkpoint {path}: not a checkpoint folder ({CONFIG_FILE} + {WEIGHTS_FILE}) and not a run folder "
         f"(no '{LATEST_FILE}' file); pass RUN_DIR, RUN_DIR/best or RUN_DIR/checkpoints/step-N"
     )
+
+
+def default_model() -> tuple[Path, dict[str, Any]]:
+    """The shipped checkpoint folder and its model_info.json (name, training data, date, command)."""
+    info_path = DEFAULT_MODEL_DIR / MODEL_INFO_FILE
+    if not info_path.is_file() or not (DEFAULT_MODEL_DIR / WEIGHTS_FILE).is_file():
+        raise CheckpointError(f"the shipped default model is missing from {DEFAULT_MODEL_DIR} (a broken install?); "
+                              "pass --checkpoint")
+    return DEFAULT_MODEL_DIR, json.loads(info_path.read_text())
+
+
+def describe_model(info: dict[str, Any]) -> str:
+    """One line naming a shipped model: name, training data, date, how it was trained."""
+    return (f"model: {info['name']} (shipped default) | trained on {info['trained_on']} | {info['date']} | "
+            f"{info['how']}")
 
 
 def _describe(keys: list[str], limit: int = 8) -> str:

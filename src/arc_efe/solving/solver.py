@@ -4,14 +4,15 @@ Per task, in one time budget (seconds, everything included), each stage checking
 1. plain prediction (`predict.plain_attempts`: prompt p and p + policy δ, no augmentation) — the
    baseline the refinement gain is measured against, and the fallback second attempt; it and the
    encoding of the un-augmented demos are timed, which prices the later stages;
-2. refinement (`refine.py`, test-time training of the whole agent by default) on a pool of demo views
-   (as many as leave time for `refine.min_steps` updates), until the deadline less the voting time (what
-   the views need, at most half of what is left);
-3. every test input under each voting view (D8 × colour permutations keeping 0, identity first) with
-   the refined prompt offset and adapter, mapped back by the exact inverse and voted (`vote.py`); views
-   are added while time remains (each view, the first too, is priced, so none passes the deadline).
-Augmentations and the held-out demo are drawn from a generator seeded by (seed, task id), so a task's
-result does not depend on which tasks ran before it.
+2. the prompts of the other spatial views (D8 elements, identity first; each view's prompt encodes
+   all demos seen in that view), while that stays within a quarter of the budget;
+3. refinement (`refine.py`: test-time training of the whole agent by default, plus one prompt offset
+   per view) until the deadline less the voting time (what the views need, at most half of what is
+   left);
+4. every test input in each view with that view's refined prompt, mapped back by the exact inverse and
+   voted (`vote.py`); each view, the first too, is priced, so none passes the deadline.
+The held-out demo and the refinement's rows are drawn from a generator seeded by (seed, task id), so a
+task's result does not depend on which tasks ran before it.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ import torch
 
 from arc_efe.data.augment import IDENTITY, Augmentation
 from arc_efe.data.batching import collate, make_test_sample
-from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
+from arc_efe.data.grid import MAX_SIZE
 from arc_efe.data.task import Task
 from arc_efe.model import ArcSystem
 from arc_efe.solving.predict import crop, plain_attempts
 from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
-from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, demo_batch, policy_prompts, refine
+from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, policy_prompts, refine
 from arc_efe.solving.vote import choose_attempts, tally_augmented
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class SolveConfig:
 
     time_budget: float = 30.0  # seconds per task, everything included
     attempts: int = 2
-    augmentations: int = 8  # views of each test input that vote (identity first)
+    augmentations: int = 8  # spatial views (D8 elements, identity first) that refine and vote, 1..8
     refine: RefineConfig = field(default_factory=RefineConfig)
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
@@ -60,8 +61,8 @@ class SolveConfig:
             raise ValueError(f"time_budget must be > 0 seconds, got {self.time_budget}")
         if self.attempts not in (1, 2):
             raise ValueError(f"attempts must be 1 or 2 (ARC scores two), got {self.attempts}")
-        if self.augmentations < 1:
-            raise ValueError(f"augmentations must be >= 1, got {self.augmentations}")
+        if not 1 <= self.augmentations <= 8:
+            raise ValueError(f"augmentations must be 1..8 (spatial views), got {self.augmentations}")
         if self.vote_reserve < 0:
             raise ValueError(f"vote_reserve must be >= 0, got {self.vote_reserve}")
         self.refine.validate()
@@ -69,16 +70,6 @@ class SolveConfig:
 
 def task_rng(seed: int, task_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(task_id.encode())])
-
-
-def augmentation_pool(size: int, rng: np.random.Generator) -> list[Augmentation]:
-    """Identity, then views cycling through the other D8 elements, each with a colour permutation
-    that keeps 0 (background) fixed."""
-    pool = [IDENTITY]
-    for k in range(1, size):
-        colors = (0, *(int(c) for c in rng.permutation(np.arange(1, NUM_COLORS))))
-        pool.append(Augmentation(k % 8, colors))
-    return pool
 
 
 def fallback_record(task: Task, attempts: int, seconds: float, error: str) -> TaskRecord:
@@ -117,7 +108,6 @@ class Solver:
         cfg = self.cfg
         deadline = start + cfg.time_budget
         rng = task_rng(cfg.seed, task.id)
-        pool = augmentation_pool(max(cfg.augmentations, cfg.refine.augmentations), rng)
         n_demos = len(task.train)
         holdout = int(rng.integers(n_demos)) if cfg.refine.holdout and n_demos >= 3 else None
 
@@ -125,48 +115,34 @@ class Solver:
         plain = plain_attempts(self.system, [task])[task.id]
         plain_seconds = time.perf_counter() - tick
         tick = time.perf_counter()
-        first_prompt = self._view_prompt(task, IDENTITY)  # [1, P], reused by the first voting view
+        prompts = [self._view_prompt(task, IDENTITY)]  # [1, P] per view
         encode_seconds = time.perf_counter() - tick
         # plain_attempts encoded the demos once and ran the agent twice over the test inputs.
         agent_seconds = max(plain_seconds - encode_seconds, 0.0) / 2
-        views = pool[: cfg.augmentations]
-        vote_seconds = cfg.vote_reserve * (agent_seconds + (len(views) - 1) * (encode_seconds + agent_seconds))
+        # The other spatial views' prompts, while encoding stays within a quarter of the budget.
+        for d8 in range(1, cfg.augmentations):
+            if time.perf_counter() + encode_seconds > start + cfg.time_budget / 4:
+                break
+            prompts.append(self._view_prompt(task, Augmentation(d8)))
+        views = list(range(len(prompts)))  # D8 ids, identity first
+        prompts = torch.cat(prompts)  # [V, P]
         # Voting gets the time its views need, at most half of what is left; refinement the rest.
+        vote_seconds = cfg.vote_reserve * len(views) * agent_seconds
         refine_deadline = deadline - min(vote_seconds, max(deadline - time.perf_counter(), 0.0) / 2)
 
         stopped = "budget" if cfg.refine.max_steps else "off"
-        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": stopped, "demo_views": 0}
-        offset = torch.zeros(first_prompt.shape[1], device=self.device)
+        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": stopped, "views": len(views)}
+        offsets = torch.zeros_like(prompts)
         with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
-            # agent_seconds was measured on the 30x30 canvas; demo rows run on their own, smaller one.
-            side = max(max(*p.input.shape, *p.output.shape) for p in task.train)
-            per_row = agent_seconds / len(task.test) * (side / MAX_SIZE) ** 2
-            demo_views = self._affordable_demo_views(n_demos, encode_seconds, per_row, refine_deadline)
-            if cfg.refine.max_steps > 0 and demo_views > 0:
-                batch, demo_index = demo_batch(task, pool[:demo_views])
-                batch = batch.to(self.device)
-                start_prompts = policy_prompts(self.system, batch.contexts, batch.stats)  # [B, P]
-                result = refine(self.system, batch, start_prompts, demo_index, adapter, cfg.refine,
-                                refine_deadline, holdout, seed=int(rng.integers(2**31)))
-                offset = result.offset
-                info.update(_refine_info(result, demo_views))
+            if cfg.refine.max_steps > 0:
+                result = refine(self.system, task, views, prompts, adapter, cfg.refine, refine_deadline, holdout,
+                                seed=int(rng.integers(2**31)))
+                offsets = result.offset
+                info.update(_refine_info(result))
             # Every view is priced, the first too: refinement reserved its time, and a view that would pass
             # the deadline is skipped (then the plain attempts stand).
-            predictions = self._vote(task, views, first_prompt, offset, deadline, agent_seconds)
+            predictions = self._vote(task, views, prompts + offsets, deadline, agent_seconds)
         return self._record(task, plain, predictions, info, time.perf_counter() - start)
-
-    def _affordable_demo_views(self, n_demos: int, encode_seconds: float, per_row: float, deadline: float) -> int:
-        """How many demo views refinement can use: encoding each view's leave-one-out contexts (n contexts
-        of n - 1 demos) may take at most half the time left, and `min_steps` updates (about 3 agent passes
-        each over `rows_per_step` rows) must still fit."""
-        refine = self.cfg.refine
-        rows = refine.rows_per_step or n_demos * refine.augmentations
-        updates = refine.min_steps * 3 * per_row * rows
-        per_view = encode_seconds * max(n_demos - 1, 1)
-        available = deadline - time.perf_counter()
-        if available < updates + per_view:
-            return 0
-        return max(1, min(refine.augmentations, int(min(available - updates, available / 2) // max(per_view, 1e-9))))
 
     @torch.no_grad()
     def _view_prompt(self, task: Task, aug: Augmentation) -> torch.Tensor:
@@ -176,23 +152,23 @@ class Solver:
         return policy_prompts(self.system, [sample.context], stats)
 
     @torch.no_grad()
-    def _vote(self, task: Task, views: list[Augmentation], first_prompt: torch.Tensor, offset: torch.Tensor,
-              deadline: float, first_seconds: float) -> list[list[Prediction]]:
-        """Per test input, one prediction per view that fits before `deadline`, each prompt plus the refined
-        `offset`. The first view's prompt `first_prompt` is already encoded; its estimated cost is
-        `first_seconds`, each later view's the slowest view so far."""
+    def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, deadline: float,
+              first_seconds: float) -> list[list[Prediction]]:
+        """Per test input, one prediction per spatial view (D8 id) that fits before `deadline`, view v read
+        with prompts[v] [P]. The first view is estimated to cost `first_seconds`, each later one the slowest
+        view so far."""
         per_test: list[list[Prediction]] = [[] for _ in task.test]
         slowest = first_seconds
-        for v, aug in enumerate(views):
+        for v, d8 in enumerate(views):
             if time.perf_counter() + slowest > deadline:
                 break
             tick = time.perf_counter()
-            prompt = first_prompt if v == 0 else self._view_prompt(task, aug)  # [1, P]
+            aug = Augmentation(d8)
             # Test output sizes are unknown: the full canvas lets the agent draw outputs larger than the input.
             tests = [make_test_sample(task, t, aug) for t in range(len(task.test))]
             batch = collate(tests, canvas=MAX_SIZE).to(self.device)
             out = self.system.agent(batch.query_input, batch.query_input_mask,
-                                    (prompt + offset).expand(len(task.test), -1))  # [T, P]
+                                    prompts[v].expand(len(task.test), -1))  # [T, P]
             grid, size = out.predict()
             confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, 30, 30]
             for t in range(len(task.test)):
@@ -217,8 +193,8 @@ class Solver:
                           views=len(predictions[0]))
 
 
-def _refine_info(result: RefineResult, demo_views: int) -> dict[str, Any]:
-    info = {"steps": result.steps, "best_step": result.best_step, "stopped": result.stopped, "demo_views": demo_views,
+def _refine_info(result: RefineResult) -> dict[str, Any]:
+    info = {"steps": result.steps, "best_step": result.best_step, "stopped": result.stopped,
             "demo_before": asdict(result.before), "demo_after": asdict(result.after)}
     if result.holdout_before is not None:
         info["holdout_before"] = asdict(result.holdout_before)
