@@ -106,6 +106,20 @@ def test_solve_a_challenges_file_without_solutions(run_dir, tmp_path, capsys):
     assert "arc-efe solve" in capsys.readouterr().err
 
 
+def test_solve_without_a_checkpoint_uses_the_shipped_model_and_says_so_first(tmp_path, capsys):
+    task = small_tasks(1)[0]
+    path = tmp_path / f"{task.id}.json"
+    path.write_text(json.dumps({"train": [{"input": grid_to_list(p.input), "output": grid_to_list(p.output)}
+                                          for p in task.train],
+                                "test": [{"input": grid_to_list(p.input)} for p in task.test]}))
+    out = tmp_path / "answers"
+    assert main(["solve", str(path), "--out", str(out), "--time-budget", "0.5", "--no-report"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("model: ") and "(shipped default)" in first and "arc1/training" in first
+    assert set(json.loads((out / "submission.json").read_text())) == {task.id}
+    assert "models/default" in json.loads((out / "run.json").read_text())["checkpoint"]
+
+
 def test_missing_checkpoint_is_named(tmp_path, tasks_dir, capsys):
     missing = tmp_path / "nope"
     assert main(["evaluate", "--checkpoint", str(missing), "--tasks", str(tasks_dir)]) != 0

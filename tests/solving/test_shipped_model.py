@@ -1,0 +1,40 @@
+"""The model shipped inside the package: it loads, it is small, it was trained on ARC-AGI-1 training tasks
+only, and it solves an easy training task end to end."""
+
+import json
+
+import pytest
+import torch
+
+from arc_efe.data.sources import find_task
+from arc_efe.solving.load import WEIGHTS_FILE, default_model, describe_model, load_system
+from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.solver import SolveConfig, Solver
+
+EASY_TASK = "c8f0f002"  # recolour 7 -> 5, 3x6 grids
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    folder, info = default_model()
+    system, config = load_system(folder)
+    return folder, info, system, config
+
+
+def test_shipped_model_is_small_named_and_trained_on_arc1_training_only(shipped):
+    folder, info, system, config = shipped
+    assert (folder / WEIGHTS_FILE).stat().st_size <= 20 * 2**20
+    assert config["data"]["train"] == ["arc1/training"] and config["data"]["val"] is None
+    assert info["parameters"] == sum(p.numel() for p in system.parameters())
+    line = describe_model(info)
+    assert line.startswith(f"model: {info['name']} (shipped default)") and "arc1/training" in line
+    assert json.loads((folder / "model_info.json").read_text()) == info
+
+
+def test_shipped_model_solves_an_easy_training_task_end_to_end(shipped):
+    _, _, system, _ = shipped
+    torch.manual_seed(0)
+    # A generous budget with bounded refinement: the result does not depend on the machine's speed.
+    cfg = SolveConfig(time_budget=600, refine=RefineConfig(max_steps=150))
+    record = Solver(system, cfg).solve(find_task(EASY_TASK))
+    assert record.error is None and record.solved, record.refine
