@@ -4,10 +4,11 @@ For each budget, `arc_efe.solving.run.run` solves the same sample (seeded by `--
 `arc-efe evaluate --limit N --sample-seed S`) and the table gives the ARC task score, the plain
 predictor's score on the same run, the refinement gain (final - plain) and the mean seconds per task.
 
-    python bench/solve_rate.py --checkpoint RUN_DIR [--tasks arc1/evaluation --limit 50 --seed 0
+    python bench/solve_rate.py [--checkpoint RUN_DIR] [--tasks arc1/evaluation --limit 50 --seed 0
                                --budgets 10,30,60 --out DIR]
 
-Without `--checkpoint`, `--quick` trains a tiny 2-step checkpoint first (a smoke test, scores ~0).
+Without `--checkpoint` it measures the shipped model; `--quick` trains a tiny 2-step checkpoint first
+instead (a smoke test, scores ~0).
 Last line: `budgets=10,30,60 task_score_10=... plain_score_10=... gain_10=... s_task_10=... ...`.
 """
 
@@ -21,7 +22,7 @@ from pathlib import Path
 from common import bench_config, machine_line, summary_line
 
 from arc_efe.data.sources import load_tasks
-from arc_efe.solving.load import load_system, resolve_checkpoint
+from arc_efe.solving.load import default_model, load_system, resolve_checkpoint
 from arc_efe.solving.run import run, sample_tasks
 from arc_efe.solving.solver import SolveConfig
 from arc_efe.training.loop import Trainer
@@ -50,7 +51,8 @@ def solve_at(system, tasks, budget: float, seed: int, out: Path, checkpoint: str
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--checkpoint", help="RUN_DIR, RUN_DIR/best or a checkpoint folder (required unless --quick)")
+    p.add_argument("--checkpoint", help="RUN_DIR, RUN_DIR/best or a checkpoint folder (default: the shipped model; "
+                                        "--quick trains a tiny one)")
     p.add_argument("--tasks", default="arc1/evaluation", help="tasks with known test outputs")
     p.add_argument("--limit", type=int, default=50, help="seeded sample size")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the solver's augmentations")
@@ -61,8 +63,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.limit, args.budgets = 2, "0.5,1"
-    if args.checkpoint is None and not args.quick:
-        p.error("--checkpoint is required (only --quick trains its own tiny one)")
     try:
         args.budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
     except ValueError:
@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.out) if args.out else Path(tmp)
-        checkpoint = resolve_checkpoint(args.checkpoint or tiny_checkpoint(Path(tmp) / "tiny")).resolve()
+        if args.checkpoint:
+            checkpoint = resolve_checkpoint(args.checkpoint).resolve()
+        else:
+            checkpoint = tiny_checkpoint(Path(tmp) / "tiny") if args.quick else default_model()[0]
         system, _ = load_system(checkpoint, args.device)
         tasks = sample_tasks(load_tasks(args.tasks).tasks, args.limit, args.seed)
         missing = [t.id for t in tasks if not t.has_test_outputs]
