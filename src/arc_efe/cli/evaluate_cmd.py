@@ -36,7 +36,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--time-budget", type=float, default=30.0, metavar="SECONDS", help="seconds per task, all in")
     p.add_argument("--attempts", type=int, choices=[1, 2], default=2, help="attempts per test input")
     p.add_argument("--augmentations", type=int, default=8, help="augmented views that vote (identity first)")
-    p.add_argument("--refine-steps", type=int, default=RefineConfig().max_steps, help="most refinement updates per task (0: none)")
+    p.add_argument("--refine-steps", type=int, default=RefineConfig().max_steps,
+                   help="most refinement updates per task (0: none)")
     p.add_argument("--adapter", default=",".join(RefineConfig().adapter),
                    help="comma-separated agent submodules tuned per task ('none': only the prompt)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")

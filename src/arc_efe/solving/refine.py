@@ -51,7 +51,7 @@ class RefineConfig:
 
     max_steps: int = 1000  # gradient updates at most
     prompt_lr: float = 3e-2  # Adam lr of the per-view prompt offsets ε_v
-    adapter_lr: float = 1e-3  # Adam lr of the adapter parameters (1e-3 fitted 2 of 16 easy training tasks, 3e-3 and 1e-2 one)
+    adapter_lr: float = 1e-3  # Adam lr of the adapter (best of 1e-3, 3e-3, 1e-2 on 16 easy training tasks)
     adapter: tuple[str, ...] = ("embed", "film", "blocks", "heads")  # agent submodules tuned per task
     rows_per_step: int = 8  # fresh random (demo, view, colours) rows per update
     check_every: int = 5  # updates between checks of every (demo, view) row
