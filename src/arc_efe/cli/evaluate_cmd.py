@@ -35,7 +35,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="seed of the --limit sample")
     p.add_argument("--time-budget", type=float, default=30.0, metavar="SECONDS", help="seconds per task, all in")
     p.add_argument("--attempts", type=int, choices=[1, 2], default=2, help="attempts per test input")
-    p.add_argument("--augmentations", type=int, default=8, help="augmented views that vote (identity first)")
+    p.add_argument("--augmentations", type=int, default=8,
+                   help="spatial views (D8 elements, identity first) that refine and vote, 1..8")
     p.add_argument("--refine-steps", type=int, default=RefineConfig().max_steps,
                    help="most refinement updates per task (0: none)")
     p.add_argument("--adapter", default=",".join(RefineConfig().adapter),
