@@ -44,6 +44,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--seed", type=int, default=0, help="seed of the per-task augmentations")
     p.add_argument("--no-report", action="store_true", help="skip the PNGs and report/index.html")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="solve N tasks at a time in N one-thread processes (on a CPU, N = cores)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
 
@@ -123,7 +125,8 @@ def evaluate(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        summary = run(system, tasks, cfg, out, str(checkpoint), report=not args.no_report, on_record=progress)
+        summary = run(system, tasks, cfg, out, str(checkpoint), report=not args.no_report, on_record=progress,
+                      workers=args.workers)
     except ValueError as err:
         bar.close()
         print(f"error: {err}", file=sys.stderr)

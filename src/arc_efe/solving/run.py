@@ -45,9 +45,11 @@ def run(
     checkpoint: str,
     report: bool = True,
     on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Solve `tasks` into `out_dir` (resuming a run with the same checkpoint and settings) and return
-    the summary written to scores.json. `on_record(task, record, resumed)` follows each task."""
+    the summary written to scores.json. `on_record(task, record, resumed)` follows each task; `workers`
+    processes solve tasks at once (see solver.solve_tasks)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = {"checkpoint": str(checkpoint), "solve": to_dict(cfg),
@@ -60,5 +62,5 @@ def run(
         if on_record is not None:
             on_record(task, record, resumed)
 
-    records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task)
+    records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task, workers)
     return write_outputs(out_dir, tasks, records, report)

@@ -208,22 +208,39 @@ def solve_tasks(
     out_dir: Path,
     settings: dict[str, Any],
     on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
+    workers: int = 1,
 ) -> dict[str, TaskRecord]:
     """Solve `tasks`, appending each record to `out_dir/tasks.jsonl` as it finishes; tasks already
     recorded there (same `settings`, see records.check_run) are not solved again. `on_record(task,
-    record, resumed)` is called after each task, in order."""
+    record, resumed)` is called after each task: in task order, or with `workers` > 1 (tasks solved in
+    that many processes, `parallel.py`) the resumed tasks first and the others as they finish."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
     check_run(out_dir, settings)
     done = read_records(out_dir)
     if done:
         logger.info("%s: %d of %d tasks already done, skipping them", out_dir, sum(t.id in done for t in tasks),
                     len(tasks))
     records: dict[str, TaskRecord] = {}
-    for task in tasks:
-        resumed = task.id in done
-        record = done[task.id] if resumed else solver.solve(task)
+
+    def finish(task: Task, record: TaskRecord, resumed: bool) -> None:
         if not resumed:
             append_record(out_dir, record)
         records[task.id] = record
         if on_record is not None:
             on_record(task, record, resumed)
+
+    if workers == 1:
+        for task in tasks:
+            resumed = task.id in done
+            finish(task, done[task.id] if resumed else solver.solve(task), resumed)
+        return records
+    from arc_efe.solving.parallel import solve_in_workers  # imports this module
+
+    for task in tasks:
+        if task.id in done:
+            finish(task, done[task.id], True)
+    todo = [task for task in tasks if task.id not in done]
+    for task, record in solve_in_workers(solver.system, solver.cfg, todo, workers):
+        finish(task, record, False)
     return records

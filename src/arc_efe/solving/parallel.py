@@ -1,0 +1,42 @@
+"""Solving tasks in several processes at once.
+
+On a CPU one refinement update is bound by per-op overhead, not arithmetic: a second thread does not make
+it faster (BENCHMARKS.md). N one-thread processes therefore solve N tasks at a time at the same per-task
+quality. Each worker gets its own copy of the system (pickled once, at start) and of the solve config.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import torch
+
+from arc_efe.data.task import Task
+from arc_efe.model import ArcSystem
+from arc_efe.solving.records import TaskRecord
+from arc_efe.solving.solver import SolveConfig, Solver
+
+_worker_solver: Solver | None = None
+
+
+def _start_worker(system: ArcSystem, cfg: SolveConfig) -> None:
+    global _worker_solver
+    torch.set_num_threads(1)
+    _worker_solver = Solver(system, cfg)
+
+
+def _solve_one(task: Task) -> TaskRecord:
+    return _worker_solver.solve(task)
+
+
+def solve_in_workers(system: ArcSystem, cfg: SolveConfig, tasks: list[Task],
+                     workers: int) -> Iterator[tuple[Task, TaskRecord]]:
+    """Yield (task, record) for every task as the `workers` processes finish them (completion order)."""
+    context = multiprocessing.get_context("spawn")  # fork would share torch's thread pools and locks
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(system, cfg)) as pool:
+        pending = {pool.submit(_solve_one, task): task for task in tasks}
+        for future in as_completed(pending):
+            yield pending[future], future.result()

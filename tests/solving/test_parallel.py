@@ -1,0 +1,58 @@
+"""Solving in several processes gives the records one process gives, and resumes the same way."""
+
+import numpy as np
+import pytest
+import torch
+
+from arc_efe.config import from_dict, merge, to_dict
+from arc_efe.data.task import Pair, Task
+from arc_efe.model import ModelConfig, build_system
+from arc_efe.solving.records import read_records
+from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.run import run
+from arc_efe.solving.solver import SolveConfig
+from arc_efe.training.config import tiny_preset
+
+
+def recolor_task(task_id: str, seed: int) -> Task:
+    rng = np.random.default_rng(seed)
+
+    def pair() -> Pair:
+        g = rng.integers(0, 3, (3, 3))
+        return Pair(g, np.where(g == 1, 2, g))
+
+    return Task(task_id, [pair() for _ in range(3)], [pair()])
+
+
+def test_two_workers_give_the_records_of_one_and_resume(tmp_path):
+    torch.manual_seed(0)
+    cfg_model = from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"]))
+    system = build_system(cfg_model)
+    # Bounded refinement and a generous budget: the records do not depend on timing.
+    cfg = SolveConfig(time_budget=300, augmentations=2, refine=RefineConfig(max_steps=4, check_every=2))
+    tasks = [recolor_task(f"t{i}", i) for i in range(3)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the workers, so the arithmetic is the same
+    try:
+        one = run(system, tasks, cfg, tmp_path / "one", checkpoint="tiny", report=False)
+    finally:
+        torch.set_num_threads(threads)
+    seen = []
+    two = run(system, tasks[:2], cfg, tmp_path / "two", checkpoint="tiny", report=False, workers=2)
+    two = run(system, tasks, cfg, tmp_path / "two", checkpoint="tiny", report=False, workers=2,
+              on_record=lambda task, record, resumed: seen.append((task.id, resumed)))
+    assert sorted(seen) == [("t0", True), ("t1", True), ("t2", False)] and seen[-1] == ("t2", False)
+    a, b = read_records(tmp_path / "one"), read_records(tmp_path / "two")
+    for task in tasks:
+        assert a[task.id].refine["steps"] == b[task.id].refine["steps"] == 4
+        assert all(np.array_equal(x, y) for r1, r2 in zip(a[task.id].attempts, b[task.id].attempts)
+                   for x, y in zip(r1, r2))
+    assert one["task_score"] == two["task_score"] and two["num_tasks"] == 3
+
+
+def test_workers_must_be_positive(tmp_path):
+    torch.manual_seed(0)
+    system = build_system(from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"])))
+    with pytest.raises(ValueError, match="workers"):
+        run(system, [recolor_task("t", 0)], SolveConfig(time_budget=1), tmp_path, checkpoint="tiny",
+            report=False, workers=0)
