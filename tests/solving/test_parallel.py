@@ -24,10 +24,13 @@ def recolor_task(task_id: str, seed: int) -> Task:
     return Task(task_id, [pair() for _ in range(3)], [pair()])
 
 
-def test_two_workers_give_the_records_of_one_and_resume(tmp_path):
+@pytest.fixture(scope="module")
+def system():
     torch.manual_seed(0)
-    cfg_model = from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"]))
-    system = build_system(cfg_model)
+    return build_system(from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"])))
+
+
+def test_two_workers_give_the_records_of_one_and_resume(system, tmp_path):
     # Bounded refinement and a generous budget: the records do not depend on timing.
     cfg = SolveConfig(time_budget=300, augmentations=2, refine=RefineConfig(max_steps=4, check_every=2))
     tasks = [recolor_task(f"t{i}", i) for i in range(3)]
@@ -50,9 +53,7 @@ def test_two_workers_give_the_records_of_one_and_resume(tmp_path):
     assert one["task_score"] == two["task_score"] and two["num_tasks"] == 3
 
 
-def test_workers_must_be_positive(tmp_path):
-    torch.manual_seed(0)
-    system = build_system(from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"])))
+def test_workers_must_be_positive(system, tmp_path):
     with pytest.raises(ValueError, match="workers"):
         run(system, [recolor_task("t", 0)], SolveConfig(time_budget=1), tmp_path, checkpoint="tiny",
             report=False, workers=0)

@@ -248,7 +248,7 @@ def refine(
     optimizer = torch.optim.Adam(groups)
     held = (demo_index == (-1 if holdout is None else holdout)).to(device)  # [R] rows left out of updates
     trainable = [i for i in range(len(task.train)) if i != holdout]
-    fixed = fixed_colors(task)
+    fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
     best, history = _Best(), []
     update_seconds, check_seconds = 0.0, 0.0
     stopped, before, checked_at = "max_steps", None, -1
@@ -278,14 +278,13 @@ def refine(
             stopped = "budget"
             break
         tick = time.perf_counter()
-        rows = rng.integers(len(views), size=cfg.rows_per_step)  # view of each row
-        samples = [query_sample(task, int(rng.choice(trainable)),
-                                Augmentation(views[v], random_colors(rng, fixed) if cfg.color_permute
-                                             else Augmentation(0).colors))
-                   for v in rows]
+        row_views = rng.integers(len(views), size=cfg.rows_per_step)  # index into views, per row
+        samples = [query_sample(task, int(rng.choice(trainable)), Augmentation(views[v], random_colors(rng, fixed)))
+                   for v in row_views]
         part = collate(samples).to(device)
-        out = system.agent(part.query_input, part.query_input_mask, (prompts + offsets)[torch.from_numpy(rows)])
-        loss = demo_loss(out, part, torch.ones(len(rows), device=device), cfg.size_weight, cfg.all_steps)
+        out = system.agent(part.query_input, part.query_input_mask,
+                           (prompts + offsets)[torch.from_numpy(row_views)])
+        loss = demo_loss(out, part, torch.ones(len(samples), device=device), cfg.size_weight, cfg.all_steps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

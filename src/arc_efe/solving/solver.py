@@ -130,8 +130,8 @@ class Solver:
         vote_seconds = cfg.vote_reserve * len(views) * agent_seconds
         refine_deadline = deadline - min(vote_seconds, max(deadline - time.perf_counter(), 0.0) / 2)
 
-        stopped = "budget" if cfg.refine.max_steps else "off"
-        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": stopped, "views": len(views)}
+        # Refinement's own record replaces "steps" and "stopped" whenever it runs (max_steps > 0).
+        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "off", "views": len(views)}
         offsets = torch.zeros_like(prompts)
         with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
             if cfg.refine.max_steps > 0:
