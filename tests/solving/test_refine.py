@@ -136,10 +136,10 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
     seen: list[torch.Tensor] = []
     agent_forward = system.agent.forward
 
-    def recording(inputs, mask, prompt, steps=None):
+    def recording(inputs, mask, prompt, steps=None, out_size=None):
         if torch.is_grad_enabled():  # an update, not a check
             seen.append(mask.clone())
-        return agent_forward(inputs, mask, prompt, steps)
+        return agent_forward(inputs, mask, prompt, steps, out_size)
 
     cfg = RefineConfig(max_steps=12, rows_per_step=4, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6)
     system.agent.forward = recording

@@ -237,6 +237,33 @@ def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch):
         return real(inputs, *args, **kwargs)
 
     monkeypatch.setattr(system.agent, "forward", spy)
-    Solver(system, SolveConfig(time_budget=2.0, refine=RefineConfig(max_steps=0))).solve(recolor_task())
+    cfg = SolveConfig(time_budget=2.0, size_rule=False, refine=RefineConfig(max_steps=0))
+    Solver(system, cfg).solve(recolor_task())
     assert (30, 30) in seen
     assert all(shape == (30, 30) for shape in seen[-2:])  # the last calls are the voting views
+
+
+def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, monkeypatch):
+    """Demos 2x2 -> 4x4 and 3x2 -> 6x4: the rule doubles both sides, so a 5x5 test input gets 10x10
+    attempts from every view, whatever the untrained size head says, and the agent is told that size."""
+    guesses = []
+    real = system.agent.forward
+
+    def spy(inputs, *args, out_size=None, **kwargs):
+        guesses.append(None if out_size is None else out_size.tolist())
+        return real(inputs, *args, out_size=out_size, **kwargs)
+
+    monkeypatch.setattr(system.agent, "forward", spy)
+    task = awkward_tasks()[1]  # "unseen-size"
+    cfg = SolveConfig(time_budget=5.0, refine=RefineConfig(max_steps=3, check_every=1))
+    record = Solver(system, cfg).solve(task)
+    assert record.refine["size_rule"] == "2hx2w"
+    assert all(a.shape == (10, 10) for a in record.attempts[0])
+    assert guesses[-1] == [[10, 10]]  # the last voting view was told the rule's size
+    # Plain prediction (two passes) is the model alone; every refinement pass is told each demo's size.
+    assert guesses[:2] == [None, None] and all(g is not None for g in guesses[2:])
+    told = {tuple(size) for g in guesses[2:] for size in g}
+    assert told == {(4, 4), (6, 4), (4, 6), (10, 10)}
+    without = Solver(system, SolveConfig(time_budget=5.0, size_rule=False,
+                                         refine=RefineConfig(max_steps=3, check_every=1))).solve(task)
+    assert without.refine["size_rule"] is None

@@ -82,15 +82,21 @@ class GridAgent(nn.Module):
         self.heads = Heads(channels)
 
     def forward(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
-                steps: int | None = None) -> AgentOutput:
+                steps: int | None = None, out_size: torch.Tensor | None = None) -> AgentOutput:
         """inputs [B, S, S] long, input_mask [B, S, S] bool, prompt [B, P] -> AgentOutput, T steps on the
-        S x S canvas (S <= 30); size logits stay 30-way, so a predicted size may exceed S."""
+        S x S canvas (S <= 30); size logits stay 30-way, so a predicted size may exceed S.
+
+        `out_size` [B, 2] (1..30), when the output size is known (a solver's size rule), is every step's
+        size guess instead of the previous step's argmax; the size heads still read out as usual."""
         self._check_inputs("inputs", inputs, input_mask, prompt)
         canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
         film = self.film(prompt)
         in_size = grid_size(input_mask)
-        out_size = in_size  # first guess: same size as the input
+        known = out_size is not None
+        if known and out_size.shape != in_size.shape:
+            raise ValueError(f"GridAgent: out_size must be [{in_size.shape[0]}, 2], got {tuple(out_size.shape)}")
+        out_size = out_size if known else in_size  # first guess: same size as the input
         h = torch.zeros_like(base)
         per_step: list[Readout] = []
         for _ in range(self._steps(steps)):
@@ -98,7 +104,8 @@ class GridAgent(nn.Module):
             h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size), film, region)
             read = self.heads(h, input_mask)
             per_step.append(read)
-            out_size = torch.stack([read.height_logits.argmax(-1), read.width_logits.argmax(-1)], dim=-1) + 1
+            if not known:
+                out_size = torch.stack([read.height_logits.argmax(-1), read.width_logits.argmax(-1)], dim=-1) + 1
         stacked = Readout(*(torch.stack(field, dim=1) for field in zip(*per_step)))  # each [B, T, ...]
         return AgentOutput(**stacked._asdict())
 

@@ -37,6 +37,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--attempts", type=int, choices=[1, 2], default=2, help="attempts per test input")
     p.add_argument("--augmentations", type=int, default=8,
                    help="spatial views (D8 elements, identity first) that refine and vote, 1..8")
+    p.add_argument("--no-size-rule", action="store_true",
+                   help="let the agent predict every output size, even when the demos follow a size rule")
     p.add_argument("--refine-steps", type=int, default=RefineConfig().max_steps,
                    help="most refinement updates per task (0: none)")
     p.add_argument("--adapter", default=",".join(RefineConfig().adapter),
@@ -69,7 +71,7 @@ def _config(args: argparse.Namespace) -> SolveConfig:
         name.strip() for name in args.adapter.split(",") if name.strip())
     refine = RefineConfig(max_steps=args.refine_steps, adapter=adapter)
     cfg = SolveConfig(time_budget=args.time_budget, attempts=args.attempts, augmentations=args.augmentations,
-                      refine=refine, seed=args.seed, precision=args.precision)
+                      size_rule=not args.no_size_rule, refine=refine, seed=args.seed, precision=args.precision)
     cfg.validate()
     return cfg
 

@@ -59,10 +59,13 @@ class RefineConfig:
     size_weight: float = 1.0
     all_steps: bool = False  # loss on every planning step, not only the last
     holdout: bool = True  # leave one demo out of the updates to pick the check (tasks with >= 3 demos)
+    agent_steps: int | None = None  # planning steps per agent pass while refining and voting (None: the model's)
 
     def validate(self) -> None:
         if self.max_steps < 0:
             raise ValueError(f"refine.max_steps must be >= 0, got {self.max_steps}")
+        if self.agent_steps is not None and self.agent_steps < 1:
+            raise ValueError(f"refine.agent_steps must be >= 1 or None, got {self.agent_steps}")
         for name in ("rows_per_step", "check_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"refine.{name} must be >= 1, got {getattr(self, name)}")
@@ -189,9 +192,12 @@ def _score(exact: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor) -> DemoSc
 
 
 @torch.no_grad()
-def _measure(out: AgentOutput, batch: Batch, held: torch.Tensor) -> tuple[DemoScore, DemoScore | None, tuple]:
-    """Scores of all rows and of the held-out rows [B] bool, and the step's selection key."""
+def _measure(out: AgentOutput, batch: Batch, held: torch.Tensor,
+             known_size: bool) -> tuple[DemoScore, DemoScore | None, tuple]:
+    """Scores of all rows and of the held-out rows [B] bool, and the step's selection key; with
+    `known_size` the rows are cropped to their true size (the size rule's) instead of the predicted one."""
     grid, size = out.predict()
+    size = batch.output_size if known_size else size
     exact = exact_match(grid, size, batch.query_output, batch.output_size)  # [B]
     acc = cell_accuracy(grid, size, batch.query_output, batch.output_size)  # [B]
     everything = _score(exact, acc, torch.ones_like(held))
@@ -231,12 +237,15 @@ def refine(
     deadline: float,
     holdout: int | None = None,
     seed: int = 0,
+    known_size: bool = False,
 ) -> RefineResult:
     """Tune per-view offsets ε [V, P] (and the adapter, inside its context) on `task`'s demos seen in the
     spatial `views` (D8 ids, identity first), whose prompts are `prompts` [V, P], until every demo is
     exact in every view, `max_steps` updates, or `deadline` (a `time.perf_counter()` value) would be
     passed by one more update and its check. On return the adapter holds the kept check's values.
-    `holdout` is a demo index left out of the updates; `seed` draws the update rows."""
+    `holdout` is a demo index left out of the updates; `seed` draws the update rows. `known_size`: the
+    task has a size rule (`size_rule.py`), so every row's true output size is the agent's fixed size
+    guess, the size loss is off and rows are scored at that size."""
     device = prompts.device
     rng = np.random.default_rng(seed)
     checks, demo_index, view_index = check_batch(task, views)
@@ -248,6 +257,7 @@ def refine(
     optimizer = torch.optim.Adam(groups)
     held = (demo_index == (-1 if holdout is None else holdout)).to(device)  # [R] rows left out of updates
     trainable = [i for i in range(len(task.train)) if i != holdout]
+    size_weight = 0.0 if known_size else cfg.size_weight  # a known size needs no size head
     fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
     best, history = _Best(), []
     update_seconds, check_seconds = 0.0, 0.0
@@ -258,8 +268,9 @@ def refine(
         nonlocal before, check_seconds, checked_at
         tick = time.perf_counter()
         with torch.no_grad():
-            out = system.agent(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index])
-        scores, held_scores, key = _measure(out, checks, held)
+            out = system.agent(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index],
+                               steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
+        scores, held_scores, key = _measure(out, checks, held, known_size)
         before = before or (scores, held_scores)
         best.offer(step, key, offsets, adapter, scores, held_scores)
         check_seconds = max(check_seconds, time.perf_counter() - tick)
@@ -283,8 +294,9 @@ def refine(
                    for v in row_views]
         part = collate(samples).to(device)
         out = system.agent(part.query_input, part.query_input_mask,
-                           (prompts + offsets)[torch.from_numpy(row_views)])
-        loss = demo_loss(out, part, torch.ones(len(samples), device=device), cfg.size_weight, cfg.all_steps)
+                           (prompts + offsets)[torch.from_numpy(row_views)], steps=cfg.agent_steps,
+                           out_size=part.output_size if known_size else None)
+        loss = demo_loss(out, part, torch.ones(len(samples), device=device), size_weight, cfg.all_steps)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

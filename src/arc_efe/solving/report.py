@@ -53,6 +53,7 @@ def _refine_summary(records: list[TaskRecord]) -> dict[str, Any]:
     return {
         "steps_mean": _mean([i.get("steps", 0) for i in info]),
         "stopped": dict(Counter(i.get("stopped", "budget") for i in info)),
+        "size_rule_tasks": sum(i.get("size_rule") is not None for i in info),
         "demo_exact_before_mean": _mean([b["exact"] for b in before]),
         "demo_exact_after_mean": _mean([a["exact"] for a in after]),
         "demo_cell_accuracy_before_mean": _mean([b["cell_accuracy"] for b in before]),

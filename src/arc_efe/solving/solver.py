@@ -5,7 +5,8 @@ Per task, in one time budget (seconds, everything included), each stage checking
    baseline the refinement gain is measured against, and the fallback second attempt; it and the
    encoding of the un-augmented demos are timed, which prices the later stages;
 2. the prompts of the other spatial views (D8 elements, identity first; each view's prompt encodes
-   all demos seen in that view), while that stays within a quarter of the budget;
+   all demos seen in that view), while that stays within a quarter of the budget; and the demos'
+   output-size rule (`size_rule.py`), if any, which from here on fixes every output's size;
 3. refinement (`refine.py`: test-time training of the whole agent by default, plus one prompt offset
    per view) until the deadline less the voting time (what the views need, at most half of what is
    left);
@@ -30,13 +31,15 @@ import numpy as np
 import torch
 
 from arc_efe.data.augment import IDENTITY, Augmentation
-from arc_efe.data.batching import collate, make_test_sample
+from arc_efe.data.batching import Sample, collate, make_test_sample
 from arc_efe.data.grid import MAX_SIZE
-from arc_efe.data.task import Task
+from arc_efe.data.stats import STATS_DIM
+from arc_efe.data.task import Pair, Task
 from arc_efe.model import ArcSystem
 from arc_efe.solving.predict import crop, plain_attempts
 from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
 from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, policy_prompts, refine
+from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import choose_attempts, tally_augmented
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ class SolveConfig:
     time_budget: float = 30.0  # seconds per task, everything included
     attempts: int = 2
     augmentations: int = 8  # spatial views (D8 elements, identity first) that refine and vote, 1..8
+    size_rule: bool = True  # fix the output size by the demos' size rule when they have one (size_rule.py)
     refine: RefineConfig = field(default_factory=RefineConfig)
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
@@ -110,6 +114,7 @@ class Solver:
         rng = task_rng(cfg.seed, task.id)
         n_demos = len(task.train)
         holdout = int(rng.integers(n_demos)) if cfg.refine.holdout and n_demos >= 3 else None
+        rule = task_size_rule(task) if cfg.size_rule else None
 
         tick = time.perf_counter()
         plain = plain_attempts(self.system, [task])[task.id]
@@ -131,17 +136,18 @@ class Solver:
         refine_deadline = deadline - min(vote_seconds, max(deadline - time.perf_counter(), 0.0) / 2)
 
         # Refinement's own record replaces "steps" and "stopped" whenever it runs (max_steps > 0).
-        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "off", "views": len(views)}
+        info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "off", "views": len(views),
+                                "size_rule": None if rule is None else str(rule)}
         offsets = torch.zeros_like(prompts)
         with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
             if cfg.refine.max_steps > 0:
                 result = refine(self.system, task, views, prompts, adapter, cfg.refine, refine_deadline, holdout,
-                                seed=int(rng.integers(2**31)))
+                                seed=int(rng.integers(2**31)), known_size=rule is not None)
                 offsets = result.offset
                 info.update(_refine_info(result))
             # Every view is priced, the first too: refinement reserved its time, and a view that would pass
             # the deadline is skipped (then the plain attempts stand).
-            predictions = self._vote(task, views, prompts + offsets, deadline, agent_seconds)
+            predictions = self._vote(task, views, prompts + offsets, deadline, agent_seconds, rule)
         return self._record(task, plain, predictions, info, time.perf_counter() - start)
 
     @torch.no_grad()
@@ -153,10 +159,10 @@ class Solver:
 
     @torch.no_grad()
     def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, deadline: float,
-              first_seconds: float) -> list[list[Prediction]]:
+              first_seconds: float, rule: SizeRule | None) -> list[list[Prediction]]:
         """Per test input, one prediction per spatial view (D8 id) that fits before `deadline`, view v read
         with prompts[v] [P]. The first view is estimated to cost `first_seconds`, each later one the slowest
-        view so far."""
+        view so far. With a size `rule`, each output has the rule's size (the agent's fixed guess)."""
         per_test: list[list[Prediction]] = [[] for _ in task.test]
         slowest = first_seconds
         for v, d8 in enumerate(views):
@@ -164,13 +170,20 @@ class Solver:
                 break
             tick = time.perf_counter()
             aug = Augmentation(d8)
-            # Test output sizes are unknown: the full canvas lets the agent draw outputs larger than the input.
-            tests = [make_test_sample(task, t, aug) for t in range(len(task.test))]
-            batch = collate(tests, canvas=MAX_SIZE).to(self.device)
+            inputs = [aug.apply(pair.input) for pair in task.test]
+            known = None if rule is None else torch.tensor(view_sizes(rule, [p.input for p in task.test], d8))
+            # Without a rule the output size is unknown: the full canvas lets the agent draw any size.
+            canvas = MAX_SIZE if known is None else max(int(known.max()), *(max(g.shape) for g in inputs))
+            # The query carries no output: test outputs (known when evaluating) must not reach the agent.
+            queries = [Sample(task.id, [], Pair(g), aug.id, np.zeros(STATS_DIM, np.float32)) for g in inputs]
+            batch = collate(queries, canvas=canvas).to(self.device)
+            known = None if known is None else known.to(self.device)
             out = self.system.agent(batch.query_input, batch.query_input_mask,
-                                    prompts[v].expand(len(task.test), -1))  # [T, P]
+                                    prompts[v].expand(len(task.test), -1), steps=self.cfg.refine.agent_steps,
+                                    out_size=known)  # [T, P]
             grid, size = out.predict()
-            confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, 30, 30]
+            size = size if known is None else known
+            confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
             for t in range(len(task.test)):
                 h, w = int(size[t, 0]), int(size[t, 1])
                 per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
