@@ -80,3 +80,21 @@ def test_solve_rate_quick(capsys):
             assert 0.0 <= s[f"{key}_{label}"] <= 1.0
         assert s[f"gain_{label}"] == pytest.approx(s[f"task_score_{label}"] - s[f"plain_score_{label}"])
         assert 0 < s[f"s_task_{label}"] < 10
+
+
+def test_solver_ablation_quick(capsys):
+    s = run_quick("solver_ablation", capsys)
+    assert s["tasks"] == 2
+    for name in ("base", "norule"):
+        assert 0.0 <= s[f"{name}_task_score"] <= 1.0
+        assert s[f"{name}_s_task"] > 0.0
+
+
+def test_solver_ablation_rejects_an_unknown_setting():
+    spec = importlib.util.spec_from_file_location("bench_solver_ablation", BENCH / "solver_ablation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    name, cfg = module.variant_config("steps2:refine.agent_steps=2,size_rule=false", 5.0, 0)
+    assert (name, cfg.refine.agent_steps, cfg.size_rule, cfg.time_budget) == ("steps2", 2, False, 5.0)
+    with pytest.raises(Exception, match="no_such_key"):
+        module.variant_config("bad:refine.no_such_key=1", 5.0, 0)

@@ -4,36 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from arc_efe.config import from_dict, merge, to_dict
-from arc_efe.data.task import Pair, Task
-from arc_efe.model import ModelConfig, build_system
 from arc_efe.solving.records import read_records
 from arc_efe.solving.refine import RefineConfig
 from arc_efe.solving.run import run
 from arc_efe.solving.solver import SolveConfig
-from arc_efe.training.config import tiny_preset
 
 
-def recolor_task(task_id: str, seed: int) -> Task:
-    rng = np.random.default_rng(seed)
-
-    def pair() -> Pair:
-        g = rng.integers(0, 3, (3, 3))
-        return Pair(g, np.where(g == 1, 2, g))
-
-    return Task(task_id, [pair() for _ in range(3)], [pair()])
-
-
-@pytest.fixture(scope="module")
-def system():
-    torch.manual_seed(0)
-    return build_system(from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"])))
-
-
-def test_two_workers_give_the_records_of_one_and_resume(system, tmp_path):
+def test_two_workers_give_the_records_of_one_and_resume(system, tmp_path, recolor_task):
     # Bounded refinement and a generous budget: the records do not depend on timing.
     cfg = SolveConfig(time_budget=300, augmentations=2, refine=RefineConfig(max_steps=4, check_every=2))
-    tasks = [recolor_task(f"t{i}", i) for i in range(3)]
+    tasks = [recolor_task(f"t{i}", demos=3, tests=1, seed=i) for i in range(3)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the workers, so the arithmetic is the same
     try:
@@ -53,7 +33,7 @@ def test_two_workers_give_the_records_of_one_and_resume(system, tmp_path):
     assert one["task_score"] == two["task_score"] and two["num_tasks"] == 3
 
 
-def test_workers_must_be_positive(system, tmp_path):
+def test_workers_must_be_positive(system, tmp_path, recolor_task):
     with pytest.raises(ValueError, match="workers"):
-        run(system, [recolor_task("t", 0)], SolveConfig(time_budget=1), tmp_path, checkpoint="tiny",
+        run(system, [recolor_task("t", demos=3, tests=1)], SolveConfig(time_budget=1), tmp_path, checkpoint="tiny",
             report=False, workers=0)

@@ -8,36 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from arc_efe.config import from_dict, merge, to_dict
 from arc_efe.data.augment import Augmentation
 from arc_efe.data.stats import STATS_DIM
 from arc_efe.data.task import Pair, Task
-from arc_efe.model import ModelConfig, build_system
 from arc_efe.solving.refine import (DemoScore, RefineConfig, TaskAdapter, _Best, check_batch, demo_loss,
                                     fixed_colors, policy_prompts, random_colors, refine)
-from arc_efe.training.config import tiny_preset
-
-
-def tiny_system():
-    torch.manual_seed(0)
-    cfg = from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"]))
-    return build_system(cfg).eval().requires_grad_(False)
-
-
-def recolor_task(demos: int = 4, seed: int = 0) -> Task:
-    """Output = input with colour 1 turned into 2, on random 3x3 grids."""
-    rng = np.random.default_rng(seed)
-
-    def pair() -> Pair:
-        g = rng.integers(0, 3, (3, 3))
-        return Pair(g, np.where(g == 1, 2, g))
-
-    return Task("recolor", [pair() for _ in range(demos)], [pair(), pair()])
-
-
-@pytest.fixture(scope="module")
-def system():
-    return tiny_system()
 
 
 def test_adapter_trains_inside_and_restores_on_exit_even_after_an_error(system):
@@ -66,7 +41,7 @@ def view_prompts(system, task: Task, views: list[int]) -> torch.Tensor:
     return policy_prompts(system, contexts, stats)
 
 
-def test_check_batch_holds_every_demo_in_every_view():
+def test_check_batch_holds_every_demo_in_every_view(recolor_task):
     task = recolor_task(demos=3)
     batch, demo_index, view_index = check_batch(task, [0, 1])
     assert demo_index.tolist() == [0, 1, 2, 0, 1, 2] and view_index.tolist() == [0, 0, 0, 1, 1, 1]
@@ -85,7 +60,7 @@ def test_colour_permutations_move_only_colours_without_a_fixed_role():
     assert len(set(perms)) > 10  # the free colours really move
 
 
-def test_demo_loss_ignores_rows_with_zero_weight_and_can_read_every_step(system):
+def test_demo_loss_ignores_rows_with_zero_weight_and_can_read_every_step(system, recolor_task):
     batch, _, _ = check_batch(recolor_task(demos=3), [0])
     prompt = torch.randn(3, system.agent.prompt_dim, requires_grad=True)
     out = system.agent(batch.query_input, batch.query_input_mask, prompt)
@@ -99,7 +74,7 @@ def test_demo_loss_ignores_rows_with_zero_weight_and_can_read_every_step(system)
     assert demo_loss(out, batch, weight, 1.0, all_steps=True).item() != pytest.approx(loss.item())
 
 
-def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system):
+def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system, recolor_task):
     task = recolor_task(demos=4)
     views = [0, 1]
     cfg = RefineConfig(max_steps=300, prompt_lr=3e-2, adapter_lr=3e-2, check_every=2)
@@ -117,7 +92,7 @@ def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system):
     assert all(torch.equal(a, b) for a, b in zip(TaskAdapter(system.agent, cfg.adapter).params, original))
 
 
-def test_refine_stops_before_the_deadline(system):
+def test_refine_stops_before_the_deadline(system, recolor_task):
     task = recolor_task(demos=4)
     cfg = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0)  # too slow to solve anything
     start = time.perf_counter()
@@ -155,7 +130,7 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
     assert result.best_step % 3 == 0  # the kept values come from a check
 
 
-def test_max_steps_zero_only_measures(system):
+def test_max_steps_zero_only_measures(system, recolor_task):
     task = recolor_task(demos=2)
     with TaskAdapter(system.agent, ()) as adapter:
         prompts = view_prompts(system, task, [0])

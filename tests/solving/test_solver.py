@@ -7,10 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from arc_efe.config import from_dict, merge, to_dict
 from arc_efe.data.grid import to_grid
 from arc_efe.data.task import Pair, Task
-from arc_efe.model import ModelConfig, build_system
 from arc_efe.solving import solver as solver_module
 from arc_efe.solving.records import RECORDS_FILE, TaskRecord, read_records
 from arc_efe.solving.refine import RefineConfig
@@ -18,14 +16,6 @@ from arc_efe.solving.report import summarize
 from arc_efe.solving.run import run, sample_tasks, without_test_outputs
 from arc_efe.solving.solver import SolveConfig, Solver
 from arc_efe.solving.submission import load_submission
-from arc_efe.training.config import tiny_preset
-
-
-@pytest.fixture(scope="module")
-def system():
-    torch.manual_seed(0)
-    cfg = from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"]))
-    return build_system(cfg)
 
 
 def grid(rng, h, w):
@@ -49,19 +39,9 @@ def awkward_tasks() -> list[Task]:
     ]
 
 
-def recolor_task(task_id: str = "recolor") -> Task:
-    rng = np.random.default_rng(1)
-
-    def pair() -> Pair:
-        g = rng.integers(0, 3, (3, 3))
-        return Pair(g, np.where(g == 1, 2, g))
-
-    return Task(task_id, [pair() for _ in range(4)], [pair(), pair()])
-
-
-def test_awkward_tasks_get_two_valid_attempts_within_the_budget(system, tmp_path):
+def test_awkward_tasks_get_two_valid_attempts_within_the_budget(system, tmp_path, recolor_task):
     cfg = SolveConfig(time_budget=0.7, refine=RefineConfig(max_steps=10_000))
-    Solver(system, cfg).solve(recolor_task("warm-up"))  # first calls pay one-off costs
+    Solver(system, cfg).solve(recolor_task("warm-up", seed=1))  # first calls pay one-off costs
     tasks = awkward_tasks()
     summary = run(system, tasks, cfg, tmp_path, checkpoint="tiny", report=True)
     submission = load_submission(tmp_path / "submission.json", tasks)
@@ -82,44 +62,44 @@ def test_awkward_tasks_get_two_valid_attempts_within_the_budget(system, tmp_path
     assert index.count("<img") == len(tasks)
 
 
-def test_time_budget_is_used_and_not_exceeded(system):
+def test_time_budget_is_used_and_not_exceeded(system, recolor_task):
     # Small refinement steps, so the budget spans many of them.
     refine = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0, rows_per_step=2)
     solver = Solver(system, SolveConfig(time_budget=3.0, refine=refine))
-    solver.solve(recolor_task("warm-up"))
-    record = solver.solve(recolor_task())
+    solver.solve(recolor_task("warm-up", seed=1))
+    record = solver.solve(recolor_task(seed=1))
     assert record.refine["stopped"] == "budget" and record.refine["steps"] > 0
     assert 2.7 <= record.seconds <= 3.3, record.seconds
     assert record.views > 1  # refinement left time for voting
 
 
-def test_a_budget_smaller_than_the_plain_pass_returns_the_plain_attempts(system):
-    record = Solver(system, SolveConfig(time_budget=1e-4)).solve(recolor_task())
+def test_a_budget_smaller_than_the_plain_pass_returns_the_plain_attempts(system, recolor_task):
+    record = Solver(system, SolveConfig(time_budget=1e-4)).solve(recolor_task(seed=1))
     assert record.views == 0 and record.refine["steps"] == 0 and record.refine["views"] == 1
     assert all(np.array_equal(a, b) for r1, r2 in zip(record.attempts, record.plain_attempts) for a, b in zip(r1, r2))
     assert [len(r) for r in record.attempts] == [2, 2] and record.error is None
 
 
-def test_solving_leaves_the_weights_as_they_were(system):
+def test_solving_leaves_the_weights_as_they_were(system, recolor_task):
     before = {k: v.clone() for k, v in system.state_dict().items()}
-    record = Solver(system, SolveConfig(time_budget=5, refine=RefineConfig(max_steps=5))).solve(recolor_task())
+    record = Solver(system, SolveConfig(time_budget=5, refine=RefineConfig(max_steps=5))).solve(recolor_task(seed=1))
     assert record.refine["steps"] > 0
     assert all(torch.equal(before[k], v) for k, v in system.state_dict().items())
 
 
-def test_same_task_same_result(system):
+def test_same_task_same_result(system, recolor_task):
     cfg = SolveConfig(time_budget=10, augmentations=3, refine=RefineConfig(max_steps=3))
-    first = Solver(system, cfg).solve(recolor_task())
-    second = Solver(system, cfg).solve(recolor_task())
+    first = Solver(system, cfg).solve(recolor_task(seed=1))
+    second = Solver(system, cfg).solve(recolor_task(seed=1))
     assert first.refine == second.refine
     assert all(np.array_equal(a, b) for r1, r2 in zip(first.attempts, second.attempts) for a, b in zip(r1, r2))
 
 
-def test_refinement_solves_a_task_the_plain_prediction_misses(system, tmp_path):
+def test_refinement_solves_a_task_the_plain_prediction_misses(system, tmp_path, recolor_task):
     """An untrained model cannot recolour, but a few steps on the demos teach it: lever "refine"."""
     refine = RefineConfig(max_steps=200, prompt_lr=3e-2, adapter_lr=3e-2)
     cfg = SolveConfig(time_budget=10, augmentations=1, refine=refine)
-    summary = run(system, [recolor_task()], cfg, tmp_path, checkpoint="tiny", report=False)
+    summary = run(system, [recolor_task(seed=1)], cfg, tmp_path, checkpoint="tiny", report=False)
     record = summary["tasks"][0]
     assert record["refine"]["stopped"] == "solved"
     assert record["refine"]["demo_before"]["exact"] == 0.0 and record["refine"]["demo_after"]["exact"] == 1.0
@@ -129,7 +109,7 @@ def test_refinement_solves_a_task_the_plain_prediction_misses(system, tmp_path):
     assert summary["refinement_gain"] == {"test_score": 1.0, "task_score": 1.0}
 
 
-def test_a_failing_task_is_recorded_and_the_run_goes_on(system, tmp_path, monkeypatch):
+def test_a_failing_task_is_recorded_and_the_run_goes_on(system, tmp_path, monkeypatch, recolor_task):
     real = solver_module.plain_attempts
 
     def flaky(system, tasks, *args, **kwargs):
@@ -138,7 +118,7 @@ def test_a_failing_task_is_recorded_and_the_run_goes_on(system, tmp_path, monkey
         return real(system, tasks, *args, **kwargs)
 
     monkeypatch.setattr(solver_module, "plain_attempts", flaky)
-    tasks = [recolor_task("bad"), recolor_task("good")]
+    tasks = [recolor_task("bad", seed=1), recolor_task("good", seed=1)]
     summary = run(system, tasks, SolveConfig(time_budget=2.0), tmp_path, checkpoint="tiny", report=True)
     assert summary["errors"] == {"bad": "RuntimeError: boom"}
     records = read_records(tmp_path)
@@ -149,8 +129,8 @@ def test_a_failing_task_is_recorded_and_the_run_goes_on(system, tmp_path, monkey
     assert "RuntimeError: boom" in (tmp_path / "report" / "index.html").read_text()
 
 
-def test_interrupted_run_resumes_without_redoing_tasks(system, tmp_path):
-    tasks = [recolor_task(f"t{i}") for i in range(3)]
+def test_interrupted_run_resumes_without_redoing_tasks(system, tmp_path, recolor_task):
+    tasks = [recolor_task(f"t{i}", seed=1) for i in range(3)]
     cfg = SolveConfig(time_budget=0.4)
     run(system, tasks[:2], cfg, tmp_path, checkpoint="tiny", report=False)
     # Simulate a crash while the third task's line was being written.
@@ -195,7 +175,7 @@ def test_summary_without_known_outputs_has_no_scores():
     assert summary["seconds_per_task"]["mean"] == 2.0
 
 
-def test_every_view_prompt_is_encoded_and_every_view_votes_when_time_allows(system, monkeypatch):
+def test_every_view_prompt_is_encoded_and_every_view_votes_when_time_allows(system, monkeypatch, recolor_task):
     seen = []
     real = Solver._view_prompt
 
@@ -205,12 +185,12 @@ def test_every_view_prompt_is_encoded_and_every_view_votes_when_time_allows(syst
 
     monkeypatch.setattr(Solver, "_view_prompt", spy)
     record = Solver(system, SolveConfig(time_budget=30, augmentations=5, refine=RefineConfig(max_steps=2))).solve(
-        recolor_task())
+        recolor_task(seed=1))
     assert seen == [0, 1, 2, 3, 4] and record.refine["views"] == 5 and record.views == 5
 
 
-def test_sample_is_seeded_and_in_id_order():
-    tasks = [recolor_task(f"t{i:02d}") for i in range(20)]
+def test_sample_is_seeded_and_in_id_order(recolor_task):
+    tasks = [recolor_task(f"t{i:02d}", seed=1) for i in range(20)]
     a, b = sample_tasks(tasks, 5, seed=3), sample_tasks(tasks, 5, seed=3)
     assert [t.id for t in a] == [t.id for t in b] == sorted(t.id for t in a)
     assert [t.id for t in sample_tasks(tasks, 5, seed=4)] != [t.id for t in a]
@@ -227,7 +207,7 @@ def test_solve_config_is_validated():
         SolveConfig(augmentations=9).validate()
 
 
-def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch):
+def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch, recolor_task):
     """Outputs may be larger than the input (3x3 -> 9x9): voting must not crop the canvas to the input."""
     seen = []
     real = system.agent.forward
@@ -238,7 +218,7 @@ def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch):
 
     monkeypatch.setattr(system.agent, "forward", spy)
     cfg = SolveConfig(time_budget=2.0, size_rule=False, refine=RefineConfig(max_steps=0))
-    Solver(system, cfg).solve(recolor_task())
+    Solver(system, cfg).solve(recolor_task(seed=1))
     assert (30, 30) in seen
     assert all(shape == (30, 30) for shape in seen[-2:])  # the last calls are the voting views
 

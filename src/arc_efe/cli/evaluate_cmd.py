@@ -41,6 +41,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
                    help="let the agent predict every output size, even when the demos follow a size rule")
     p.add_argument("--refine-steps", type=int, default=RefineConfig().max_steps,
                    help="most refinement updates per task (0: none)")
+    p.add_argument("--agent-steps", type=int, default=RefineConfig().agent_steps, metavar="N",
+                   help="planning steps per agent pass while refining and voting (0: the model's own)")
     p.add_argument("--adapter", default=",".join(RefineConfig().adapter),
                    help="comma-separated agent submodules tuned per task ('none': only the prompt)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
@@ -69,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _config(args: argparse.Namespace) -> SolveConfig:
     adapter = () if args.adapter.strip().lower() in ("", "none") else tuple(
         name.strip() for name in args.adapter.split(",") if name.strip())
-    refine = RefineConfig(max_steps=args.refine_steps, adapter=adapter)
+    refine = RefineConfig(max_steps=args.refine_steps, adapter=adapter, agent_steps=args.agent_steps or None)
     cfg = SolveConfig(time_budget=args.time_budget, attempts=args.attempts, augmentations=args.augmentations,
                       size_rule=not args.no_size_rule, refine=refine, seed=args.seed, precision=args.precision)
     cfg.validate()
