@@ -109,14 +109,17 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
     held_out = rng.integers(0, 4, (4, 4))
     task = Task("t", [*demos, Pair(held_out, np.where(held_out == 1, 2, held_out))], [])
     seen: list[torch.Tensor] = []
+    planning_steps: set[int | None] = set()
     agent_forward = system.agent.forward
 
     def recording(inputs, mask, prompt, steps=None, out_size=None):
         if torch.is_grad_enabled():  # an update, not a check
             seen.append(mask.clone())
+        planning_steps.add(steps)
         return agent_forward(inputs, mask, prompt, steps, out_size)
 
-    cfg = RefineConfig(max_steps=12, rows_per_step=4, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6)
+    cfg = RefineConfig(max_steps=12, rows_per_step=4, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6,
+                       agent_steps=1)
     system.agent.forward = recording
     try:
         with TaskAdapter(system.agent, cfg.adapter) as adapter:
@@ -128,6 +131,7 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
     assert result.steps == 12 and len(seen) == 12 and all(len(rows) == 4 for rows in seen)
     assert all(int(m.sum()) == 9 for rows in seen for m in rows)  # 3x3 rows only: never the 4x4 demo
     assert result.best_step % 3 == 0  # the kept values come from a check
+    assert planning_steps == {1}  # every update and check ran the configured planning steps
 
 
 def test_max_steps_zero_only_measures(system, recolor_task):

@@ -213,24 +213,26 @@ def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch, recol
     real = system.agent.forward
 
     def spy(inputs, *args, **kwargs):
-        seen.append(tuple(inputs.shape[1:]))
+        seen.append((tuple(inputs.shape[1:]), kwargs.get("steps")))
         return real(inputs, *args, **kwargs)
 
     monkeypatch.setattr(system.agent, "forward", spy)
-    cfg = SolveConfig(time_budget=2.0, size_rule=False, refine=RefineConfig(max_steps=0))
+    cfg = SolveConfig(time_budget=2.0, size_rule=False, refine=RefineConfig(max_steps=0, agent_steps=1))
     Solver(system, cfg).solve(recolor_task(seed=1))
-    assert (30, 30) in seen
-    assert all(shape == (30, 30) for shape in seen[-2:])  # the last calls are the voting views
+    assert ((30, 30), None) in seen
+    # The last calls are the voting views: full canvas, and (nothing was refined) the model's own steps.
+    assert all(call == ((30, 30), None) for call in seen[-2:])
 
 
 def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, monkeypatch):
     """Demos 2x2 -> 4x4 and 3x2 -> 6x4: the rule doubles both sides, so a 5x5 test input gets 10x10
     attempts from every view, whatever the untrained size head says, and the agent is told that size."""
-    guesses = []
+    guesses, planning_steps = [], set()
     real = system.agent.forward
 
     def spy(inputs, *args, out_size=None, **kwargs):
         guesses.append(None if out_size is None else out_size.tolist())
+        planning_steps.add(kwargs.get("steps"))
         return real(inputs, *args, out_size=out_size, **kwargs)
 
     monkeypatch.setattr(system.agent, "forward", spy)
@@ -240,6 +242,7 @@ def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, mo
     assert record.refine["size_rule"] == "2hx2w"
     assert all(a.shape == (10, 10) for a in record.attempts[0])
     assert guesses[-1] == [[10, 10]]  # the last voting view was told the rule's size
+    assert planning_steps == {None, 2}  # plain prediction: the model's own; refinement and voting: 2
     # Plain prediction (two passes) is the model alone; every refinement pass is told each demo's size.
     assert guesses[:2] == [None, None] and all(g is not None for g in guesses[2:])
     told = {tuple(size) for g in guesses[2:] for size in g}

@@ -15,9 +15,10 @@ import numpy as np
 from arc_efe.config import to_dict
 from arc_efe.data.task import Pair, Task
 from arc_efe.model import ArcSystem
-from arc_efe.solving.records import TaskRecord
+from arc_efe.solving.parallel import solve_in_workers
+from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
 from arc_efe.solving.report import render_record, write_outputs
-from arc_efe.solving.solver import SolveConfig, Solver, solve_tasks
+from arc_efe.solving.solver import SolveConfig, Solver
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def run(
 ) -> dict[str, Any]:
     """Solve `tasks` into `out_dir` (resuming a run with the same checkpoint and settings) and return
     the summary written to scores.json. `on_record(task, record, resumed)` follows each task; `workers`
-    processes solve tasks at once (see solver.solve_tasks)."""
+    processes solve tasks at once (see solve_tasks)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = {"checkpoint": str(checkpoint), "solve": to_dict(cfg),
@@ -64,3 +65,45 @@ def run(
 
     records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task, workers)
     return write_outputs(out_dir, tasks, records, report)
+
+
+def solve_tasks(
+    solver: Solver,
+    tasks: list[Task],
+    out_dir: Path,
+    settings: dict[str, Any],
+    on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
+    workers: int = 1,
+) -> dict[str, TaskRecord]:
+    """Solve `tasks`, appending each record to `out_dir/tasks.jsonl` as it finishes; tasks already
+    recorded there (same `settings`, see records.check_run) are not solved again. `on_record(task,
+    record, resumed)` is called after each task: in task order, or with `workers` > 1 (tasks solved in
+    that many processes, `parallel.py`) the resumed tasks first and the others as they finish."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    check_run(out_dir, settings)
+    done = read_records(out_dir)
+    if done:
+        logger.info("%s: %d of %d tasks already done, skipping them", out_dir, sum(t.id in done for t in tasks),
+                    len(tasks))
+    records: dict[str, TaskRecord] = {}
+
+    def finish(task: Task, record: TaskRecord, resumed: bool) -> None:
+        if not resumed:
+            append_record(out_dir, record)
+        records[task.id] = record
+        if on_record is not None:
+            on_record(task, record, resumed)
+
+    if workers == 1:
+        for task in tasks:
+            resumed = task.id in done
+            finish(task, done[task.id] if resumed else solver.solve(task), resumed)
+        return records
+    for task in tasks:
+        if task.id in done:
+            finish(task, done[task.id], True)
+    todo = [task for task in tasks if task.id not in done]
+    for task, record in solve_in_workers(solver.system, solver.cfg, todo, workers):
+        finish(task, record, False)
+    return records

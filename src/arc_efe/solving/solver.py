@@ -8,8 +8,8 @@ Per task, in one time budget (seconds, everything included), each stage checking
    all demos seen in that view), while that stays within a quarter of the budget; and the demos'
    output-size rule (`size_rule.py`), if any, which from here on fixes every output's size;
 3. refinement (`refine.py`: test-time training of the whole agent by default, plus one prompt offset
-   per view) until the deadline less the voting time (what the views need, at most half of what is
-   left);
+   per view, at `refine.agent_steps` planning steps) until the deadline less the voting time (what the
+   views need, at most half of what is left);
 4. every test input in each view with that view's refined prompt, mapped back by the exact inverse and
    voted (`vote.py`); each view, the first too, is priced, so none passes the deadline.
 The held-out demo and the refinement's rows are drawn from a generator seeded by (seed, task id), so a
@@ -22,9 +22,7 @@ import logging
 import time
 import traceback
 import zlib
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -37,7 +35,7 @@ from arc_efe.data.stats import STATS_DIM
 from arc_efe.data.task import Pair, Task
 from arc_efe.model import ArcSystem
 from arc_efe.solving.predict import crop, plain_attempts
-from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
+from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, policy_prompts, refine
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import choose_attempts, tally_augmented
@@ -147,7 +145,9 @@ class Solver:
                 info.update(_refine_info(result))
             # Every view is priced, the first too: refinement reserved its time, and a view that would pass
             # the deadline is skipped (then the plain attempts stand).
-            predictions = self._vote(task, views, prompts + offsets, deadline, agent_seconds, rule)
+            # Views are read with the planning steps the agent was refined at (unrefined: its own).
+            steps = cfg.refine.agent_steps if cfg.refine.max_steps > 0 else None
+            predictions = self._vote(task, views, prompts + offsets, deadline, agent_seconds, rule, steps)
         return self._record(task, plain, predictions, info, time.perf_counter() - start)
 
     @torch.no_grad()
@@ -159,10 +159,11 @@ class Solver:
 
     @torch.no_grad()
     def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, deadline: float,
-              first_seconds: float, rule: SizeRule | None) -> list[list[Prediction]]:
+              first_seconds: float, rule: SizeRule | None, steps: int | None) -> list[list[Prediction]]:
         """Per test input, one prediction per spatial view (D8 id) that fits before `deadline`, view v read
-        with prompts[v] [P]. The first view is estimated to cost `first_seconds`, each later one the slowest
-        view so far. With a size `rule`, each output has the rule's size (the agent's fixed guess)."""
+        with prompts[v] [P] and `steps` planning steps. The first view is estimated to cost `first_seconds`,
+        each later one the slowest view so far. With a size `rule`, each output has the rule's size (the
+        agent's fixed guess)."""
         per_test: list[list[Prediction]] = [[] for _ in task.test]
         slowest = first_seconds
         for v, d8 in enumerate(views):
@@ -179,8 +180,7 @@ class Solver:
             batch = collate(queries, canvas=canvas).to(self.device)
             known = None if known is None else known.to(self.device)
             out = self.system.agent(batch.query_input, batch.query_input_mask,
-                                    prompts[v].expand(len(task.test), -1), steps=self.cfg.refine.agent_steps,
-                                    out_size=known)  # [T, P]
+                                    prompts[v].expand(len(task.test), -1), steps=steps, out_size=known)
             grid, size = out.predict()
             size = size if known is None else known
             confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
@@ -214,46 +214,3 @@ def _refine_info(result: RefineResult) -> dict[str, Any]:
         info["holdout_after"] = asdict(result.holdout_after)
     return info
 
-
-def solve_tasks(
-    solver: Solver,
-    tasks: list[Task],
-    out_dir: Path,
-    settings: dict[str, Any],
-    on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
-    workers: int = 1,
-) -> dict[str, TaskRecord]:
-    """Solve `tasks`, appending each record to `out_dir/tasks.jsonl` as it finishes; tasks already
-    recorded there (same `settings`, see records.check_run) are not solved again. `on_record(task,
-    record, resumed)` is called after each task: in task order, or with `workers` > 1 (tasks solved in
-    that many processes, `parallel.py`) the resumed tasks first and the others as they finish."""
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    check_run(out_dir, settings)
-    done = read_records(out_dir)
-    if done:
-        logger.info("%s: %d of %d tasks already done, skipping them", out_dir, sum(t.id in done for t in tasks),
-                    len(tasks))
-    records: dict[str, TaskRecord] = {}
-
-    def finish(task: Task, record: TaskRecord, resumed: bool) -> None:
-        if not resumed:
-            append_record(out_dir, record)
-        records[task.id] = record
-        if on_record is not None:
-            on_record(task, record, resumed)
-
-    if workers == 1:
-        for task in tasks:
-            resumed = task.id in done
-            finish(task, done[task.id] if resumed else solver.solve(task), resumed)
-        return records
-    from arc_efe.solving.parallel import solve_in_workers  # imports this module
-
-    for task in tasks:
-        if task.id in done:
-            finish(task, done[task.id], True)
-    todo = [task for task in tasks if task.id not in done]
-    for task, record in solve_in_workers(solver.system, solver.cfg, todo, workers):
-        finish(task, record, False)
-    return records
