@@ -85,6 +85,17 @@ def test_evaluate_writes_submission_scores_and_report_and_resumes(run_dir, tasks
     assert "solve.time_budget: 0.5 -> 2.0" in capsys.readouterr().err
 
 
+def test_solver_flags_reach_the_saved_settings(run_dir, tasks_dir, tmp_path):
+    argv = ["evaluate", "--checkpoint", str(run_dir), "--tasks", str(tasks_dir), "--limit", "1", "--no-report",
+            "--time-budget", "0.5"]
+    assert main(argv + ["--out", str(tmp_path / "default")]) == 0
+    assert main(argv + ["--out", str(tmp_path / "flags"), "--agent-steps", "0", "--no-size-rule"]) == 0
+    default, flags = (json.loads((tmp_path / name / "run.json").read_text())["solve"] for name in ("default", "flags"))
+    assert (default["size_rule"], default["refine"]["agent_steps"]) == (True, 2)
+    assert (flags["size_rule"], flags["refine"]["agent_steps"]) == (False, None)
+    assert json.loads((tmp_path / "flags" / "scores.json").read_text())["refine"]["size_rule_tasks"] == 0
+
+
 def test_solve_a_challenges_file_without_solutions(run_dir, tmp_path, capsys):
     tasks = small_tasks(3)
     challenges = {t.id: {"train": [{"input": grid_to_list(p.input), "output": grid_to_list(p.output)}
