@@ -41,6 +41,22 @@ def test_output_shapes(steps):
     assert agent.backward_beliefs(inputs, mask, torch.randn(B, P), steps=steps).shape == (B, t, 30, 30, 10)
 
 
+def test_a_given_output_size_is_every_steps_guess_and_the_predicted_size():
+    torch.manual_seed(0)
+    agent = tiny()
+    inputs, mask = grids(3, 5)
+    prompt = torch.randn(B, P)
+    free = agent(inputs, mask, prompt)
+    heads = torch.stack([free.height_logits[:, -1].argmax(-1), free.width_logits[:, -1].argmax(-1)], -1) + 1
+    assert torch.equal(free.predict()[1], heads) and free.given_size is None
+    given = torch.tensor([[6, 10], [1, 1]])
+    told = agent(inputs, mask, prompt, out_size=given)
+    assert torch.equal(told.predict()[1], given)
+    assert not torch.allclose(told.cell_logits, free.cell_logits)  # the guess reaches the core
+    with pytest.raises(ValueError, match="out_size"):
+        agent(inputs, mask, prompt, out_size=torch.tensor([[6, 10]]))
+
+
 @pytest.mark.parametrize("mixing", ["attention", "pool"])
 def test_receptive_field_is_global(mixing):
     agent = tiny(mixing=mixing)

@@ -87,7 +87,8 @@ class GridAgent(nn.Module):
         S x S canvas (S <= 30); size logits stay 30-way, so a predicted size may exceed S.
 
         `out_size` [B, 2] (1..30), when the output size is known (a solver's size rule), is every step's
-        size guess instead of the previous step's argmax; the size heads still read out as usual."""
+        size guess instead of the previous step's argmax, and the size `predict()` returns; the size heads
+        still read out as usual."""
         self._check_inputs("inputs", inputs, input_mask, prompt)
         canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
@@ -107,7 +108,7 @@ class GridAgent(nn.Module):
             if not known:
                 out_size = torch.stack([read.height_logits.argmax(-1), read.width_logits.argmax(-1)], dim=-1) + 1
         stacked = Readout(*(torch.stack(field, dim=1) for field in zip(*per_step)))  # each [B, T, ...]
-        return AgentOutput(**stacked._asdict())
+        return AgentOutput(**stacked._asdict(), given_size=out_size if known else None)
 
     def backward_beliefs(self, goal: torch.Tensor, goal_mask: torch.Tensor, prompt: torch.Tensor,
                          steps: int | None = None) -> torch.Tensor:

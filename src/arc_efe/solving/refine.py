@@ -195,12 +195,9 @@ def _score(exact: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor) -> DemoSc
 
 
 @torch.no_grad()
-def _measure(out: AgentOutput, batch: Batch, held: torch.Tensor,
-             known_size: bool) -> tuple[DemoScore, DemoScore | None, tuple]:
-    """Scores of all rows and of the held-out rows [B] bool, and the step's selection key; with
-    `known_size` the rows are cropped to their true size (the size rule's) instead of the predicted one."""
-    grid, size = out.predict()
-    size = batch.output_size if known_size else size
+def _measure(out: AgentOutput, batch: Batch, held: torch.Tensor) -> tuple[DemoScore, DemoScore | None, tuple]:
+    """Scores of all rows and of the held-out rows [B] bool, and the step's selection key."""
+    grid, size = out.predict()  # with a known size, the size the agent was told
     exact = exact_match(grid, size, batch.query_output, batch.output_size)  # [B]
     acc = cell_accuracy(grid, size, batch.query_output, batch.output_size)  # [B]
     everything = _score(exact, acc, torch.ones_like(held))
@@ -273,7 +270,7 @@ def refine(
         with torch.no_grad():
             out = system.agent(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index],
                                steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
-        scores, held_scores, key = _measure(out, checks, held, known_size)
+        scores, held_scores, key = _measure(out, checks, held)
         before = before or (scores, held_scores)
         best.offer(step, key, offsets, adapter, scores, held_scores)
         check_seconds = max(check_seconds, time.perf_counter() - tick)

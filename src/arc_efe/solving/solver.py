@@ -181,8 +181,7 @@ class Solver:
             known = None if known is None else known.to(self.device)
             out = self.system.agent(batch.query_input, batch.query_input_mask,
                                     prompts[v].expand(len(task.test), -1), steps=steps, out_size=known)
-            grid, size = out.predict()
-            size = size if known is None else known
+            grid, size = out.predict()  # with a rule, its size
             confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
             for t in range(len(task.test)):
                 h, w = int(size[t, 0]), int(size[t, 1])
