@@ -1,4 +1,4 @@
-"""EFE objective: the agent's Expected-Free-Energy training loss, one term per row of DESIGN.md.
+"""EFE objective: the agent's Expected-Free-Energy training loss, one term per line of the table below.
 
 Notation: sample b, planning step t = 1..T, valid target cell n ∈ M_b (the target mask), N_b = |M_b|,
 colour k ∈ 0..9 (K = 10), target colour y_n, beliefs Q_t = softmax(cell_logits[:, t]), backward
@@ -118,7 +118,7 @@ def _check_inputs(
     logits = out.cell_logits
     both = f"{_desc('target', target)} vs {_desc('cell_logits', logits)}"
     if logits.dim() != 5 or logits.shape[-1] != NUM_COLORS:
-        raise ValueError(f"cell_logits must be [B, T, 30, 30, {NUM_COLORS}] (colour last); got {both}")
+        raise ValueError(f"cell_logits must be [B, T, S, S, {NUM_COLORS}] (colour last); got {both}")
     if target.dtype != torch.long:
         raise ValueError(f"target must be a long tensor of colour indices, not {target.dtype}; got {both}")
     b, t, h, w = logits.shape[:4]
@@ -238,8 +238,8 @@ def efe_loss(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Total EFE loss (scalar, with graph) and every term as a detached scalar for logging.
 
-    target [B, 30, 30] long, target_mask [B, 30, 30] bool, target_size [B, 2] long (height, width);
-    backward_logits [B, T, 30, 30, 10] enables the bidirectional term, prompt_pair ([N, P], [N, P])
+    target [B, S, S] long, target_mask [B, S, S] bool (S ≤ 30, the batch's canvas), target_size [B, 2] long
+    (height, width); backward_logits [B, T, S, S, 10] enables the bidirectional term, prompt_pair ([N, P], [N, P])
     the prompt-consistency term. Raises ValueError naming both sides on any shape/dtype mismatch.
     """
     _check_inputs(out, target, target_mask, target_size, backward_logits, prompt_pair)

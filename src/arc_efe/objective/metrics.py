@@ -1,7 +1,7 @@
 """Accuracy metrics and the refiner's reward: size-aware cell accuracy, exact match, reward scaling.
 
 ARC scores a grid only if its size is right too, so every metric here treats a wrong predicted
-size as every target cell wrong. Grids are canvases [B, 30, 30]; sizes are (height, width) [B, 2].
+size as every target cell wrong. Grids are canvases [B, S, S] (S ≤ 30); sizes are (height, width) [B, 2].
 """
 
 from __future__ import annotations
