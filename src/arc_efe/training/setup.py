@@ -19,8 +19,6 @@ from arc_efe.training.config import DataConfig, OptimConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
-EVAL_SET = "arc1/evaluation"
-
 
 def build_accelerator(cfg: TrainConfig) -> Accelerator:
     """Device and precision from the config. fp16 needs CUDA (on CPU it would silently be fp32)."""
@@ -47,21 +45,12 @@ def load_source_tasks(sources: list[str], strict: bool) -> list[Task]:
     return tasks
 
 
-def guard_against_eval_leak(tasks: list[Task]) -> None:
-    """Refuse to train on ARC-AGI-1 evaluation tasks (arc2/training contains most of them)."""
-    eval_ids = {t.id for t in load_tasks(EVAL_SET).tasks}
-    leaked = sorted({t.id for t in tasks} & eval_ids)
-    if leaked:
-        raise ValueError(
-            f"{len(leaked)} training tasks are {EVAL_SET} tasks (e.g. {leaked[:5]}); arc2/training contains "
-            f"most of them. Train on arc1/training (plus your own data) so evaluation scores stay honest."
-        )
-
-
 def split_tasks(cfg: DataConfig) -> tuple[list[Task], list[Task]]:
-    """Training tasks and held-out tasks (a seeded fraction of the training tasks, or `cfg.val`)."""
+    """Training tasks and held-out tasks (a seeded fraction of the training tasks, or `cfg.val`).
+
+    Nothing is refused here: overlap with public evaluation sets is checked by content, warned about and
+    recorded in each checkpoint by `training.provenance` (arc2/training is a legitimate training set)."""
     tasks = load_source_tasks(cfg.train, cfg.strict)
-    guard_against_eval_leak(tasks)
     if cfg.val is not None:
         val = load_source_tasks([cfg.val], cfg.strict)
         val_ids = {t.id for t in val}
