@@ -2,9 +2,9 @@
 before the interface refactor (issue 15): refactors of the solver, the model interface or the config must
 not change what the solver predicts.
 
-The expected attempts (`data/shipped_eval10_steps6.json`) were written by the code at commit 5a59e60 (before issues 14
-and 15 touched the solver) with the same settings as below, and reproduced bitwise on a second run. Regenerate them only for a change
-that is meant to alter predictions: `ARC_EFE_REGOLD=1 python -m pytest tests/solving/test_behaviour_unchanged.py`.
+The expected attempts (`data/shipped_eval10_steps6.json`) were written by the code at commit 5a59e60
+(before issues 14 and 15 touched the solver) with the settings below, and reproduced bitwise on a second
+run. Regenerate them only for a change meant to alter predictions: `ARC_EFE_REGOLD=1 python -m pytest tests/solving/test_behaviour_unchanged.py`.
 """
 
 import json
