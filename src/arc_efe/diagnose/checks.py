@@ -124,15 +124,23 @@ def check_prompt_reaches_loss(rec: StepRecord) -> CheckResult:
 
 
 def check_train_mode(rec: StepRecord) -> CheckResult:
-    """4: every encoder submodule is in train mode while the step runs."""
+    """4: every encoder submodule that holds a trainable weight is in train mode while the step runs.
+
+    Frozen means the LLM is a fixed feature extractor: its submodules hold no trainable weight, so they
+    may be (and TaskEncoder.train keeps them) in eval mode; the projection must still train. Under LoRA
+    the layers holding adapters must be in train mode (LoRA dropout); frozen leaves such as the
+    embedding may be in either mode.
+    """
     if rec.eval_modules is None:
         return result(4, False, None, "the encoder did not run on the refresh step; see check 1.")
     bad = rec.eval_modules
     if bad:
-        return result(4, False, float(len(bad)), f"{len(bad)} encoder submodules are in eval mode during "
-                      f"training: {listing(bad)}. Dropout and other train-time behaviour are off. Call "
-                      "system.train() before training and after every evaluation.", eval_modules=bad)
-    return result(4, True, 0.0, "every encoder submodule is in train mode")
+        return result(4, False, float(len(bad)), f"{len(bad)} encoder submodules holding trainable weights are "
+                      f"in eval mode during training: {listing(bad)}. Dropout and other train-time behaviour are "
+                      "off (from_pretrained returns eval mode). Call system.train() before training and after "
+                      "every evaluation.", eval_modules=bad)
+    return result(4, True, 0.0, "every encoder submodule holding a trainable weight is in train mode (a frozen "
+                  "LLM may stay in eval mode)")
 
 
 def _base_lr(group: dict) -> float:

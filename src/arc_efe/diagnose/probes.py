@@ -28,7 +28,7 @@ class StepRecord:
     """What one training step showed the probe."""
 
     encoder_modes: list[tuple[bool, bool]] = field(default_factory=list)  # (grad on, inference mode) per call
-    eval_modules: list[str] | None = None  # encoder submodules not in train mode, at its first call
+    eval_modules: list[str] | None = None  # encoder submodules holding a trainable weight not in train mode
     encoder_outputs: list[torch.Tensor] = field(default_factory=list)  # detached, one per encoder call
     agent_grad_modes: list[bool] = field(default_factory=list)  # grad mode at each agent forward
     prompt_requires_grad: bool | None = None  # the prompt of the agent's last grad-enabled forward
@@ -115,7 +115,9 @@ class StepProbe:
         rec.encoder_modes.append((torch.is_grad_enabled(), torch.is_inference_mode_enabled()))
         if rec.eval_modules is None:
             named = self.system.encoder.named_modules(prefix="encoder")
-            rec.eval_modules = [name for name, m in named if not m.training]
+            # A submodule with no trainable weight beneath it (a frozen LLM) may be in either mode.
+            rec.eval_modules = [name for name, m in named
+                                if not m.training and any(p.requires_grad for p in m.parameters())]
 
     def _encoder_out(self, module: nn.Module, args: tuple, output: torch.Tensor) -> None:
         self.record.encoder_outputs.append(output.detach().clone())

@@ -57,6 +57,18 @@ class TaskEncoder(nn.Module):
         self.pairs_seen = 0
         self.pairs_split = 0
 
+    def train(self, mode: bool = True) -> TaskEncoder:
+        """Train mode for the trainable parts; an LLM with no trainable weight (frozen) stays in eval mode.
+
+        A frozen LLM is a fixed feature extractor: dropout there would only add noise that no gradient
+        can adapt to, and would make a prompt differ from its cached copy. `from_pretrained` returns
+        eval mode, so training must call this (`ArcSystem.train()` does) before its first step.
+        """
+        super().train(mode)
+        if mode and not any(p.requires_grad for p in self.llm.parameters()):
+            self.llm.eval()
+        return self
+
     def encoder_parameters(self) -> list[nn.Parameter]:
         """The LLM's trainable parameters (all, LoRA adapters only, or none) for the encoder lr."""
         return [p for p in self.llm.parameters() if p.requires_grad]

@@ -34,14 +34,14 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_heldout(system, tasks, limit: int | None) -> dict:
-    """Solve rate (exact grid, pass@2, plain predictor) and attempt-1 cell accuracy on held-out tasks."""
+    """Solve rate (exact grid, pass@2, plain predictor) and attempt-1 cell accuracy on held-out tasks.
+
+    Leaves `system` in eval mode; the trainer switches it back before the next step."""
     tasks = tasks[:limit] if limit else tasks
     if not tasks:
         return {}
-    was_training = system.training
     system.eval()
     attempts = plain_attempts(system, tasks)
-    system.train(was_training)
     scores = score_submission(attempts, tasks)
     return {"solve_rate": scores.task_score, "test_score": scores.test_score,
             "cell_accuracy": first_attempt_cell_accuracy(attempts, tasks),
@@ -63,6 +63,8 @@ class Trainer:
         optimizer = build_optimizer(self.groups, cfg.optim)
         scheduler = build_scheduler(optimizer, cfg.optim.warmup_steps)
         self.system, self.optimizer, self.scheduler = self.accelerator.prepare(system, optimizer, scheduler)
+        # A pretrained LLM arrives in eval mode (from_pretrained); training runs in train mode from step 1.
+        self.system.train()
         rank = self.accelerator.process_index
         self.sampler = TaskSampler(self.train_tasks, cfg.data.batch_size, seed=cfg.seed + 1000 * rank,
                                    augment=cfg.data.augment, keep_background=cfg.data.keep_background,
@@ -132,6 +134,7 @@ class Trainer:
                      self.state.last_eval_epoch, scores["solve_rate"], scores["solved"], scores["tasks"],
                      scores["cell_accuracy"])
             score = scores["solve_rate"]
+            self.system.train()
         self.save(best_score=score)
 
     def run(self) -> Path:
