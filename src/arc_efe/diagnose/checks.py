@@ -207,8 +207,8 @@ def check_devices_dtypes(named: Mapping[str, nn.Parameter], records: list[StepRe
     if problems:
         return result(6, False, float(len(problems)), f"under --precision {precision} on {device} expected float32 "
                       f"weights and grads and {expected} activations; found: {listing(problems)}. Let accelerate "
-                      "place the model and run the step inside accelerator.autocast(); keep trainable weights in float32 "
-                      "(load checkpoints with dtype=torch.float32; autocast picks the compute dtype).",
+                      "place the model and run the step inside accelerator.autocast(); keep trainable weights in "
+                      "float32 (load checkpoints with dtype=torch.float32; autocast picks the compute dtype).",
                       problems=problems)
     scaler = ", GradScaler on" if has_scaler else ""
     prompt = f", prompt {_short(outputs[0].dtype)}" if outputs else ""
