@@ -1,12 +1,12 @@
 """GridAgent: output shapes, global receptive field, prompt conditioning, weight tying, the backward
-pass, padding independence, canvas invariance, input views, bf16 autocast and input checks."""
+pass, padding independence, canvas invariance, input copies, bf16 autocast and input checks."""
 
 import pytest
 import torch
 
 from arc_efe.agent import AgentConfig, AgentOutput, GridAgent, build_agent
 from arc_efe.agent.heads import masked_pool
-from arc_efe.agent.views import grid_size, input_views
+from arc_efe.agent.input_copies import grid_size, input_copies
 
 B, P = 2, 8
 
@@ -216,18 +216,18 @@ def test_runs_under_bf16_autocast_with_gradients():
     assert all(p.grad is not None for p in agent.blocks.parameters())
 
 
-def test_views_resize_and_tile_onto_the_output_size():
+def test_input_copies_resize_and_tile_onto_the_output_size():
     grid = torch.zeros(1, 30, 30, dtype=torch.long)
     mask = torch.zeros(1, 30, 30, dtype=torch.bool)
     grid[0, :2, :3] = torch.tensor([[1, 2, 3], [4, 5, 6]])
     mask[0, :2, :3] = True
     assert grid_size(mask).tolist() == [[2, 3]]
-    resized, tiled = input_views(grid, mask, torch.tensor([[4, 6]]), pad=10)
+    resized, tiled = input_copies(grid, mask, torch.tensor([[4, 6]]), pad=10)
     upscaled = grid[0, :2, :3].repeat_interleave(2, 0).repeat_interleave(2, 1)
     assert torch.equal(resized[0, :4, :6], upscaled)
     assert torch.equal(tiled[0, :4, :6], grid[0, :2, :3].repeat(2, 2))
     assert (resized[0, 4:] == 10).all() and (tiled[0, :, 6:] == 10).all()
-    shrunk, _ = input_views(grid, mask, torch.tensor([[1, 1]]), pad=10)
+    shrunk, _ = input_copies(grid, mask, torch.tensor([[1, 1]]), pad=10)
     assert shrunk[0, 0, 0] == 1 and (shrunk.flatten()[1:] == 10).all()
 
 

@@ -1,6 +1,6 @@
 """GridAgent: the recurrent, weight-tied, prompt-conditioned grid core and its two passes.
 
-forward:           h_t = core(h_{t-1} + embed(input, dir_fwd) + embed(size_{t-1}, views), prompt,
+forward:           h_t = core(h_{t-1} + embed(input, dir_fwd) + embed(size_{t-1}, copies), prompt,
                           region = box covering the input and size_{t-1});
                    heads read every h_t, and their argmax size is step t+1's output-size guess.
 backward_beliefs:  the same core and colour head run from embed(goal, dir_bwd), the goal's own size
@@ -21,7 +21,7 @@ from arc_efe.agent.blocks import CoreBlock, PromptFiLM, Region, active_region
 from arc_efe.agent.config import AgentConfig
 from arc_efe.agent.heads import Heads, Readout
 from arc_efe.agent.output import AgentOutput
-from arc_efe.agent.views import grid_size, input_views
+from arc_efe.agent.input_copies import grid_size, input_copies
 from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 
 PAD_COLOR = NUM_COLORS  # embedding row for masked-out cells: their stored values never reach the net
@@ -30,7 +30,7 @@ FORWARD, BACKWARD = 0, 1
 
 class GridEmbedding(nn.Module):
     """What the core is fed at every step: the grid (colour or pad, row/col position, its size, the
-    pass direction) plus the current output-size guess and the input's views on that canvas.
+    pass direction) plus the current output-size guess and the input's resized and tiled copies on that canvas.
 
     Coordinates and sizes are explicit because outputs may be larger than inputs: the state outside
     the input mask is kept (never zeroed) and must know where it sits, e.g. for 2x scaling.
@@ -59,8 +59,8 @@ class GridEmbedding(nn.Module):
         return self.color(colors) + position + per_grid[:, None, None, :]
 
     def output_guess(self, grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor) -> torch.Tensor:
-        """An output size guess [B, 2] (1..30) and the grid's resized/tiled views on it -> [B, S, S, C]."""
-        resized, tiled = input_views(grid, mask, out_size, PAD_COLOR)
+        """An output size guess [B, 2] (1..30) and the grid's resized/tiled copies on it -> [B, S, S, C]."""
+        resized, tiled = input_copies(grid, mask, out_size, PAD_COLOR)
         per_grid = self.out_height(out_size[:, 0] - 1) + self.out_width(out_size[:, 1] - 1)  # [B, C]
         return self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
 
@@ -118,7 +118,7 @@ class GridAgent(nn.Module):
         stored last, next to the forward pass's final step, and its last step first.
         """
         self._check_inputs("goal", goal, goal_mask, prompt)
-        # The goal's size is known, so its guess is fixed and its views are the goal itself.
+        # The goal's size is known, so its guess is fixed and its copies are the goal itself.
         injection = self.embed.grid(goal, goal_mask, BACKWARD)
         size = grid_size(goal_mask)
         injection = injection + self.embed.output_guess(goal, goal_mask, size)

@@ -1,9 +1,9 @@
-"""Geometric views of the input on the predicted output canvas: resized and tiled copies.
+"""Resized and tiled copies of the input on the predicted output canvas.
 
 Many ARC outputs are the input scaled (nearest neighbour) or tiled to a new size. Once the agent has
-predicted an output size, these two views put the matching input colour under every output cell, so
+predicted an output size, these two copies put the matching input colour under every output cell, so
 scaling and tiling become local problems instead of long-range gathers the core must learn first.
-The views are index arithmetic on the argmax size: they carry no gradient and nothing is interpolated.
+The copies are index arithmetic on the argmax size: they carry no gradient and nothing is interpolated.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ def _gather(grid: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, valid: t
     return torch.where(valid, picked, torch.full_like(picked, pad))
 
 
-def input_views(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
+def input_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
                 pad: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resized and tiled views [B, S, S] long of grid [B, S, S] (valid where mask) for an output of
-    out_size [B, 2] (1..30; for a size beyond S they are the 30x30 canvas's views cropped to S x S).
+    """Resized and tiled copies [B, S, S] long of grid [B, S, S] (valid where mask) for an output of
+    out_size [B, 2] (1..30; for a size beyond S they are the 30x30 canvas's copies cropped to S x S).
 
     Resized: output cell (r, c) shows input (r * H_in // H_out, c * W_in // W_out); tiled: input
     (r mod H_in, c mod W_in). Cells outside the output size, or whose source is masked, hold `pad`.
@@ -38,12 +38,12 @@ def input_views(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
     in_size = grid_size(mask)  # [B, 2]
     index = torch.arange(canvas, device=grid.device)[None, :]  # [1, S]
     inside = (index < out_size[:, :1])[:, :, None] & (index < out_size[:, 1:])[:, None, :]  # [B, S, S]
-    views = []
+    copies = []
     for rows, cols in (
         (index * in_size[:, :1] // out_size[:, :1], index * in_size[:, 1:] // out_size[:, 1:]),
         (index % in_size[:, :1], index % in_size[:, 1:]),
     ):
         rows, cols = rows.clamp(max=canvas - 1), cols.clamp(max=canvas - 1)
         source_valid = _gather(mask.long(), rows, cols, inside, 0).bool()
-        views.append(_gather(grid, rows, cols, source_valid, pad))
-    return views[0], views[1]
+        copies.append(_gather(grid, rows, cols, source_valid, pad))
+    return copies[0], copies[1]
