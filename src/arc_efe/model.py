@@ -69,7 +69,6 @@ class ArcSystem(nn.Module):
         batch: Batch,
         cached_prompt: torch.Tensor | None = None,
         with_prompt_pair: bool = False,
-        with_backward: bool = True,
     ) -> SystemOutput:
         prompt = self.encoder(batch.contexts) if cached_prompt is None else cached_prompt  # [B, P]
         # The policy sees a detached prompt and its δ is detached from the agent's loss: the policy learns
@@ -79,9 +78,7 @@ class ArcSystem(nn.Module):
         with torch.no_grad():
             before = self.agent(batch.query_input, batch.query_input_mask, prompt.detach())
         after = self.agent(batch.query_input, batch.query_input_mask, refined)
-        backward_logits = None
-        if with_backward:
-            backward_logits = self.agent.backward_beliefs(batch.query_output, batch.query_output_mask, refined)
+        backward_logits = self.agent.backward_beliefs(batch.query_output, batch.query_output_mask, refined)
         pair = None
         if with_prompt_pair and cached_prompt is None:
             rows, first, second = split_context(batch.contexts)

@@ -4,7 +4,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arc_efe.data.augment import IDENTITY, Augmentation, all_d8, random_augmentation
-from arc_efe.data.task import Pair, Task
 
 
 @st.composite
@@ -81,16 +80,3 @@ def test_random_augmentation_keeps_background_and_is_seeded():
     assert any(a.colors[0] != 0 for a in free)
     fixed = random_augmentation(rng, d8=False, colors=False)
     assert fixed == IDENTITY
-
-
-def test_apply_task_same_aug_everywhere_keeps_id_and_none_outputs():
-    a, b = np.array([[1, 2, 3]]), np.array([[4], [5]])
-    task = Task("t1", [Pair(a, b), Pair(b, a)], [Pair(a, None)], source="s", meta={"k": 1})
-    aug = Augmentation(1, (0, 2, 3, 4, 5, 6, 7, 8, 9, 1))
-    out = aug.apply_task(task)
-    assert out.id == "t1" and out.source == "s" and out.meta == {"k": 1}
-    np.testing.assert_array_equal(out.train[0].input, aug.apply(a))
-    np.testing.assert_array_equal(out.train[1].output, aug.apply(a))
-    np.testing.assert_array_equal(out.test[0].input, aug.apply(a))
-    assert out.test[0].output is None
-    np.testing.assert_array_equal(task.train[0].input, a)  # original untouched

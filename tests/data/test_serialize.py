@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,9 +15,6 @@ from arc_efe.data.serialize import (
     pair_to_text,
     pair_to_tokens,
     pairs_to_tokens,
-    text_to_pair,
-    tokens_to_pair,
-    tokens_to_pairs,
 )
 
 
@@ -44,6 +40,29 @@ def assert_same_pair(a: Pair, b: Pair) -> None:
         np.testing.assert_array_equal(a.output, b.output)
 
 
+def decode_body(tokens: list[int]) -> Pair:
+    """Test-side inverse of one pair body (INPUT rows [OUTPUT rows]): proves the tokens lose nothing."""
+    grids, rows, row = [], [], []
+    for t in tokens + [INPUT]:
+        if t in (INPUT, OUTPUT):
+            if rows:
+                grids.append(np.array(rows, dtype=np.int64))
+            rows = []
+        elif t == ROW_END:
+            rows.append(row)
+            row = []
+        else:
+            row.append(t)
+    return Pair(grids[0], grids[1] if len(grids) > 1 else None)
+
+
+def decode_text(text: str) -> Pair:
+    """Test-side inverse of `pair_to_text`."""
+    blocks = [b for b in text.replace("output:", "input:").split("input:\n") if b]
+    grids = [np.array([[int(c) for c in line] for line in b.splitlines()], dtype=np.int64) for b in blocks]
+    return Pair(grids[0], grids[1] if len(grids) > 1 else None)
+
+
 def test_vocabulary_ids_are_distinct_and_dense():
     specials = [ROW_END, INPUT, OUTPUT, PAIR_SEP, PAD, BOS, EOS]
     assert sorted(list(range(10)) + specials) == list(range(VOCAB_SIZE))
@@ -58,7 +77,9 @@ def test_pair_tokens_layout():
 @settings(max_examples=60, deadline=None)
 @given(pairs())
 def test_tokens_round_trip(pair):
-    assert_same_pair(tokens_to_pair(pair_to_tokens(pair)), pair)
+    tokens = pair_to_tokens(pair)
+    assert tokens[0] == BOS and tokens[-1] == EOS
+    assert_same_pair(decode_body(tokens[1:-1]), pair)
 
 
 @settings(max_examples=60, deadline=None)
@@ -66,48 +87,22 @@ def test_tokens_round_trip(pair):
 def test_text_round_trip(pair):
     text = pair_to_text(pair)
     assert set(text) <= set("0123456789\ninputo:")
-    assert_same_pair(text_to_pair(text), pair)
+    assert_same_pair(decode_text(text), pair)
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(pairs(), min_size=1, max_size=4))
 def test_task_tokens_round_trip(task_pairs):
-    back = tokens_to_pairs(pairs_to_tokens(task_pairs))
+    tokens = pairs_to_tokens(task_pairs)
+    assert tokens[0] == BOS and tokens[-1] == EOS
+    bodies, body = [], []
+    for t in tokens[1:-1] + [PAIR_SEP]:
+        if t == PAIR_SEP:
+            bodies.append(body)
+            body = []
+        else:
+            body.append(t)
+    back = [decode_body(b) for b in bodies]
     assert len(back) == len(task_pairs)
     for a, b in zip(back, task_pairs):
         assert_same_pair(a, b)
-
-
-@pytest.mark.parametrize(
-    "tokens, fragment",
-    [
-        ([INPUT, 1, ROW_END, EOS], "start with BOS"),
-        ([BOS, INPUT, 1, ROW_END], "end with EOS"),
-        ([BOS, OUTPUT, 1, ROW_END, EOS], "expected INPUT"),
-        ([BOS, INPUT, 1, 2, EOS], "no ROW_END"),
-        ([BOS, INPUT, 1, ROW_END, 2, 3, ROW_END, EOS], "ragged"),
-        ([BOS, INPUT, EOS], "empty"),
-        ([BOS, INPUT, 1, ROW_END, INPUT, 1, ROW_END, EOS], "expected OUTPUT"),
-        ([BOS, INPUT, 1, ROW_END, OUTPUT, 1, ROW_END, PAD, EOS], "unexpected token"),
-        ([BOS, INPUT, 1, ROW_END, 99, EOS], "outside the vocabulary"),
-    ],
-)
-def test_malformed_tokens_raise(tokens, fragment):
-    with pytest.raises(ValueError, match=fragment):
-        tokens_to_pair(tokens)
-
-
-@pytest.mark.parametrize(
-    "text, fragment",
-    [
-        ("input:\n12\n34", "end with a newline"),
-        ("12\n", "before the 'input:' header"),
-        ("output:\n1\n", "expected 'input:' header"),
-        ("input:\n1a\n", "digits"),
-        ("input:\n12\n3\n", "ragged"),
-        ("input:\n1\noutput:\n2\noutput:\n3\n", "extra header"),
-    ],
-)
-def test_malformed_text_raises(text, fragment):
-    with pytest.raises(ValueError, match=fragment):
-        text_to_pair(text)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arc_efe.data.grid import NUM_COLORS
-from arc_efe.data.task import Pair, Task
+from arc_efe.data.task import Pair
 
 _IDENTITY_COLORS = tuple(range(NUM_COLORS))
 
@@ -86,16 +86,6 @@ class Augmentation:
     def apply_pair(self, pair: Pair) -> Pair:
         output = None if pair.output is None else self.apply(pair.output)
         return Pair(self.apply(pair.input), output)
-
-    def apply_task(self, task: Task) -> Task:
-        """The same augmentation on every demo and test pair; id, source and meta are kept."""
-        return Task(
-            id=task.id,
-            train=[self.apply_pair(p) for p in task.train],
-            test=[self.apply_pair(p) for p in task.test],
-            source=task.source,
-            meta=dict(task.meta),
-        )
 
 
 IDENTITY = Augmentation(0, _IDENTITY_COLORS)

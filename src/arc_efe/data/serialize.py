@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from arc_efe.data.grid import NUM_COLORS, to_grid
+from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
 
 ROW_END = NUM_COLORS
@@ -95,87 +95,3 @@ def pairs_to_tokens(pairs: Sequence[Pair]) -> list[int]:
         tokens.extend(pair_to_tokens(pair)[1:-1])
     tokens.append(EOS)
     return tokens
-
-
-def _parse_grid(tokens: Sequence[int], start: int, stop: int, what: str) -> tuple[np.ndarray, int]:
-    """Read rows from `start` up to the next non-row token (or `stop`); return the grid and its end."""
-    rows: list[list[int]] = []
-    row: list[int] = []
-    i = start
-    while i < stop and tokens[i] <= ROW_END:
-        if tokens[i] == ROW_END:
-            rows.append(row)
-            row = []
-        else:
-            row.append(int(tokens[i]))
-        i += 1
-    if row:
-        raise ValueError(f"{what}: row {len(rows)} has no ROW_END before token {i}")
-    return to_grid(rows, f"token sequence, {what}"), i
-
-
-def _parse_pair_body(tokens: Sequence[int], start: int, stop: int, where: str) -> Pair:
-    """Parse INPUT rows [OUTPUT rows] occupying exactly tokens[start:stop]."""
-    if start >= stop or tokens[start] != INPUT:
-        raise ValueError(f"{where}: expected INPUT ({INPUT}) at token {start}")
-    grid_in, i = _parse_grid(tokens, start + 1, stop, f"{where} input")
-    grid_out = None
-    if i < stop:
-        if tokens[i] != OUTPUT:
-            raise ValueError(f"{where}: unexpected token {tokens[i]} at {i}, expected OUTPUT ({OUTPUT})")
-        grid_out, i = _parse_grid(tokens, i + 1, stop, f"{where} output")
-    if i != stop:
-        raise ValueError(f"{where}: unexpected token {tokens[i]} at {i}")
-    return Pair(grid_in, grid_out)
-
-
-def _check_frame(tokens: Sequence[int]) -> list[int]:
-    tokens = [int(t) for t in tokens]
-    bad = [t for t in tokens if not 0 <= t < VOCAB_SIZE]
-    if bad:
-        raise ValueError(f"token {bad[0]} is outside the vocabulary 0..{VOCAB_SIZE - 1}")
-    if len(tokens) < 2 or tokens[0] != BOS or tokens[-1] != EOS:
-        raise ValueError("a token sequence must start with BOS and end with EOS")
-    return tokens
-
-
-def tokens_to_pair(tokens: Sequence[int]) -> Pair:
-    """Exact inverse of `pair_to_tokens`; ValueError naming the position on a malformed sequence."""
-    tokens = _check_frame(tokens)
-    return _parse_pair_body(tokens, 1, len(tokens) - 1, "pair")
-
-
-def tokens_to_pairs(tokens: Sequence[int]) -> list[Pair]:
-    """Exact inverse of `pairs_to_tokens`."""
-    tokens = _check_frame(tokens)
-    seps = [i for i, t in enumerate(tokens) if t == PAIR_SEP]
-    bounds = [0, *seps, len(tokens) - 1]
-    return [_parse_pair_body(tokens, a + 1, b, f"pair {k}") for k, (a, b) in enumerate(zip(bounds, bounds[1:]))]
-
-
-def text_to_pair(text: str) -> Pair:
-    """Exact inverse of `pair_to_text`; ValueError naming the line on malformed text."""
-    if not text.endswith("\n"):
-        raise ValueError("pair text must end with a newline")
-    lines = text[:-1].split("\n")
-    grids: dict[str, list[list[int]]] = {}
-    role = None
-    for n, line in enumerate(lines, start=1):
-        if line.endswith(":"):
-            role = line[:-1]
-            if len(grids) == len(ROLES):
-                raise ValueError(f"line {n}: extra header {line!r} after 'input:' and 'output:'")
-            if role != ROLES[len(grids)]:
-                raise ValueError(f"line {n}: expected '{ROLES[len(grids)]}:' header, got {line!r}")
-            grids[role] = []
-        elif role is None:
-            raise ValueError(f"line {n}: grid row before the 'input:' header")
-        elif not line or not line.isdigit() or not line.isascii():
-            raise ValueError(f"line {n}: a row must be digits 0-9, got {line!r}")
-        else:
-            grids[role].append([int(c) for c in line])
-    if "input" not in grids:
-        raise ValueError("pair text has no 'input:' section")
-    grid_in = to_grid(grids["input"], "pair text input")
-    grid_out = to_grid(grids["output"], "pair text output") if "output" in grids else None
-    return Pair(grid_in, grid_out)
