@@ -10,14 +10,14 @@ import zlib
 
 import numpy as np
 
-from arc_efe.data.generators import colour, geometry, objects, shapes
+from arc_efe.data.generators import colour, counting, geometry, lines, motion, objects, patterns, regions, shapes
 from arc_efe.data.generators.base import Family, GenerationError, render
 from arc_efe.data.grid import grid_to_list
 from arc_efe.data.task import Task
 
 __all__ = ["FAMILIES", "Family", "GenerationError", "generate", "generate_task", "task_to_json"]
 
-FAMILIES: dict[str, Family] = {f.name: f for module in (geometry, colour, objects, shapes) for f in module.FAMILIES}
+FAMILIES: dict[str, Family] = {f.name: f for module in (geometry, colour, objects, shapes, lines, motion, regions, counting, patterns) for f in module.FAMILIES}
 
 
 def generate(name: str, rng: np.random.Generator, difficulty: float) -> Task:
