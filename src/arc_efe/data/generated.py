@@ -1,0 +1,108 @@
+"""Generated tasks as a training source: `gen:all` or `gen:NAME[,NAME...]`, an endless seeded stream.
+
+Task k of a stream is drawn from a generator seeded by (stream seed, k) alone: family (by weight),
+difficulty and the task's own seed. So the stream needs no state but k, two processes with the same seed
+see the same tasks, and resuming at k continues exactly. `MixedSampler` fills each training batch with a
+fixed share of generated tasks and the rest from a `TaskSampler` over real tasks.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from arc_efe.data.augment import IDENTITY, random_augmentation
+from arc_efe.data.batching import Sample, TaskSampler, make_sample
+from arc_efe.data.generators import FAMILIES, generate_task
+from arc_efe.data.task import Task
+
+PREFIX = "gen:"
+
+
+def is_generated(source: str) -> bool:
+    return source.startswith(PREFIX)
+
+
+def families_of(source: str) -> list[str]:
+    """The family names a `gen:` source names (`gen:all`: every family), in a fixed order."""
+    names = source[len(PREFIX):]
+    if names == "all":
+        return sorted(FAMILIES)
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in FAMILIES]
+    if not chosen or unknown:
+        raise ValueError(f"source {source!r}: unknown generator families {unknown or '(none named)'}; "
+                         f"known: {', '.join(sorted(FAMILIES))}")
+    return chosen
+
+
+class GeneratedTasks:
+    """Task k of the stream over `families` (optionally weighted), difficulty uniform in [low, high]."""
+
+    def __init__(self, families: list[str], seed: int, difficulty: tuple[float, float] = (0.0, 1.0),
+                 weights: dict[str, float] | None = None):
+        if not families:
+            raise ValueError("a generated stream needs at least one family")
+        self.families = list(families)
+        self.seed = seed
+        self.difficulty = difficulty
+        w = np.array([float((weights or {}).get(f, 1.0)) for f in self.families])
+        if (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"generator weights must be >= 0 with a positive sum, got {weights}")
+        self.p = w / w.sum()
+
+    def task(self, k: int) -> Task:
+        rng = np.random.default_rng([self.seed, k])
+        family = self.families[int(rng.choice(len(self.families), p=self.p))]
+        low, high = self.difficulty
+        return generate_task(family, int(rng.integers(2**31)), float(rng.uniform(low, high)))
+
+    def tasks(self, start: int, count: int) -> list[Task]:
+        return [self.task(k) for k in range(start, start + count)]
+
+
+class MixedSampler:
+    """Batches of `batch_size` samples: round(batch_size × gen_share) from generated tasks (the stream's
+    next ones), the rest from `real` (a TaskSampler, which may be None when every source is generated).
+    `epoch` counts the real tasks' epochs, or generated tasks / `gen_epoch` when there are none."""
+
+    def __init__(self, real: TaskSampler | None, generated: GeneratedTasks, n_generated: int, seed: int,
+                 augment: bool = True, keep_background: bool = True, gen_epoch: int = 1000):
+        if n_generated < 1:
+            raise ValueError(f"MixedSampler needs >= 1 generated task per batch, got {n_generated}")
+        self.real = real
+        self.generated = generated
+        self.n_generated = n_generated
+        self.augment = augment
+        self.keep_background = keep_background
+        self.gen_epoch = gen_epoch
+        self._rng = np.random.default_rng([seed, 7])
+        self._drawn = 0
+
+    @property
+    def epoch(self) -> float:
+        return self.real.epoch if self.real is not None else self._drawn / self.gen_epoch
+
+    def next_batch(self) -> list[Sample]:
+        samples = self.real.next_batch() if self.real is not None else []
+        for task in self.generated.tasks(self._drawn, self.n_generated):
+            aug = random_augmentation(self._rng, keep_background=self.keep_background) if self.augment else IDENTITY
+            samples.append(make_sample(task, int(self._rng.integers(len(task.train))), aug))
+        self._drawn += self.n_generated
+        return samples
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"real": None if self.real is None else self.real.state_dict(),
+                "rng": copy.deepcopy(self._rng.bit_generator.state), "drawn": self._drawn,
+                "families": list(self.generated.families), "seed": self.generated.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state["families"] != self.generated.families or state["seed"] != self.generated.seed:
+            raise ValueError("MixedSampler.load_state_dict: the generator families or seed differ from the "
+                             "saved run's; a resumed run must use the same sources")
+        if self.real is not None:
+            self.real.load_state_dict(state["real"])
+        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+        self._drawn = int(state["drawn"])
