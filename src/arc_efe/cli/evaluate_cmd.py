@@ -19,6 +19,7 @@ from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.refine import RefineConfig
 from arc_efe.solving.run import run, sample_tasks, without_test_outputs
 from arc_efe.solving.solver import SolveConfig
+from arc_efe.training.provenance import TRAINED_ON_FILE, contaminated_ids, load_provenance
 
 _SOURCES = f"a bundled set ({', '.join(BUNDLED_SETS)}), a task file, a Kaggle challenges file or a folder"
 
@@ -58,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev = subparsers.add_parser("evaluate", help="solve tasks with known test outputs and score them",
                                formatter_class=fmt)
     ev.add_argument("--tasks", default="arc1/evaluation", help=f"tasks: {_SOURCES}")
+    ev.add_argument("--allow-contaminated", action="store_true",
+                    help="also score tasks the checkpoint trained on (by content; listed in scores.json as "
+                         "'contaminated'); without it they are refused")
     _add_common(ev, out_required=False)
     ev.set_defaults(func=evaluate, mode="evaluate")
 
@@ -114,6 +118,7 @@ def evaluate(args: argparse.Namespace) -> int:
         else:
             checkpoint = resolve_checkpoint(args.checkpoint).resolve()
         system, _ = load_system(checkpoint, device)
+        tasks, contamination = _contamination(args, checkpoint, tasks)
     except (CheckpointError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -130,7 +135,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     try:
         summary = run(system, tasks, cfg, out, str(checkpoint), report=not args.no_report, on_record=progress,
-                      workers=args.workers)
+                      workers=args.workers, contamination=contamination)
     except ValueError as err:
         bar.close()
         print(f"error: {err}", file=sys.stderr)
@@ -138,6 +143,34 @@ def evaluate(args: argparse.Namespace) -> int:
     bar.close()
     print(_summary(summary, out, args))
     return 0
+
+
+def _contamination(args: argparse.Namespace, checkpoint: Path, tasks: list[Task]) -> tuple[list[Task], dict]:
+    """The tasks to score and what to record about contamination. Tasks whose content the checkpoint
+    trained on (its trained_on.json) are refused unless --allow-contaminated; a checkpoint without
+    provenance is scored with a warning. `solve` scores nothing, so it checks nothing."""
+    if args.mode != "evaluate":
+        return tasks, {}
+    provenance = load_provenance(checkpoint)
+    if provenance is None:
+        print(f"warning: {checkpoint} has no {TRAINED_ON_FILE}: what it trained on is unknown, so these scores "
+              "cannot be checked for contamination", file=sys.stderr)
+        return tasks, {"provenance": "unknown"}
+    ids = contaminated_ids(provenance, tasks)
+    if not ids:
+        return tasks, {}
+    shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+    if args.allow_contaminated:
+        print(f"warning: scoring {len(ids)} task(s) this checkpoint trained on ({shown}) because of "
+              "--allow-contaminated; scores.json lists them as 'contaminated'", file=sys.stderr)
+        return tasks, {"contaminated": ids}
+    clean = [t for t in tasks if t.id not in set(ids)]
+    if not clean:
+        raise ValueError(f"the checkpoint trained on all {len(ids)} task(s) ({shown}); refusing to score them "
+                         "(for a training-set score pass --allow-contaminated: scored, flagged as contaminated)")
+    print(f"warning: refusing to score {len(ids)} task(s) this checkpoint trained on ({shown}); scoring the "
+          f"other {len(clean)} (pass --allow-contaminated to include them)", file=sys.stderr)
+    return clean, {"refused_contaminated": ids}
 
 
 def _default_out(checkpoint: Path) -> str:
@@ -161,6 +194,13 @@ def _summary(summary: dict, out: str, args: argparse.Namespace) -> str:
             f"gain {gain['task_score']:+.4f}",
             f"solved tasks: {len(summary['solved_tasks'])}/{summary['num_tasks']}  levers {summary['levers']}",
         ]
+    if summary.get("contaminated"):
+        lines.append(f"CONTAMINATED: {len(summary['contaminated'])} scored task(s) were in the checkpoint's "
+                     "training data (--allow-contaminated)")
+    if summary.get("refused_contaminated"):
+        lines.append(f"{len(summary['refused_contaminated'])} task(s) the checkpoint trained on were not scored")
+    if summary.get("provenance") == "unknown":
+        lines.append("provenance unknown: the checkpoint does not say what it trained on")
     if summary["errors"]:
         lines.append(f"{len(summary['errors'])} task(s) failed (see scores.json 'errors')")
     files = "submission.json, scores.json, tasks.jsonl" + ("" if args.no_report else ", report/index.html")

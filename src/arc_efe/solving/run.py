@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from arc_efe.data.task import Pair, Task
 from arc_efe.model import ArcSystem
 from arc_efe.solving.parallel import solve_in_workers
 from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
-from arc_efe.solving.report import render_record, write_outputs
+from arc_efe.solving.report import SCORES_FILE, render_record, write_outputs
 from arc_efe.solving.solver import SolveConfig, Solver
 
 logger = logging.getLogger(__name__)
@@ -47,14 +48,19 @@ def run(
     report: bool = True,
     on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
     workers: int = 1,
+    contamination: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Solve `tasks` into `out_dir` (resuming a run with the same checkpoint and settings) and return
     the summary written to scores.json. `on_record(task, record, resumed)` follows each task; `workers`
-    processes solve tasks at once (see solve_tasks)."""
+    processes solve tasks at once (see solve_tasks). `contamination` (e.g. `{"contaminated": [ids]}`, what
+    the caller found checking the checkpoint's training data) goes into scores.json and run.json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = {"checkpoint": str(checkpoint), "solve": to_dict(cfg),
                 "known_outputs": all(t.has_test_outputs for t in tasks)}
+    if contamination:
+        # A resume that would mix contaminated and clean scoring is refused like any other settings change.
+        settings["contamination"] = contamination
 
     def after_task(task: Task, record: TaskRecord, resumed: bool) -> None:
         if report:
@@ -64,7 +70,12 @@ def run(
             on_record(task, record, resumed)
 
     records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task, workers)
-    return write_outputs(out_dir, tasks, records, report)
+    summary = write_outputs(out_dir, tasks, records, report)
+    if contamination:
+        summary.update(contamination)
+        # write_outputs knows only the scores; the contamination record must sit beside them in scores.json.
+        (out_dir / SCORES_FILE).write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 def solve_tasks(
