@@ -22,6 +22,7 @@ FLAG_PATHS = {
     "device": "device",
     "tasks": "data.train",
     "val": "data.val",
+    "contamination_check": "data.contamination_check",
     "llm": "model.encoder.llm",
     "llm_train": "model.encoder.train_mode",
     "batch_size": "data.batch_size",
@@ -41,6 +42,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="starting point (default: cpu)")
     p.add_argument("--tasks", action="append", help="training source (repeatable; default arc1/training)")
     p.add_argument("--val", help="held-out source (default: a seeded 10%% of the training tasks)")
+    p.add_argument("--contamination-check", dest="contamination_check", action="append", metavar="SOURCE",
+                   help="also record (and warn about) overlap of the training and held-out tasks with this set, "
+                        "by content (repeatable; arc1/evaluation and arc2/evaluation are always checked)")
     p.add_argument("--llm", help="pretrained Qwen2/Qwen2.5 folder or hub name (default: built-in encoder)")
     p.add_argument("--llm-train", dest="llm_train", choices=["full", "lora", "frozen"])
     p.add_argument("--epochs", type=int)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from arc_efe.cli.train_args import add_train_arguments, config_from_args
 
@@ -30,7 +31,23 @@ def run_train(args: argparse.Namespace) -> int:
     logging.getLogger("arc_efe").setLevel(logging.INFO)
     run_dir = train(cfg, resume=args.resume)
     print(f"run folder: {run_dir}  (checkpoints/, best/, metrics.jsonl, eval.jsonl, config.json)")
+    _remind_overlaps(run_dir)
     return 0
+
+
+def _remind_overlaps(run_dir) -> None:
+    """Repeat the contamination warning at the end, where it cannot scroll away under the training log."""
+    from arc_efe.solving.load import resolve_checkpoint
+    from arc_efe.training.provenance import TRAINED_ON_FILE, load_provenance
+
+    provenance = load_provenance(resolve_checkpoint(run_dir))
+    if provenance is None:
+        return
+    for name, overlap in provenance["overlaps"].items():
+        if overlap["count"]:
+            shown = ", ".join(overlap["ids"][:5]) + (", ..." if overlap["count"] > 5 else "")
+            print(f"WARNING: this run trained on {overlap['count']} task(s) of {name} by content ({shown}); "
+                  f"recorded in each checkpoint's {TRAINED_ON_FILE}", file=sys.stderr)
 
 
 def run_plot(args: argparse.Namespace) -> int:
