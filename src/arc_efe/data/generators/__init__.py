@@ -12,12 +12,14 @@ import numpy as np
 
 from arc_efe.data.generators import colour, counting, geometry, lines, motion, objects, patterns, regions, shapes
 from arc_efe.data.generators.base import Family, GenerationError, render
+from arc_efe.data.generators.concepts import CONCEPTS
 from arc_efe.data.grid import grid_to_list
 from arc_efe.data.task import Task
 
-__all__ = ["FAMILIES", "Family", "GenerationError", "generate", "generate_task", "task_to_json"]
+__all__ = ["CONCEPTS", "FAMILIES", "Family", "GenerationError", "generate", "generate_task", "task_to_json"]
 
-FAMILIES: dict[str, Family] = {f.name: f for module in (geometry, colour, objects, shapes, lines, motion, regions, counting, patterns) for f in module.FAMILIES}
+_MODULES = (geometry, colour, objects, shapes, lines, motion, regions, counting, patterns)
+FAMILIES: dict[str, Family] = {f.name: f for module in _MODULES for f in module.FAMILIES}
 
 
 def generate(name: str, rng: np.random.Generator, difficulty: float) -> Task:

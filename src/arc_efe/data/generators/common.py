@@ -155,13 +155,11 @@ def objects(grid: np.ndarray, bg: int = 0, diagonal: bool = True, multicolour: b
     found = []
     layers = [grid != bg] if multicolour else [grid == c for c in np.unique(grid) if c != bg]
     for layer in layers:
-        labels, n = ndimage.label(layer, _EIGHT if diagonal else None)
-        for i in range(1, n + 1):
+        labels, _ = ndimage.label(layer, _EIGHT if diagonal else None)
+        for i, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1):
             mask = labels == i
-            rows, cols = np.nonzero(mask)
-            values, counts = np.unique(grid[mask], return_counts=True)
-            box = (int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1)
-            found.append(Obj(int(values[counts.argmax()]), mask, box))
+            colour = np.bincount(grid[mask], minlength=10).argmax()
+            found.append(Obj(int(colour), mask, (rows.start, cols.start, rows.stop, cols.stop)))
     return sorted(found, key=lambda o: (o.box[0], o.box[1]))
 
 

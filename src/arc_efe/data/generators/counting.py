@@ -43,7 +43,7 @@ def _bar_others(p: Params) -> list[Params]:
 
 def _grid_params(rng: Rng, difficulty: float) -> Params:
     side = int(rng.integers(3, 5))
-    return {"h": side, "w": side, "snake": bool(rng.random() < 0.5)}
+    return {"h": side, "w": side, "by_columns": bool(rng.random() < 0.5)}
 
 
 def _grid_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None:
@@ -54,14 +54,11 @@ def _grid_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None:
 
 
 def _grid_apply(p: Params, g: np.ndarray) -> np.ndarray:
-    """The object count fills an h x w grid in reading order (or boustrophedon) with the objects' colour."""
+    """The object count fills an h x w grid with the objects' colour, row by row or column by column."""
     objs = objects(g)
-    out = np.zeros((p["h"], p["w"]), dtype=np.int64)
-    flat = out.reshape(-1)
+    flat = np.zeros(p["h"] * p["w"], dtype=np.int64)
     flat[: len(objs)] = objs[0].colour if objs else 0
-    if p["snake"]:
-        out[1::2] = out[1::2, ::-1]
-    return out
+    return flat.reshape(p["w"], p["h"]).T.copy() if p["by_columns"] else flat.reshape(p["h"], p["w"])
 
 
 def _holes_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray:
@@ -153,7 +150,7 @@ def _extreme_bar_params(rng: Rng, difficulty: float) -> Params:
 FAMILIES = [
     Family("count_to_bar", ("counting",), _bar_params, _bar_input, _bar_apply, _bar_others),
     Family("count_into_grid", ("counting",), _grid_params, _grid_input, _grid_apply,
-           lambda p: [dict(p, snake=not p["snake"])]),
+           lambda p: [dict(p, by_columns=not p["by_columns"])]),
     Family("count_holes", ("count_holes", "counting"), lambda r, d: {"colour": colours(r, 1)[0]}, _holes_input,
            _holes_apply),
     Family("colour_histogram", ("counting", "sorting"), _hist_params, _hist_input, _hist_apply, _order_others),

@@ -121,13 +121,12 @@ def _sym_apply(p: Params, g: np.ndarray) -> np.ndarray:
 
 def _mirror_half_apply(p: Params, g: np.ndarray) -> np.ndarray:
     """The chosen half is copied, mirrored, over the other half."""
-    side = p["side"]
-    t = g.T if side in ("top", "bottom") else g
-    t = t[:, ::-1] if side in ("right", "bottom") else t.copy()
+    # Turn the source half to the left, mirror it onto the right, turn back.
+    k = {"left": 0, "top": 1, "right": 2, "bottom": 3}[p["side"]]
+    t = np.rot90(g, k).copy()
     half = t.shape[1] // 2
     t[:, t.shape[1] - half :] = t[:, :half][:, ::-1]
-    t = t[:, ::-1] if side in ("right", "bottom") else t
-    return np.ascontiguousarray(t.T if side in ("top", "bottom") else t)
+    return np.rot90(t, -k).copy()
 
 
 def _mirror_half_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray:
