@@ -3,6 +3,8 @@
 The solver reads the checkpoint format itself (it may not import the training loop):
     CHECKPOINT/config.json        the full TrainConfig as a dict; its "model" entry builds the system
     CHECKPOINT/model.safetensors  the ArcSystem state dict
+    CHECKPOINT/checksums.json     size and sha256 of every other file, written last (absent in the shipped
+                                  model and older checkpoints); a truncated or altered file is named, not used
     RUN_DIR/latest                the name of the newest folder under RUN_DIR/checkpoints/
 
 The package ships one trained checkpoint (`arc_efe/models/default/`, see MODEL_CARD.md) with a
@@ -11,29 +13,35 @@ The package ships one trained checkpoint (`arc_efe/models/default/`, see MODEL_C
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file
 
-from arc_efe.config import from_dict
+from arc_efe.config import ConfigError, from_dict
 from arc_efe.model import ArcSystem, ModelConfig, build_system
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+CHECKSUMS_FILE = "checksums.json"
 LATEST_FILE = "latest"
 CHECKPOINTS_DIR = "checkpoints"
 MODEL_INFO_FILE = "model_info.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[1] / "models" / "default"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint cannot be used; the message names the path and what is wrong."""
+class CheckpointError(ConfigError):
+    """A checkpoint cannot be used; the message names the file and what is wrong, in one line.
+
+    A ConfigError because the checkpoint is an input the user named (--checkpoint, --resume): every
+    command reports it as one line, not a traceback."""
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -55,6 +63,67 @@ def resolve_checkpoint(path: str | Path) -> Path:
         f"checkpoint {path}: not a checkpoint folder ({CONFIG_FILE} + {WEIGHTS_FILE}) and not a run folder "
         f"(no '{LATEST_FILE}' file); pass RUN_DIR, RUN_DIR/best or RUN_DIR/checkpoints/step-N"
     )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def checksums(folder: Path) -> dict[str, dict[str, Any]]:
+    """{relative path: {"bytes", "sha256"}} of every file in `folder` but the checksums file itself."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS_FILE)
+    return {str(p.relative_to(folder)): {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in files}
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}"
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    """The checkpoint's config dict; CheckpointError naming the file when it is unreadable or not a config."""
+    path = folder / CONFIG_FILE
+    try:
+        config = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"checkpoint {path}: not a readable JSON config ({_one_line(err)})") from err
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise CheckpointError(f"checkpoint {path}: has no 'model' section")
+    return config
+
+
+def verify_checkpoint(folder: Path) -> None:
+    """Raise CheckpointError naming the first file of `folder` that is unreadable, truncated or altered since
+    it was saved: the config and the weights' header always, every file against checksums.json if present."""
+    read_config(folder)
+    weights = folder / WEIGHTS_FILE
+    try:
+        with safe_open(str(weights), framework="pt"):
+            pass  # opening parses the header and checks that it covers the file; no tensor is read
+    except (OSError, SafetensorError) as err:
+        raise CheckpointError(f"checkpoint {weights}: not a readable safetensors file ({_one_line(err)})") from err
+    manifest = folder / CHECKSUMS_FILE
+    if not manifest.is_file():
+        return  # the shipped model and checkpoints from before checksums were written
+    try:
+        listed = json.loads(manifest.read_bytes())
+        saved = {name: (int(entry["bytes"]), str(entry["sha256"])) for name, entry in listed.items()}
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as err:
+        raise CheckpointError(f"checkpoint {manifest}: not a readable checksums file ({_one_line(err)})") from err
+    for name, (size, digest) in saved.items():
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path}: missing (listed in {CHECKSUMS_FILE})")
+        actual = path.stat().st_size
+        if actual != size:
+            raise CheckpointError(f"checkpoint {path}: truncated or overwritten ({actual} bytes, {size} when saved)")
+        if _sha256(path) != digest:
+            raise CheckpointError(f"checkpoint {path}: corrupted (its sha256 differs from the one saved in "
+                                  f"{CHECKSUMS_FILE})")
 
 
 def default_model() -> tuple[Path, dict[str, Any]]:
@@ -81,12 +150,8 @@ def load_system(path: str | Path, device: str | torch.device = "cpu") -> tuple[A
     """(system in eval mode on `device`, the checkpoint's config dict). Weights load strictly: a missing
     or unexpected key, or a shape mismatch, raises CheckpointError naming the keys and the path."""
     folder = resolve_checkpoint(path)
-    try:
-        config = json.loads((folder / CONFIG_FILE).read_text())
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"checkpoint {folder}: {CONFIG_FILE} is not valid JSON ({err})") from err
-    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
-        raise CheckpointError(f"checkpoint {folder}: {CONFIG_FILE} has no 'model' section")
+    verify_checkpoint(folder)
+    config = read_config(folder)
     system = build_system(from_dict(ModelConfig, config["model"], "model"))
     state = load_file(str(folder / WEIGHTS_FILE))
     expected = system.state_dict()

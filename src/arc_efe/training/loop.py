@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pickle
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from arc_efe.solving.submission import score_submission
 from arc_efe.training import checkpoint as ckpt
 from arc_efe.training.config import TrainConfig
 from arc_efe.training.monitor import Monitor
+from arc_efe.training.provenance import TRAINED_ON_FILE, training_provenance
 from arc_efe.training.setup import (build_accelerator, build_optimizer, build_scheduler, parameter_groups,
                                     split_tasks)
 from arc_efe.training.step import train_step
@@ -58,6 +60,7 @@ class Trainer:
         set_seed(cfg.seed)
         self.run_dir = Path(cfg.out)
         self.train_tasks, self.val_tasks = split_tasks(cfg.data)
+        self.provenance = training_provenance(self.train_tasks, self.val_tasks)
         system = build_system(cfg.model)
         self.groups = parameter_groups(system)
         optimizer = build_optimizer(self.groups, cfg.optim)
@@ -85,11 +88,20 @@ class Trainer:
 
     def _resume(self, path: str) -> None:
         checkpoint = ckpt.resolve_checkpoint(path)
+        ckpt.verify_checkpoint(checkpoint)
         ckpt.check_compatible(ckpt.read_config(checkpoint), self.config_dict, checkpoint)
-        self.accelerator.load_state(str(checkpoint))
+        try:
+            self.accelerator.load_state(str(checkpoint))
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as err:
+            # A checkpoint without checksums.json (older format) reaches here with a damaged state file.
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            raise ckpt.CheckpointError(f"checkpoint {checkpoint}: the training state does not load "
+                                       f"({type(err).__name__}: {first})") from err
         self.cache.load_state_dict(self.state.cache)
-        if self.monitor is not None and self.state.monitor:
-            self.monitor.load_state_dict(self.state.monitor)
+        if self.monitor is not None:
+            if self.state.monitor:
+                self.monitor.load_state_dict(self.state.monitor)
+            self.monitor.rewind(self.state.step)
         # Redraw the window the checkpoint was inside, so the next step sees the same samples.
         self.sampler.load_state_dict(self.state.sampler_at_window)
         self._draw_window(keep_start=True)
@@ -115,7 +127,7 @@ class Trainer:
         if self.monitor is not None:
             self.state.monitor = self.monitor.state_dict()
         path = ckpt.save_checkpoint(self.accelerator, self.run_dir, self.state.step, self.config_dict,
-                                    self.cfg.keep_last)
+                                    self.cfg.keep_last, extra_json={TRAINED_ON_FILE: self.provenance})
         if best_score is not None and best_score > self.state.best_score:
             self.state.best_score = best_score
             if self.accelerator.is_main_process:

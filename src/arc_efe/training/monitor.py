@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 from collections import deque
 from pathlib import Path
 
@@ -27,6 +28,14 @@ def format_line(step: int, r: StepResult, qwen_grad: float, pairs_per_s: float) 
         f"Mask_ratio {r.terms.get('mask_ratio', math.nan):.3f} | Reward {r.reward:+.4f} | "
         f"acc {r.acc_before:.3f}→{r.acc_after:.3f} | {pairs_per_s:.1f} pairs/s"
     )
+
+
+def _step_of(line: str) -> float:
+    """The step of a jsonl record; a torn last line (a killed write) counts as after every step."""
+    try:
+        return json.loads(line)["step"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return math.inf
 
 
 class Monitor:
@@ -94,6 +103,21 @@ class Monitor:
             for key, value in scores.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     self.writer.add_scalar(f"val/{key}", value, step)
+
+    def rewind(self, step: int) -> None:
+        """Drop the metrics.jsonl and eval.jsonl records after `step`: a resumed run redoes the steps its
+        predecessor took after its last checkpoint, and each step must be logged once."""
+        for path in (self.metrics_path, self.metrics_path.parent / "eval.jsonl"):
+            if not path.exists():
+                continue
+            lines = path.read_text().splitlines()
+            kept = [line for line in lines if _step_of(line) <= step]
+            if len(kept) < len(lines):
+                log.info("%s: dropped %d records after step %d (logged after the last checkpoint)", path,
+                         len(lines) - len(kept), step)
+                tmp = path.with_name(f".{path.name}.tmp")
+                tmp.write_text("".join(f"{line}\n" for line in kept))
+                os.replace(tmp, path)
 
     def state_dict(self) -> dict:
         return {"last_qwen_grad": self.last_qwen_grad, "last_prompt_term": self.last_prompt_term,

@@ -78,16 +78,17 @@ def train_step(system, batch: Batch, optimizer, scheduler, accelerator, cache: P
         reward = refinement_reward(acc_before, acc_after)
         pg, pg_terms = policy_gradient_loss(out.policy.log_prob, reward, out.policy.value, out.policy.entropy, cfg.pg)
         loss = efe + pg
-    if cached is None:
-        for key, prompt in zip(keys, out.prompt):
-            cache.store(key, prompt, step)
 
     finite = torch.isfinite(loss.detach()).float()
     if accelerator.num_processes > 1:  # every rank must agree to skip, or DDP would hang in backward
         finite = accelerator.reduce(finite, reduction="min")
     if finite.item() < 1.0:
+        # Nothing is cached either: a NaN prompt would otherwise spoil every step of its window.
         optimizer.zero_grad(set_to_none=True)
         return StepResult(math.nan, math.nan, {}, {}, 0.0, 0.0, 0.0, cached is None, skipped=True)
+    if cached is None:
+        for key, prompt in zip(keys, out.prompt):
+            cache.store(key, prompt, step)
 
     accelerator.backward(loss)
     accelerator.unscale_gradients()  # fp16: drop the GradScaler factor before measuring and clipping
