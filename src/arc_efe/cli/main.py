@@ -14,7 +14,8 @@ from arc_efe.config import ConfigError
 from arc_efe.data.grid import TaskFormatError
 
 # Module names under arc_efe.cli, one per subcommand (or group of subcommands).
-COMMAND_MODULES = ["data_cmd", "show_cmd", "score_cmd", "train_cmd", "diagnose_cmd", "evaluate_cmd"]
+COMMAND_MODULES = ["data_cmd", "show_cmd", "score_cmd", "train_cmd", "diagnose_cmd", "evaluate_cmd",
+                   "generate_cmd"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 from arc_efe.data.bundled import BUNDLED_SETS
+from arc_efe.data.generated import families_of, is_generated
+from arc_efe.data.generators import FAMILIES, generate_task
 from arc_efe.data.grid import TaskFormatError
 from arc_efe.data.sources import TaskNotFoundError, find_task, load_tasks
 from arc_efe.data.task import Task
@@ -19,8 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "task",
         metavar="TASK_ID_OR_FILE",
-        help="a task id (looked up in --tasks, else in the bundled sets) or a task JSON file",
+        help="a task id (looked up in --tasks, else in the bundled sets), a task JSON file, or gen:FAMILY "
+             "(a generated task of that family, seeded by --seed)",
     )
+    parser.add_argument("--seed", type=int, default=0, help="seed of a gen:FAMILY task (0)")
     parser.add_argument(
         "--tasks", help=f"where to look the id up: a bundled set ({', '.join(BUNDLED_SETS)}), file or folder"
     )
@@ -32,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def show(args: argparse.Namespace) -> int:
     try:
-        task = _resolve_task(args.task, args.tasks, args.solutions)
+        task = _resolve_task(args.task, args.tasks, args.solutions, args.seed)
     except (TaskFormatError, TaskNotFoundError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -50,8 +54,14 @@ def show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve_task(name: str, source: str | None, solutions: str | None) -> Task:
-    """The task named by `name`: an id in `source`, a single-task file, or an id in the bundled sets."""
+def _resolve_task(name: str, source: str | None, solutions: str | None, seed: int = 0) -> Task:
+    """The task named by `name`: gen:FAMILY (generated with `seed`), an id in `source`, a single-task
+    file, or an id in the bundled sets."""
+    if is_generated(name):
+        (family,) = families_of(name) if "," not in name and name != "gen:all" else (None,)
+        if family is None:
+            raise ValueError(f"{name}: show draws one family's task, e.g. gen:{sorted(FAMILIES)[0]}")
+        return generate_task(family, seed)
     if source is not None:
         tasks = load_tasks(source, solutions=solutions).tasks
         for task in tasks:
