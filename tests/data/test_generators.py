@@ -154,5 +154,8 @@ def test_rules_on_hand_made_grids():
     assert _apply("count_holes", {"colour": 6}, block).tolist() == [[6, 6]]
     assert _apply("recolour_by_size", {"colour": 1, "map": {"1": 7, "2": 8}}, [[1, 0, 1, 1]]).tolist() == [[7, 0, 8, 8]]
     assert _apply("tile_self_similar", {"invert": False}, [[1, 0], [0, 0]]).tolist() == [
-        [1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]
+        [1, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 0, 0],
     ]

@@ -109,7 +109,13 @@ FAMILIES = [
     Family("colour_map", ("colour_map",), _map_params, _map_input, _map_apply, _map_others),
     Family("d8_colour_map", ("d8", "colour_map"), _d8_map_params, _map_input, _map_apply, _d8_map_others),
     Family("colour_by_frequency", ("majority_colour",), _freq_params, _freq_input, _freq_apply, _which_others),
-    Family("recolour_to_frequency", ("majority_colour", "colour_map"), _which_params, _freq_input, _recolour_apply,
-           _which_others),
+    Family(
+        "recolour_to_frequency",
+        ("majority_colour", "colour_map"),
+        _which_params,
+        _freq_input,
+        _recolour_apply,
+        _which_others,
+    ),
     Family("invert_colours", ("colour_map",), _invert_params, _invert_input, _invert_apply, _invert_others),
 ]

@@ -96,7 +96,9 @@ def place(rng: Rng, taken: np.ndarray, mask: np.ndarray, margin: int = 1, tries:
     return None
 
 
-def scatter_shapes(rng: Rng, h: int, w: int, masks: list[np.ndarray], cols: list[int], margin: int = 1) -> np.ndarray | None:
+def scatter_shapes(
+    rng: Rng, h: int, w: int, masks: list[np.ndarray], cols: list[int], margin: int = 1
+) -> np.ndarray | None:
     """A grid with each mask painted in its colour at a random free spot, or None when they do not fit."""
     grid = np.zeros((h, w), dtype=np.int64)
     taken = np.zeros((h, w), dtype=bool)
@@ -137,14 +139,14 @@ class Obj:
     def size(self) -> int:
         return int(self.mask.sum())
 
-    def crop(self, grid: np.ndarray) -> np.ndarray:
-        t, l, b, r = self.box
-        return grid[t:b, l:r]
+    @property
+    def region(self) -> tuple[slice, slice]:
+        """Index of the bounding box: `grid[obj.region]`."""
+        t, left, b, r = self.box
+        return slice(t, b), slice(left, r)
 
-    def shape_key(self) -> bytes:
-        t, l, b, r = self.box
-        sub = self.mask[t:b, l:r]
-        return bytes(sub.shape) + sub.tobytes()
+    def crop(self, grid: np.ndarray) -> np.ndarray:
+        return grid[self.region]
 
 
 def objects(grid: np.ndarray, bg: int = 0, diagonal: bool = True, multicolour: bool = False) -> list[Obj]:
@@ -173,5 +175,5 @@ def enclosed(barrier: np.ndarray) -> np.ndarray:
 
 def holes(mask: np.ndarray) -> int:
     """How many enclosed background regions a shape has."""
-    labels, n = ndimage.label(enclosed(np.pad(mask, 1)))
-    return int(n)
+    # Padding joins all outside cells into one 4-connected region; every other region is a hole.
+    return int(ndimage.label(~np.pad(mask, 1))[1]) - 1

@@ -143,18 +143,39 @@ def _sort_params(rng: Rng, difficulty: float) -> Params:
 
 def _extreme_bar_params(rng: Rng, difficulty: float) -> Params:
     source, colour = colours(rng, 2)
-    return {"order": "ascending", "recolour": str(rng.choice(("tallest", "shortest"))), "source": source,
-            "colour": colour}
+    return {
+        "order": "ascending",
+        "recolour": str(rng.choice(("tallest", "shortest"))),
+        "source": source,
+        "colour": colour,
+    }
 
 
 FAMILIES = [
     Family("count_to_bar", ("counting",), _bar_params, _bar_input, _bar_apply, _bar_others),
-    Family("count_into_grid", ("counting",), _grid_params, _grid_input, _grid_apply,
-           lambda p: [dict(p, by_columns=not p["by_columns"])]),
-    Family("count_holes", ("count_holes", "counting"), lambda r, d: {"colour": colours(r, 1)[0]}, _holes_input,
-           _holes_apply),
+    Family(
+        "count_into_grid",
+        ("counting",),
+        _grid_params,
+        _grid_input,
+        _grid_apply,
+        lambda p: [dict(p, by_columns=not p["by_columns"])],
+    ),
+    Family(
+        "count_holes",
+        ("count_holes", "counting"),
+        lambda r, d: {"colour": colours(r, 1)[0]},
+        _holes_input,
+        _holes_apply,
+    ),
     Family("colour_histogram", ("counting", "sorting"), _hist_params, _hist_input, _hist_apply, _order_others),
     Family("sort_bars", ("sorting",), _sort_params, _bars_input, _bars_apply, _order_others),
-    Family("mark_extreme_bar", ("sorting", "recolour_objects"), _extreme_bar_params, _bars_input, _bars_apply,
-           lambda p: [dict(p, recolour="shortest" if p["recolour"] == "tallest" else "tallest")]),
+    Family(
+        "mark_extreme_bar",
+        ("sorting", "recolour_objects"),
+        _extreme_bar_params,
+        _bars_input,
+        _bars_apply,
+        lambda p: [dict(p, recolour="shortest" if p["recolour"] == "tallest" else "tallest")],
+    ),
 ]

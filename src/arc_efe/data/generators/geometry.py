@@ -187,8 +187,14 @@ FAMILIES = [
     Family("scale_up", ("scale",), _scale_up_params, _scale_up_input, _scale_up_apply),
     Family("scale_down", ("scale", "denoise"), _scale_down_params, _scale_down_input, _scale_down_apply),
     Family("tile_flips", ("tile",), _tile_params, _tile_input, _tile_apply, _tile_others),
-    Family("tile_self_similar", ("tile", "scale"), _fractal_params, _fractal_input, _fractal_apply,
-           lambda p: [{"invert": not p["invert"]}]),
+    Family(
+        "tile_self_similar",
+        ("tile", "scale"),
+        _fractal_params,
+        _fractal_input,
+        _fractal_apply,
+        lambda p: [{"invert": not p["invert"]}],
+    ),
     Family("mirror_extend", ("tile", "symmetry"), _mirror_params, _mirror_input, _mirror_apply, _mirror_others),
     Family("extract_quadrant", ("crop",), _quadrant_params, _quadrant_input, _quadrant_apply, _quadrant_others),
 ]

@@ -9,10 +9,13 @@ from arc_efe.data.generators.common import DIRS, colours, span
 
 _STEPS = dict(DIRS, up_left=(-1, -1), up_right=(-1, 1), down_left=(1, -1), down_right=(1, 1))
 # Ray sets a task may use: one direction, opposite pairs, the orthogonal cross, the diagonal X, all eight.
-_RAY_SETS = (
-    [[d] for d in _STEPS]
-    + [["left", "right"], ["up", "down"], list(DIRS), ["up_left", "up_right", "down_left", "down_right"], list(_STEPS)]
-)
+_RAY_SETS = [[d] for d in _STEPS] + [
+    ["left", "right"],
+    ["up", "down"],
+    list(DIRS),
+    ["up_left", "up_right", "down_left", "down_right"],
+    list(_STEPS),
+]
 _LINES = ("row", "col", "both")
 
 
@@ -119,10 +122,22 @@ def _connect_apply(p: Params, g: np.ndarray) -> np.ndarray:
 
 FAMILIES = [
     Family("rays_to_border", ("rays",), _rays_params, lambda r, d, p: _pixels(r, d), _rays_apply, _rays_others),
-    Family("rays_to_obstacle", ("rays", "move_until_touch"), _obstacle_params, _obstacle_input, _rays_apply,
-           _rays_others),
-    Family("cross_lines", ("rays",), lambda r, d: {"lines": str(r.choice(_LINES))}, lambda r, d, p: _pixels(r, d),
-           _cross_apply, lambda p: [{"lines": m} for m in _LINES if m != p["lines"]]),
-    Family("connect_points", ("connect",), lambda r, d: {"colour": None if r.random() < 0.6 else colours(r, 1)[0]},
-           _connect_input, _connect_apply),
+    Family(
+        "rays_to_obstacle", ("rays", "move_until_touch"), _obstacle_params, _obstacle_input, _rays_apply, _rays_others
+    ),
+    Family(
+        "cross_lines",
+        ("rays",),
+        lambda r, d: {"lines": str(r.choice(_LINES))},
+        lambda r, d, p: _pixels(r, d),
+        _cross_apply,
+        lambda p: [{"lines": m} for m in _LINES if m != p["lines"]],
+    ),
+    Family(
+        "connect_points",
+        ("connect",),
+        lambda r, d: {"colour": None if r.random() < 0.6 else colours(r, 1)[0]},
+        _connect_input,
+        _connect_apply,
+    ),
 ]

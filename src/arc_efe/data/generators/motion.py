@@ -122,12 +122,36 @@ def _slide_to_anchor(g: np.ndarray, mover: int, anchor: int) -> np.ndarray | Non
 
 
 FAMILIES = [
-    Family("gravity_cells", ("gravity",), _dir_params, _cells_input,
-           lambda p, g: _downward(_cells_fall, p["dir"], g), _dir_others),
-    Family("gravity_objects", ("gravity",), _dir_params, _objects_input,
-           lambda p, g: _downward(_objects_fall, p["dir"], g), _dir_others),
-    Family("slide_objects", ("gravity", "move_until_touch"), _slide_params, _objects_input,
-           lambda p, g: _downward(_objects_fall, p["dir"], g, p["colour"]), _dir_others),
-    Family("move_to_contact", ("move_until_touch",), _touch_params, _touch_input, _touch_apply,
-           lambda p: [{"mover": p["anchor"], "anchor": p["mover"]}]),
+    Family(
+        "gravity_cells",
+        ("gravity",),
+        _dir_params,
+        _cells_input,
+        lambda p, g: _downward(_cells_fall, p["dir"], g),
+        _dir_others,
+    ),
+    Family(
+        "gravity_objects",
+        ("gravity",),
+        _dir_params,
+        _objects_input,
+        lambda p, g: _downward(_objects_fall, p["dir"], g),
+        _dir_others,
+    ),
+    Family(
+        "slide_objects",
+        ("gravity", "move_until_touch"),
+        _slide_params,
+        _objects_input,
+        lambda p, g: _downward(_objects_fall, p["dir"], g, p["colour"]),
+        _dir_others,
+    ),
+    Family(
+        "move_to_contact",
+        ("move_until_touch",),
+        _touch_params,
+        _touch_input,
+        _touch_apply,
+        lambda p: [{"mover": p["anchor"], "anchor": p["mover"]}],
+    ),
 ]

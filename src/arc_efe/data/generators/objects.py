@@ -133,8 +133,7 @@ def _shape_apply(p: Params, g: np.ndarray) -> np.ndarray:
     out = g.copy()
     keys = [np.array(s, dtype=bool) for s in p["shapes"]]
     for o in objects(g):
-        t, l, b, r = o.box
-        sub = o.mask[t:b, l:r]
+        sub = o.crop(o.mask)
         for key, col in zip(keys, p["to"]):
             if sub.shape == key.shape and np.array_equal(sub, key):
                 out[o.mask] = col
@@ -158,8 +157,8 @@ def _position_apply(p: Params, g: np.ndarray) -> np.ndarray:
     out = g.copy()
     h, w = g.shape
     for o in objects(g):
-        t, l, b, r = o.box
-        touches = t == 0 or l == 0 or b == h or r == w
+        top, left, bottom, right = o.box
+        touches = top == 0 or left == 0 or bottom == h or right == w
         if touches == (p["where"] == "border"):
             out[o.mask] = p["colour"]
     return out
@@ -182,16 +181,41 @@ def _count_apply(p: Params, g: np.ndarray) -> np.ndarray:
 
 
 FAMILIES = [
-    Family("recolour_by_size", ("recolour_objects",), _size_map_params, _size_map_input, _size_map_apply,
-           _perturbed_maps),
-    Family("recolour_extreme", ("recolour_objects", "select_object"), _extreme_params, _mixed_input,
-           _extreme_apply, _extreme_others),
+    Family(
+        "recolour_by_size", ("recolour_objects",), _size_map_params, _size_map_input, _size_map_apply, _perturbed_maps
+    ),
+    Family(
+        "recolour_extreme",
+        ("recolour_objects", "select_object"),
+        _extreme_params,
+        _mixed_input,
+        _extreme_apply,
+        _extreme_others,
+    ),
     Family("select_object", ("select_object",), _select_params, _mixed_input, _select_apply, _select_others),
-    Family("crop_object", ("crop", "select_object"), lambda r, d: {"which": str(r.choice(_CROP))}, _crop_input,
-           _crop_apply, lambda p: [{"which": w} for w in _CROP if w != p["which"]]),
+    Family(
+        "crop_object",
+        ("crop", "select_object"),
+        lambda r, d: {"which": str(r.choice(_CROP))},
+        _crop_input,
+        _crop_apply,
+        lambda p: [{"which": w} for w in _CROP if w != p["which"]],
+    ),
     Family("recolour_by_shape", ("recolour_objects",), _shape_params, _shape_input, _shape_apply, _shape_others),
-    Family("recolour_by_position", ("recolour_objects",), _position_params, _position_input, _position_apply,
-           lambda p: [dict(p, where=w) for w in ("border", "inside") if w != p["where"]]),
-    Family("recolour_by_count", ("recolour_objects", "counting"), _count_params, _count_input, _count_apply,
-           _perturbed_maps),
+    Family(
+        "recolour_by_position",
+        ("recolour_objects",),
+        _position_params,
+        _position_input,
+        _position_apply,
+        lambda p: [dict(p, where=w) for w in ("border", "inside") if w != p["where"]],
+    ),
+    Family(
+        "recolour_by_count",
+        ("recolour_objects", "counting"),
+        _count_params,
+        _count_input,
+        _count_apply,
+        _perturbed_maps,
+    ),
 ]

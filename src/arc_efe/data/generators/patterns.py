@@ -139,12 +139,31 @@ def _overlay_apply(p: Params, g: np.ndarray) -> np.ndarray:
 
 
 FAMILIES = [
-    Family("stamp_on_markers", ("copy_to_markers",), lambda r, d: {"marker": colours(r, 1)[0]}, _stamp_input,
-           _stamp_apply),
-    Family("odd_block", ("odd_cell",), lambda r, d: {"pick": str(r.choice(_PICKS))}, _odd_input, _odd_apply,
-           lambda p: [{"pick": k} for k in _PICKS if k != p["pick"]]),
-    Family("logic_halves", ("logic_halves",), lambda r, d: {"op": str(r.choice(list(_OPS))), "colour": colours(r, 1)[0]},
-           _halves_input, _logic_apply, lambda p: [dict(p, op=o) for o in _OPS if o != p["op"]]),
-    Family("overlay_halves", ("logic_halves",), lambda r, d: {"front": str(r.choice(("first", "second")))},
-           _halves_input, _overlay_apply, lambda p: [{"front": "second" if p["front"] == "first" else "first"}]),
+    Family(
+        "stamp_on_markers", ("copy_to_markers",), lambda r, d: {"marker": colours(r, 1)[0]}, _stamp_input, _stamp_apply
+    ),
+    Family(
+        "odd_block",
+        ("odd_cell",),
+        lambda r, d: {"pick": str(r.choice(_PICKS))},
+        _odd_input,
+        _odd_apply,
+        lambda p: [{"pick": k} for k in _PICKS if k != p["pick"]],
+    ),
+    Family(
+        "logic_halves",
+        ("logic_halves",),
+        lambda r, d: {"op": str(r.choice(list(_OPS))), "colour": colours(r, 1)[0]},
+        _halves_input,
+        _logic_apply,
+        lambda p: [dict(p, op=o) for o in _OPS if o != p["op"]],
+    ),
+    Family(
+        "overlay_halves",
+        ("logic_halves",),
+        lambda r, d: {"front": str(r.choice(("first", "second")))},
+        _halves_input,
+        _overlay_apply,
+        lambda p: [{"front": "second" if p["front"] == "first" else "first"}],
+    ),
 ]

@@ -137,7 +137,7 @@ def _mirror_half_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray:
 def _period(g: np.ndarray, known: np.ndarray) -> tuple[int, int]:
     """The smallest (rows, cols) period that every known cell agrees with."""
     h, w = g.shape
-    for area, py, px in sorted((py * px, py, px) for py in range(1, h + 1) for px in range(1, w + 1)):
+    for _, py, px in sorted((py * px, py, px) for py in range(1, h + 1) for px in range(1, w + 1)):
         tile = np.full((py, px), -1)
         ok = True
         for r, c in zip(*np.nonzero(known)):
@@ -180,15 +180,35 @@ def _periodic_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None
 
 
 FAMILIES = [
-    Family("fill_enclosed", ("fill_enclosed",), _fill_params, lambda r, d, p: _frames(r, d, p["colour"], gaps=True),
-           _fill_apply, lambda p: [dict(p, where=w) for w in ("inside", "outside") if w != p["where"]]),
-    Family("points_inside_outside", ("fill_enclosed", "recolour_objects"), _points_params, _points_input,
-           _points_apply),
-    Family("symmetry_complete", ("symmetry",), _sym_params, _sym_input, _sym_apply,
-           lambda p: [dict(p, sym=s) for s in _SYMS if s != p["sym"]]),
-    Family("mirror_half", ("symmetry",), lambda r, d: {"side": str(r.choice(_HALVES))}, _mirror_half_input,
-           _mirror_half_apply, lambda p: [{"side": s} for s in _HALVES if s != p["side"]]),
-    Family("periodic_repair", ("periodic", "denoise"), lambda r, d: {"mode": "repair"}, _periodic_input,
-           _periodic_apply),
+    Family(
+        "fill_enclosed",
+        ("fill_enclosed",),
+        _fill_params,
+        lambda r, d, p: _frames(r, d, p["colour"], gaps=True),
+        _fill_apply,
+        lambda p: [dict(p, where=w) for w in ("inside", "outside") if w != p["where"]],
+    ),
+    Family(
+        "points_inside_outside", ("fill_enclosed", "recolour_objects"), _points_params, _points_input, _points_apply
+    ),
+    Family(
+        "symmetry_complete",
+        ("symmetry",),
+        _sym_params,
+        _sym_input,
+        _sym_apply,
+        lambda p: [dict(p, sym=s) for s in _SYMS if s != p["sym"]],
+    ),
+    Family(
+        "mirror_half",
+        ("symmetry",),
+        lambda r, d: {"side": str(r.choice(_HALVES))},
+        _mirror_half_input,
+        _mirror_half_apply,
+        lambda p: [{"side": s} for s in _HALVES if s != p["side"]],
+    ),
+    Family(
+        "periodic_repair", ("periodic", "denoise"), lambda r, d: {"mode": "repair"}, _periodic_input, _periodic_apply
+    ),
     Family("periodic_extend", ("periodic",), lambda r, d: {"mode": "extend"}, _periodic_input, _periodic_apply),
 ]

@@ -6,14 +6,16 @@ import numpy as np
 from scipy import ndimage
 
 from arc_efe.data.generators.base import Family, Params, Rng
-from arc_efe.data.generators.common import colours, d8, holes, objects, random_grid, random_shape, scatter_shapes, span
+from arc_efe.data.generators.common import colours, d8, holes, objects, random_shape, scatter_shapes, span
 
 _OUTLINE = ("hollow", "border", "interior")
 _FLIPS = (2, 5, 7)  # rot 180, up-down, left-right: they keep every bounding box's shape
 _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
-def _blobs(rng: Rng, difficulty: float, lo: int, hi: int, solid: bool, palette: list[int] | None = None) -> np.ndarray | None:
+def _blobs(
+    rng: Rng, difficulty: float, lo: int, hi: int, solid: bool, palette: list[int] | None = None
+) -> np.ndarray | None:
     """A grid of apart objects `lo`..`hi` cells on a side; solid ones are rectangles."""
     n = span(rng, difficulty, 1, 3, 7)
     masks = []
@@ -64,8 +66,7 @@ def _ring_apply(p: Params, g: np.ndarray) -> np.ndarray:
 def _bbox_apply(p: Params, g: np.ndarray) -> np.ndarray:
     out = g.copy()
     for o in objects(g):
-        t, l, b, r = o.box
-        box = out[t:b, l:r]
+        box = out[o.region]
         box[box == 0] = p["colour"]
     return out
 
@@ -84,8 +85,7 @@ def _flip_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None:
 def _flip_apply(p: Params, g: np.ndarray) -> np.ndarray:
     out = g.copy()
     for o in objects(g, multicolour=True):
-        t, l, b, r = o.box
-        out[t:b, l:r] = d8(g[t:b, l:r], p["k"])
+        out[o.region] = d8(o.crop(g), p["k"])
     return out
 
 
@@ -127,8 +127,7 @@ def _rect_noise_apply(p: Params, g: np.ndarray) -> np.ndarray:
     """Each rectangle is its colour's component's bounding box; noise outside every box goes."""
     out = np.where(g == p["noise"], 0, g)
     for o in objects(out):
-        t, l, b, r = o.box
-        out[t:b, l:r] = o.colour
+        out[o.region] = o.colour
     return out
 
 
@@ -154,8 +153,7 @@ def _holes_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None:
 def _holes_apply(p: Params, g: np.ndarray) -> np.ndarray:
     out = g.copy()
     for o in objects(g):
-        t, l, b, r = o.box
-        out[o.mask] = p["map"].get(str(holes(o.mask[t:b, l:r])), o.colour)
+        out[o.mask] = p["map"].get(str(holes(o.crop(o.mask))), o.colour)
     return out
 
 
@@ -168,16 +166,45 @@ def _bbox_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None:
 
 
 FAMILIES = [
-    Family("outline_objects", ("outline",), _outline_params, _outline_input, _outline_apply,
-           lambda p: [dict(p, mode=m) for m in _OUTLINE if m != p["mode"]]),
-    Family("surround_objects", ("outline",), _ring_params, _ring_input, _ring_apply,
-           lambda p: [dict(p, diagonal=not p["diagonal"])]),
+    Family(
+        "outline_objects",
+        ("outline",),
+        _outline_params,
+        _outline_input,
+        _outline_apply,
+        lambda p: [dict(p, mode=m) for m in _OUTLINE if m != p["mode"]],
+    ),
+    Family(
+        "surround_objects",
+        ("outline",),
+        _ring_params,
+        _ring_input,
+        _ring_apply,
+        lambda p: [dict(p, diagonal=not p["diagonal"])],
+    ),
     Family("fill_bounding_box", ("outline", "fill_enclosed"), _colour_param, _bbox_input, _bbox_apply),
-    Family("flip_each_object", ("per_object",), lambda r, d: {"k": int(r.choice(_FLIPS))}, _flip_input, _flip_apply,
-           lambda p: [{"k": k} for k in _FLIPS if k != p["k"]]),
+    Family(
+        "flip_each_object",
+        ("per_object",),
+        lambda r, d: {"k": int(r.choice(_FLIPS))},
+        _flip_input,
+        _flip_apply,
+        lambda p: [{"k": k} for k in _FLIPS if k != p["k"]],
+    ),
     Family("denoise_isolated", ("denoise",), lambda r, d: {}, _isolated_input, _isolated_apply),
-    Family("denoise_rectangles", ("denoise",), lambda r, d: {"noise": colours(r, 1)[0]}, _rect_noise_input,
-           _rect_noise_apply),
-    Family("recolour_by_holes", ("count_holes", "recolour_objects"), _holes_params, _holes_input, _holes_apply,
-           lambda p: [dict(p, map=dict(p["map"], **{k: v % 9 + 1})) for k, v in p["map"].items()]),
+    Family(
+        "denoise_rectangles",
+        ("denoise",),
+        lambda r, d: {"noise": colours(r, 1)[0]},
+        _rect_noise_input,
+        _rect_noise_apply,
+    ),
+    Family(
+        "recolour_by_holes",
+        ("count_holes", "recolour_objects"),
+        _holes_params,
+        _holes_input,
+        _holes_apply,
+        lambda p: [dict(p, map=dict(p["map"], **{k: v % 9 + 1})) for k, v in p["map"].items()],
+    ),
 ]
