@@ -26,6 +26,8 @@ class DataConfig:
     keep_background: bool = True
     bucket_by_size: bool = True  # batches of similar grid size: a smaller canvas, ~3x less agent work
     strict: bool = False  # stop on the first malformed task instead of skipping it
+    # Sources checked by content for overlap with what the run trains on, besides arc1/ and arc2/evaluation.
+    contamination_check: list[str] = field(default_factory=list)
 
 
 @dataclass
