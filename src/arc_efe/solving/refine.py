@@ -245,7 +245,8 @@ def refine(
     passed by one more update and its check. On return the adapter holds the kept check's values.
     `holdout` is a demo index left out of the updates; `seed` draws the update rows. `known_size`: the
     task has a size rule (`size_rule.py`), so every row's true output size is the agent's fixed size
-    guess, the size loss is off and rows are scored at that size."""
+    guess, the size loss is off and rows are scored at that size. Raises FloatingPointError when a loss or a
+    check's logits are not finite (the caller's TaskAdapter context restores the adapter)."""
     device = prompts.device
     rng = np.random.default_rng(seed)
     checks, demo_index, view_index = check_batch(task, views)
@@ -270,6 +271,9 @@ def refine(
         with torch.no_grad():
             out = system.agent(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index],
                                steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
+        if not bool(torch.isfinite(out.cell_logits).all()):
+            raise FloatingPointError(f"refinement of {task.id}: non-finite cell logits at the check after "
+                                     f"{step} updates")
         scores, held_scores, key = _measure(out, checks, held)
         before = before or (scores, held_scores)
         best.offer(step, key, offsets, adapter, scores, held_scores)
@@ -297,6 +301,8 @@ def refine(
                            (prompts + offsets)[torch.from_numpy(row_views)], steps=cfg.agent_steps,
                            out_size=part.output_size if known_size else None)
         loss = demo_loss(out, part, torch.ones(len(samples), device=device), size_weight, cfg.all_steps)
+        if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check
+            raise FloatingPointError(f"refinement of {task.id}: the demo loss is {float(loss)} at update {step + 1}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

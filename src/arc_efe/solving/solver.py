@@ -12,7 +12,8 @@ Per task, in one time budget (seconds, everything included), each stage checking
    views need, at most half of what is left);
 4. every test input in each view with that view's refined prompt, mapped back by the exact inverse and
    voted (`vote.py`); each view, the first too, is priced, so none passes the deadline.
-The held-out demo and the refinement's rows are drawn from a generator seeded by (seed, task id), so a
+A NaN in refinement (a non-finite loss or check) leaves the task its plain attempts, with the error in its
+record. The held-out demo and the refinement's rows are drawn from a generator seeded by (seed, task id), so a
 task's result does not depend on which tasks ran before it.
 """
 
@@ -139,8 +140,12 @@ class Solver:
         offsets = torch.zeros_like(prompts)
         with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
             if cfg.refine.max_steps > 0:
-                result = refine(self.system, task, views, prompts, adapter, cfg.refine, refine_deadline, holdout,
-                                seed=int(rng.integers(2**31)), known_size=rule is not None)
+                try:
+                    result = refine(self.system, task, views, prompts, adapter, cfg.refine, refine_deadline,
+                                    holdout, seed=int(rng.integers(2**31)), known_size=rule is not None)
+                except FloatingPointError as err:  # a NaN in refinement: the plain attempts stand
+                    logger.warning("task %s: %s; keeping its plain attempts", task.id, err)
+                    return self._plain_record(task, plain, info, time.perf_counter() - start, err)
                 offsets = result.offset
                 info.update(_refine_info(result))
             # Every view is priced, the first too: refinement reserved its time, and a view that would pass
@@ -188,6 +193,14 @@ class Solver:
                 per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
             slowest = max(slowest, time.perf_counter() - tick)
         return per_test
+
+    def _plain_record(self, task: Task, plain: list[list[np.ndarray]], info: dict[str, Any], seconds: float,
+                      err: Exception) -> TaskRecord:
+        """The plain attempts as the answer, with the error that stopped refinement recorded."""
+        info = {**info, "stopped": "error"}
+        attempts = [choose_attempts([], self.cfg.attempts, fallback=row) for row in plain]
+        return TaskRecord(task.id, attempts, plain, [row[-1] for row in plain], seconds, refine=info,
+                          error=f"{type(err).__name__}: {err}")
 
     def _record(self, task: Task, plain: list[list[np.ndarray]], predictions: list[list[Prediction]],
                 info: dict[str, Any], seconds: float) -> TaskRecord:
