@@ -6,11 +6,9 @@ Order: defaults -> `--preset` -> `--config FILE` (YAML) -> flags -> `--set a.b=v
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-import yaml
-
-from arc_efe.config import ConfigError, from_dict, merge, nested, parse_override, to_dict
+from arc_efe.cli.config_args import add_config_arguments, resolve_config
+from arc_efe.config import merge, to_dict
 from arc_efe.training.config import PRESETS, TrainConfig
 
 # flag dest -> config key path; a flag left unset does not override the file or preset.
@@ -38,7 +36,7 @@ FLAG_PATHS = {
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="YAML file with any subset of the config tree")
+    add_config_arguments(p, "model.agent.channels=96")
     p.add_argument("--preset", choices=sorted(PRESETS), default="cpu", help="starting point (default: cpu)")
     p.add_argument("--tasks", action="append", help="training source (repeatable; default arc1/training)")
     p.add_argument("--val", help="held-out source (default: a seeded 10%% of the training tasks)")
@@ -60,24 +58,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", dest="log_every", type=int)
     p.add_argument("--save-every", dest="save_every", type=int, help="checkpoint every N steps (0: epochs only)")
     p.add_argument("--eval-limit", dest="eval_limit", type=int, help="held-out tasks evaluated per epoch")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config field, e.g. --set model.agent.channels=96")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Resolve the TrainConfig; raises ConfigError naming any unknown or ill-typed key."""
-    data = merge(to_dict(TrainConfig()), PRESETS[args.preset]())
-    if args.config:
-        loaded = yaml.safe_load(Path(args.config).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{args.config}: expected a mapping at the top level")
-        data = merge(data, loaded)
-    for dest, path in FLAG_PATHS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            data = merge(data, nested(path, value))
-    for text in args.overrides:
-        data = merge(data, parse_override(text))
-    cfg = from_dict(TrainConfig, data)
-    cfg.validate()
-    return cfg
+    return resolve_config(TrainConfig, merge(to_dict(TrainConfig()), PRESETS[args.preset]()), args, FLAG_PATHS)
