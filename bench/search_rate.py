@@ -1,0 +1,92 @@
+"""Solve rate of the program search alone: `arc_efe.search.search_task` on each task of a source, pass@2.
+
+Each task gets `--budget` seconds of one process (the search's own deadline); its first two candidates per
+test input are scored against the test outputs, which the search never sees (it gets the tasks with
+their test outputs removed). The sample is the one `bench/solve_rate.py --limit N --seed S` draws.
+
+    python bench/search_rate.py [--tasks arc1/training --limit 400 --seed 0 --budget 2 --depth 3
+                                 --out tasks.jsonl]
+
+Last line: `solved=... tasks=... task_score=... mean_s=... max_s=... budget=... depth=...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+from common import machine_line, summary_line
+
+from arc_efe.data.sources import load_tasks
+from arc_efe.search import SearchConfig, search_task
+from arc_efe.solving.run import sample_tasks, without_test_outputs
+
+ATTEMPTS = 2
+
+
+def score(task, result) -> list[bool]:
+    """Per test input: is the expected output among the first two candidates?"""
+    return [any(np.array_equal(c.grid, pair.output) for c in cands[:ATTEMPTS])
+            for pair, cands in zip(task.test, result.candidates)]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--tasks", default="arc1/training", help="tasks with known test outputs")
+    p.add_argument("--limit", type=int, default=None, help="seeded sample size (default: every task)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    p.add_argument("--budget", type=float, default=2.0, help="seconds of search per task")
+    p.add_argument("--depth", type=int, default=SearchConfig.max_depth, help="primitives per program, at most")
+    p.add_argument("--out", help="write one JSON line per task (id, right, seconds, programs) here")
+    p.add_argument("--quick", action="store_true", help="3 tasks at 0.5 s (smoke test)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.limit, args.budget = 3, 0.5
+    if args.budget <= 0 or (args.limit is not None and args.limit < 1):
+        p.error("--budget must be positive and --limit >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(machine_line(), flush=True)
+    tasks = sample_tasks(load_tasks(args.tasks).tasks, args.limit, args.seed)
+    if not all(t.has_test_outputs for t in tasks):
+        print(f"error: some tasks in {args.tasks} have no test outputs", file=sys.stderr)
+        return 1
+    cfg = SearchConfig(max_depth=args.depth)
+    print(f"{len(tasks)} tasks from {args.tasks} (seed {args.seed}), {args.budget:g} s each, depth {args.depth}",
+          flush=True)
+    rows = []
+    out = open(args.out, "w") if args.out else None
+    try:
+        for task, blind in zip(tasks, without_test_outputs(tasks)):
+            start = time.monotonic()
+            result = search_task(blind, start + args.budget, cfg)
+            seconds = time.monotonic() - start
+            right = score(task, result)
+            rows.append((right, seconds))
+            mark = "ok " if all(right) else "   "
+            print(f"{mark}{task.id} {sum(right)}/{len(right)} {seconds:5.2f}s "
+                  f"{result.programs[0][0] if result.programs else '-'}", flush=True)
+            if out:
+                out.write(json.dumps({"id": task.id, "right": right, "seconds": round(seconds, 3),
+                                      "evaluated": result.evaluated, "depth_done": result.depth_done,
+                                      "programs": [text for text, _ in result.programs]}) + "\n")
+    finally:
+        if out:
+            out.close()
+    seconds = [s for _, s in rows]
+    print(summary_line({"solved": sum(all(r) for r, _ in rows), "tasks": len(rows),
+                        "task_score": float(np.mean([sum(r) / len(r) for r, _ in rows])),
+                        "mean_s": float(np.mean(seconds)), "max_s": max(seconds), "budget": args.budget,
+                        "depth": args.depth}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

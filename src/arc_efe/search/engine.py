@@ -1,0 +1,222 @@
+"""Enumerative program search over the DSL: breadth first, every program run on all task inputs at once.
+
+A state is one value per input (the demo inputs, then the test inputs). States equal on every input are
+the same program as far as this task can tell, so each is kept once (keyed by its bytes). Every new GRID
+state is offered to the final-step deduction; a program is accepted only when the demo part of its state
+plus a fitted final reproduces every demo output exactly. At the last depth, states are not stored: a
+leaf is computed on the demos first and dropped as soon as its shape cannot become the demo output.
+Test outputs are never read. The search stops at `deadline` (time.monotonic()) with what it found.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from arc_efe.data.task import Task
+from arc_efe.search.dsl import GRID, Primitive
+from arc_efe.search.finals import Final, feasible, fit_finals
+from arc_efe.search.grids import as_search_grid, fits, grid_key
+from arc_efe.search.objects import ObjectSet
+from arc_efe.search.registry import taking
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SearchConfig:
+    """How deep and how long the search goes."""
+
+    max_depth: int = 3  # primitives per program, the final step not counted
+    max_programs: int = 4  # stop once this many programs with distinct test predictions are verified
+    max_states: int = 100_000  # stored states per depth (memory guard; leaves are never stored)
+
+    def validate(self) -> None:
+        if not 1 <= self.max_depth <= 4:
+            raise ValueError(f"max_depth must be 1..4, got {self.max_depth}")
+        if self.max_programs < 1 or self.max_states < 1:
+            raise ValueError("max_programs and max_states must be >= 1")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One predicted test output, the program that made it and that program's length."""
+
+    grid: np.ndarray
+    program: str
+    length: int
+
+
+@dataclass
+class SearchResult:
+    """Per test input, candidates ranked shortest program first, distinct grids; and what the search did."""
+
+    candidates: list[list[Candidate]]
+    programs: list[tuple[str, int]] = field(default_factory=list)
+    evaluated: int = 0
+    depth_done: int = 0
+    timed_out: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class _State:
+    kind: str
+    values: tuple
+    steps: tuple[str, ...]
+
+
+class _Deadline(Exception):
+    """Raised inside the enumeration when the clock runs out; caught by `search_task`."""
+
+
+def _key(kind: str, values: tuple) -> bytes:
+    if kind == GRID:
+        return b"#".join(grid_key(v) for v in values)
+    return b"#".join(v.key() for v in values)
+
+
+def _apply(prim: Primitive, value):
+    out = prim.fn(value)
+    if out is None:
+        return None
+    if isinstance(out, np.ndarray):
+        return out if fits(out) else None
+    return out if isinstance(out, ObjectSet) else None
+
+
+class _Search:
+    def __init__(self, task: Task, deadline: float, cfg: SearchConfig):
+        self.demos = len(task.train)
+        self.outputs = [as_search_grid(p.output) for p in task.train]
+        self.inputs = tuple(as_search_grid(p.input) for p in task.train) + tuple(
+            as_search_grid(p.input) for p in task.test)
+        self.deadline = deadline
+        self.cfg = cfg
+        self.found: dict[bytes, tuple[str, int, tuple[np.ndarray, ...]]] = {}
+        self.evaluated = 0
+        self.depth_done = 0
+
+    def _tick(self) -> None:
+        self.evaluated += 1
+        if time.monotonic() >= self.deadline:
+            raise _Deadline
+
+    def _accept(self, steps: tuple[str, ...], values: tuple, finals: list[Final]) -> None:
+        """Record each program (steps + a final fitted on the demos) whose test predictions are legal."""
+        for final in finals:
+            predictions = self._predict(final, values[self.demos:])
+            if predictions is None:
+                continue
+            key = b"#".join(grid_key(p) for p in predictions)
+            if key not in self.found:
+                text = " | ".join(steps + ((final.text,) if final.text else ())) or "identity"
+                self.found[key] = (text, len(steps) + final.length, predictions)
+
+    @staticmethod
+    def _predict(final: Final, tests: tuple) -> tuple[np.ndarray, ...] | None:
+        out = []
+        for grid in tests:
+            pred = final.apply(grid)
+            if pred is None or not fits(pred) or int(pred.max()) > 9:
+                return None
+            out.append(pred)
+        return tuple(out)
+
+    def _leaf(self, state: _State, prim: Primitive) -> None:
+        """A last-depth program: demos first, shape-pruned, tests only for programs that fit."""
+        demo_values = []
+        for i in range(self.demos):
+            out = _apply(prim, state.values[i])
+            if out is None or not feasible(out, self.outputs[i]):
+                return
+            demo_values.append(out)
+        finals = fit_finals(demo_values, self.outputs)
+        if not finals:
+            return
+        tests = [_apply(prim, v) for v in state.values[self.demos:]]
+        if any(t is None for t in tests):
+            return
+        self._accept(state.steps + (prim.name,), tuple(demo_values + tests), finals)
+
+    def _leaves(self, frontier: list[_State]) -> None:
+        """Every GRID-valued one-step extension of the frontier, tried as a finished program."""
+        for state in frontier:
+            for prim in taking(state.kind):
+                if prim.result != GRID:
+                    continue
+                self._tick()
+                self._leaf(state, prim)
+                if len(self.found) >= self.cfg.max_programs:
+                    return
+
+    def _grow(self, frontier: list[_State], seen: set[bytes]) -> list[_State]:
+        """The next depth's distinct states (not yet seen at any depth), capped at `max_states`."""
+        following: list[_State] = []
+        for state in frontier:
+            for prim in taking(state.kind):
+                self._tick()
+                self._inner(state, prim, seen, following)
+                if len(following) >= self.cfg.max_states:
+                    return following
+        return following
+
+    def _inner(self, state: _State, prim: Primitive, seen: set[bytes], following: list[_State]) -> None:
+        values = []
+        for value in state.values:
+            out = _apply(prim, value)
+            if out is None:
+                return
+            values.append(out)
+        values_t = tuple(values)
+        key = _key(prim.result, values_t)
+        if key not in seen:
+            seen.add(key)
+            following.append(_State(prim.result, values_t, state.steps + (prim.name,)))
+
+    def run(self) -> bool:
+        """Search depth by depth, recording the deepest finished in `depth_done`; True when the clock stopped it."""
+        frontier = [_State(GRID, self.inputs, ())]
+        seen = {_key(GRID, self.inputs)}
+        try:
+            self._tick()
+            self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs))
+            for depth in range(1, self.cfg.max_depth + 1):
+                # Depth d is first swept as leaves, demo-first and shape-pruned, which is cheap; only then
+                # are its states built in full to grow depth d + 1.
+                if len(self.found) >= self.cfg.max_programs:
+                    break
+                self._leaves(frontier)
+                if len(self.found) >= self.cfg.max_programs:
+                    break
+                self.depth_done = depth
+                if depth < self.cfg.max_depth:
+                    frontier = self._grow(frontier, seen)
+                logger.debug("depth %d: %d states, %d programs", depth, len(frontier), len(self.found))
+        except _Deadline:
+            return True
+        return False
+
+
+def search_task(task: Task, deadline: float, cfg: SearchConfig | None = None) -> SearchResult:
+    """Programs that reproduce every demo of `task`, run on its test inputs (their outputs are never read).
+
+    `deadline` is a `time.monotonic()` value; the search stops there and returns what it found. Per test
+    input, candidates are ordered by program length (then discovery order) with duplicate grids dropped.
+    """
+    cfg = cfg or SearchConfig()
+    cfg.validate()
+    start = time.monotonic()
+    search = _Search(task, deadline, cfg)
+    timed_out = search.run()
+    ranked = sorted(search.found.values(), key=lambda item: item[1])  # stable: discovery order breaks ties
+    candidates: list[list[Candidate]] = [[] for _ in task.test]
+    for text, length, predictions in ranked:
+        for per_test, grid in zip(candidates, predictions):
+            if not any(np.array_equal(c.grid, grid) for c in per_test):
+                per_test.append(Candidate(grid.astype(np.int64), text, length))
+    return SearchResult(candidates, [(text, length) for text, length, _ in ranked], search.evaluated,
+                        search.depth_done, timed_out, time.monotonic() - start)

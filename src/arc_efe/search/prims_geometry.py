@@ -1,0 +1,204 @@
+"""GRID -> GRID primitives that move cells without deciding colours: D8, crops, scaling, tiling, mirrors.
+
+Round trips (rot90 / rot270, scale_up_k / scale_down_k, transpose twice) are tested as inverses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from arc_efe.search.dsl import grid_ops
+from arc_efe.search.grids import BG, bbox, fits, majority_colour
+
+
+def _checked(grid: np.ndarray) -> np.ndarray | None:
+    return grid if fits(grid) else None
+
+
+def crop_content(grid: np.ndarray) -> np.ndarray | None:
+    """The bounding box of every non-background cell."""
+    box = bbox(grid != BG)
+    if box is None:
+        return None
+    return grid[box[0]:box[1], box[2]:box[3]]
+
+
+def crop_not_majority(grid: np.ndarray) -> np.ndarray | None:
+    """The bounding box of the cells that differ from the most frequent colour (a non-zero background)."""
+    box = bbox(grid != majority_colour(grid))
+    if box is None:
+        return None
+    return grid[box[0]:box[1], box[2]:box[3]]
+
+
+def scale_up(k: int):
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        return _checked(np.repeat(np.repeat(grid, k, axis=0), k, axis=1))
+    return op
+
+
+def scale_down(k: int):
+    """Keep one cell of each k x k block; only when every block is one colour (the inverse of scale_up)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        h, w = grid.shape
+        if h % k or w % k or h < k or w < k:
+            return None
+        small = grid[::k, ::k]
+        if not np.array_equal(np.repeat(np.repeat(small, k, axis=0), k, axis=1), grid):
+            return None
+        return small
+    return op
+
+
+def dedup_lines(grid: np.ndarray) -> np.ndarray:
+    """Drop each row or column equal to the one before it (undoes any stretching)."""
+    keep_rows = np.ones(grid.shape[0], dtype=bool)
+    keep_rows[1:] = (grid[1:] != grid[:-1]).any(axis=1)
+    grid = grid[keep_rows]
+    keep_cols = np.ones(grid.shape[1], dtype=bool)
+    keep_cols[1:] = (grid[:, 1:] != grid[:, :-1]).any(axis=0)
+    return grid[:, keep_cols]
+
+
+def drop_empty_lines(grid: np.ndarray) -> np.ndarray | None:
+    """Remove every all-background row and column (closes gaps, unlike a crop)."""
+    rows = (grid != BG).any(axis=1)
+    cols = (grid != BG).any(axis=0)
+    if not rows.any():
+        return None
+    return grid[rows][:, cols]
+
+
+def tile(rows: int, cols: int):
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        return _checked(np.tile(grid, (rows, cols)))
+    return op
+
+
+def mirror_right(grid: np.ndarray) -> np.ndarray | None:
+    return _checked(np.hstack([grid, grid[:, ::-1]]))
+
+
+def mirror_left(grid: np.ndarray) -> np.ndarray | None:
+    return _checked(np.hstack([grid[:, ::-1], grid]))
+
+
+def mirror_down(grid: np.ndarray) -> np.ndarray | None:
+    return _checked(np.vstack([grid, grid[::-1]]))
+
+
+def mirror_up(grid: np.ndarray) -> np.ndarray | None:
+    return _checked(np.vstack([grid[::-1], grid]))
+
+
+def mirror_quad(grid: np.ndarray) -> np.ndarray | None:
+    """The grid and its three reflections, 2 x 2, the grid top-left."""
+    top = np.hstack([grid, grid[:, ::-1]])
+    return _checked(np.vstack([top, top[::-1]]))
+
+
+def rotate_quad(grid: np.ndarray) -> np.ndarray | None:
+    """The grid and its rotations by 90, 180 and 270 degrees clockwise, 2 x 2 (square grids)."""
+    if grid.shape[0] != grid.shape[1]:
+        return None
+    top = np.hstack([grid, np.rot90(grid, -1)])
+    bottom = np.hstack([np.rot90(grid, 1), np.rot90(grid, 2)])
+    return _checked(np.vstack([top, bottom]))
+
+
+def fractal(grid: np.ndarray) -> np.ndarray | None:
+    """A copy of the grid in every non-background cell's block (the Kronecker product with its own mask)."""
+    return _checked(np.kron((grid != BG).astype(np.uint8), grid))
+
+
+def fractal_inverse(grid: np.ndarray) -> np.ndarray | None:
+    """A copy of the grid in every background cell's block."""
+    return _checked(np.kron((grid == BG).astype(np.uint8), grid))
+
+
+def _symmetrise(grid: np.ndarray, views: list[np.ndarray]) -> np.ndarray | None:
+    """Fill background cells from the same cell of each reflected view (same shape)."""
+    out = grid.copy()
+    for view in views:
+        if view.shape != out.shape:
+            return None
+        out = np.where(out == BG, view, out)
+    return out
+
+
+def symmetrise_lr(grid: np.ndarray) -> np.ndarray | None:
+    return _symmetrise(grid, [grid[:, ::-1]])
+
+
+def symmetrise_ud(grid: np.ndarray) -> np.ndarray | None:
+    return _symmetrise(grid, [grid[::-1]])
+
+
+def symmetrise_both(grid: np.ndarray) -> np.ndarray | None:
+    return _symmetrise(grid, [grid[:, ::-1], grid[::-1], grid[::-1, ::-1]])
+
+
+def symmetrise_rot(grid: np.ndarray) -> np.ndarray | None:
+    return _symmetrise(grid, [np.rot90(grid, 1), np.rot90(grid, 2), np.rot90(grid, 3)])
+
+
+def symmetrise_diag(grid: np.ndarray) -> np.ndarray | None:
+    return _symmetrise(grid, [grid.T])
+
+
+def half(part: str):
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        h, w = grid.shape
+        if part in ("top", "bottom") and h < 2 or part in ("left", "right") and w < 2:
+            return None
+        return {"top": grid[:h // 2], "bottom": grid[(h + 1) // 2:],
+                "left": grid[:, :w // 2], "right": grid[:, (w + 1) // 2:]}[part]
+    return op
+
+
+def trim_border(grid: np.ndarray) -> np.ndarray | None:
+    if min(grid.shape) < 3:
+        return None
+    return grid[1:-1, 1:-1]
+
+
+def add_border(grid: np.ndarray) -> np.ndarray | None:
+    """A one-cell frame of mark value 10 (the final colour map names its colour)."""
+    return _checked(np.pad(grid, 1, constant_values=10))
+
+
+def shift(dr: int, dc: int):
+    """Move everything one cell, background entering on the other side."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        out = np.full_like(grid, BG)
+        h, w = grid.shape
+        out[max(dr, 0):h + min(dr, 0), max(dc, 0):w + min(dc, 0)] = grid[max(-dr, 0):h + min(-dr, 0),
+                                                                       max(-dc, 0):w + min(-dc, 0)]
+        return out
+    return op
+
+
+D8 = {
+    "rot90": lambda g: np.rot90(g, -1),
+    "rot180": lambda g: np.rot90(g, 2),
+    "rot270": lambda g: np.rot90(g, 1),
+    "flip_lr": lambda g: g[:, ::-1],
+    "flip_ud": lambda g: g[::-1],
+    "transpose": lambda g: g.T,
+    "anti_transpose": lambda g: np.rot90(g, 2).T,
+}
+
+PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
+    "crop_content": crop_content, "crop_not_majority": crop_not_majority,
+    "scale_up_2": scale_up(2), "scale_up_3": scale_up(3), "scale_up_4": scale_up(4),
+    "scale_down_2": scale_down(2), "scale_down_3": scale_down(3),
+    "dedup_lines": dedup_lines, "drop_empty_lines": drop_empty_lines,
+    "tile_1x2": tile(1, 2), "tile_2x1": tile(2, 1), "tile_2x2": tile(2, 2), "tile_3x3": tile(3, 3),
+    "mirror_right": mirror_right, "mirror_left": mirror_left, "mirror_down": mirror_down, "mirror_up": mirror_up,
+    "mirror_quad": mirror_quad, "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
+    "symmetrise_lr": symmetrise_lr, "symmetrise_ud": symmetrise_ud, "symmetrise_both": symmetrise_both,
+    "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
+    "top_half": half("top"), "bottom_half": half("bottom"), "left_half": half("left"), "right_half": half("right"),
+    "trim_border": trim_border, "add_border": add_border,
+    "shift_up": shift(-1, 0), "shift_down": shift(1, 0), "shift_left": shift(0, -1), "shift_right": shift(0, 1),
+})

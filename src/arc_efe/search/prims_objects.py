@@ -1,0 +1,207 @@
+"""GRID -> OBJECTS extractors and OBJECTS -> GRID consumers: select and crop one object, keep or drop
+objects on the canvas, label objects by a property, and combine same-shaped pieces cell by cell.
+
+A selector needs a unique winner: a tie returns None rather than an arbitrary pick, which keeps spurious
+programs from fitting the demos by luck.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+from scipy import ndimage
+
+from arc_efe.search.dsl import GRID, OBJECTS, Primitive
+from arc_efe.search.grids import BG, MARK, bbox, label_value
+from arc_efe.search.objects import Obj, ObjectSet, colour_layers, components, equal_parts, grid_cells
+
+
+def _nonempty(found: ObjectSet | None) -> ObjectSet | None:
+    return found if found is not None and found.objects else None
+
+
+EXTRACTORS = {
+    "objects_4": lambda g: _nonempty(components(g, False, True)),
+    "objects_8": lambda g: _nonempty(components(g, True, True)),
+    "objects_4_multi": lambda g: _nonempty(components(g, False, False)),
+    "objects_8_multi": lambda g: _nonempty(components(g, True, False)),
+    "colour_layers": lambda g: _nonempty(colour_layers(g)),
+    "grid_cells": lambda g: _nonempty(grid_cells(g)),
+    "parts_lr_2": lambda g: equal_parts(g, 2, 1), "parts_tb_2": lambda g: equal_parts(g, 2, 0),
+    "parts_lr_3": lambda g: equal_parts(g, 3, 1), "parts_tb_3": lambda g: equal_parts(g, 3, 0),
+}
+
+
+def _has_hole(o: Obj) -> bool:
+    if min(o.shape) < 3:
+        return False
+    return bool((ndimage.binary_fill_holes(o.mask) & ~o.mask).any())
+
+
+def _symmetric(o: Obj) -> bool:
+    return bool(np.array_equal(o.patch, o.patch[:, ::-1]))
+
+
+def _unique_by(objs: tuple[Obj, ...], key: Callable[[Obj], object]) -> Obj | None:
+    """The one object whose key no other object shares."""
+    keys = [key(o) for o in objs]
+    counts = Counter(keys)
+    lonely = [o for o, k in zip(objs, keys) if counts[k] == 1]
+    return lonely[0] if len(lonely) == 1 and len(objs) > 1 else None
+
+
+def _argmax(objs: tuple[Obj, ...], score: Callable[[Obj], float]) -> Obj | None:
+    scores = [score(o) for o in objs]
+    best = max(scores)
+    winners = [o for o, s in zip(objs, scores) if s == best]
+    return winners[0] if len(winners) == 1 else None
+
+
+def _area(o: Obj) -> int:
+    return o.patch.shape[0] * o.patch.shape[1]
+
+
+_PICKS: dict[str, Callable[[ObjectSet], Obj | None]] = {
+    "largest": lambda s: _argmax(s.objects, lambda o: o.size),
+    "smallest": lambda s: _argmax(s.objects, lambda o: -o.size),
+    "largest_box": lambda s: _argmax(s.objects, _area),
+    "smallest_box": lambda s: _argmax(s.objects, lambda o: -_area(o)),
+    "most_colours": lambda s: _argmax(s.objects, lambda o: o.n_colours),
+    "densest": lambda s: _argmax(s.objects, lambda o: o.size / _area(o)),
+    "sparsest": lambda s: _argmax(s.objects, lambda o: -o.size / _area(o)),
+    "topmost": lambda s: _argmax(s.objects, lambda o: -o.top),
+    "bottommost": lambda s: _argmax(s.objects, lambda o: o.top + o.shape[0]),
+    "leftmost": lambda s: _argmax(s.objects, lambda o: -o.left),
+    "rightmost": lambda s: _argmax(s.objects, lambda o: o.left + o.shape[1]),
+    "unique_colour": lambda s: _unique_by(s.objects, lambda o: o.colour),
+    "unique_shape": lambda s: _unique_by(s.objects, Obj.shape_key),
+    "unique_patch": lambda s: _unique_by(s.objects, lambda o: o.patch.tobytes() + bytes(o.shape)),
+    "unique_size": lambda s: _unique_by(s.objects, lambda o: o.size),
+    "inner": lambda s: _unique_by(s.objects, lambda o: o.touches_border(s.grid.shape)),
+    "holed": lambda s: _unique_by(s.objects, _has_hole),
+    "symmetric": lambda s: _unique_by(s.objects, _symmetric),
+}
+
+
+def select(pick: Callable[[ObjectSet], Obj | None]):
+    """The chosen object's own patch (cropped to its box)."""
+    def op(found: ObjectSet) -> np.ndarray | None:
+        chosen = pick(found)
+        return None if chosen is None else chosen.patch
+    return op
+
+
+def _paint(found: ObjectSet, objs, base: np.ndarray | None = None) -> np.ndarray:
+    out = np.full_like(found.grid, BG) if base is None else base.copy()
+    for o in objs:
+        h, w = o.shape
+        window = out[o.top:o.top + h, o.left:o.left + w]
+        window[o.mask] = o.patch[o.mask]
+    return out
+
+
+def keep(pick: Callable[[ObjectSet], Obj | None], drop: bool):
+    """The canvas with only the chosen object (`drop`: with every object but it)."""
+    def op(found: ObjectSet) -> np.ndarray | None:
+        chosen = pick(found)
+        if chosen is None:
+            return None
+        return _paint(found, [o for o in found.objects if (o is chosen) != drop])
+    return op
+
+
+def _size_rank(found: ObjectSet, descending: bool) -> list[int]:
+    sizes = sorted({o.size for o in found.objects}, reverse=descending)
+    return [sizes.index(o.size) for o in found.objects]
+
+
+def _shape_counts(found: ObjectSet) -> list[int]:
+    counts = Counter(o.shape_key() for o in found.objects)
+    return [counts[o.shape_key()] for o in found.objects]
+
+
+_LABELS: dict[str, Callable[[ObjectSet], list[int]]] = {
+    "size_rank": lambda s: _size_rank(s, descending=True),
+    "size_rank_up": lambda s: _size_rank(s, descending=False),
+    "size": lambda s: [o.size for o in s.objects],
+    "height": lambda s: [o.shape[0] for o in s.objects],
+    "width": lambda s: [o.shape[1] for o in s.objects],
+    "border": lambda s: [int(o.touches_border(s.grid.shape)) for o in s.objects],
+    "shape_count": _shape_counts,
+    "holes": lambda s: [int(_has_hole(o)) for o in s.objects],
+    "is_largest": lambda s: [int(r == 0) for r in _size_rank(s, descending=True)],
+    "is_smallest": lambda s: [int(r == 0) for r in _size_rank(s, descending=False)],
+    "symmetric": lambda s: [int(_symmetric(o)) for o in s.objects],
+}
+
+
+def label(rule: Callable[[ObjectSet], list[int]]):
+    """Every object's cells rewritten as colour + 10 * (1 + label): the final colour map decides."""
+    def op(found: ObjectSet) -> np.ndarray | None:
+        out = found.grid.copy()
+        for o, value in zip(found.objects, rule(found)):
+            h, w = o.shape
+            window = out[o.top:o.top + h, o.left:o.left + w]
+            window[o.mask] = label_value(o.patch[o.mask], value)
+        return out
+    return op
+
+
+def _same_shape_patches(found: ObjectSet) -> list[np.ndarray] | None:
+    patches = [o.patch for o in found.objects]
+    if len(patches) < 2 or any(p.shape != patches[0].shape for p in patches):
+        return None
+    return patches
+
+
+def combine(rule: str):
+    """Cell-wise AND / OR / XOR (mark where true), overlay or majority over equal-shaped pieces."""
+    def op(found: ObjectSet) -> np.ndarray | None:
+        patches = _same_shape_patches(found)
+        if patches is None:
+            return None
+        masks = np.stack([p != BG for p in patches])
+        if rule in ("and", "or", "xor"):
+            hit = {"and": masks.all(0), "or": masks.any(0), "xor": masks.sum(0) == 1}[rule]
+            return np.where(hit, MARK, BG).astype(np.uint8)
+        if rule == "overlay":
+            out = patches[-1].copy()
+            for p in patches[-2::-1]:
+                out = np.where(p != BG, p, out)
+            return out
+        stack = np.stack(patches).reshape(len(patches), -1)
+        votes = np.apply_along_axis(lambda col: np.bincount(col, minlength=256).argmax(), 0, stack)
+        return votes.reshape(patches[0].shape).astype(np.uint8)
+    return op
+
+
+def fill_boxes(found: ObjectSet) -> np.ndarray | None:
+    """Mark the background inside each object's bounding box."""
+    out = found.grid.copy()
+    for o in found.objects:
+        h, w = o.shape
+        window = out[o.top:o.top + h, o.left:o.left + w]
+        window[window == BG] = MARK
+    return None if np.array_equal(out, found.grid) else out
+
+
+def crop_all(found: ObjectSet) -> np.ndarray | None:
+    """The bounding box of all the objects together."""
+    mask = _paint(found, found.objects) != BG
+    box = bbox(mask)
+    return None if box is None else found.grid[box[0]:box[1], box[2]:box[3]]
+
+
+_KEEPS = ("largest", "smallest", "inner", "unique_colour", "unique_shape")
+
+PRIMITIVES = (
+    [Primitive(name, fn, GRID, OBJECTS, "objects of each input") for name, fn in EXTRACTORS.items()]
+    + [Primitive(f"select_{name}", select(pick), OBJECTS, GRID, "crop one object") for name, pick in _PICKS.items()]
+    + [Primitive(f"keep_{name}", keep(_PICKS[name], False), OBJECTS, GRID) for name in _KEEPS]
+    + [Primitive(f"drop_{name}", keep(_PICKS[name], True), OBJECTS, GRID) for name in _KEEPS]
+    + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map") for name, rule in _LABELS.items()]
+    + [Primitive(f"pieces_{rule}", combine(rule), OBJECTS, GRID) for rule in ("and", "or", "xor", "overlay", "vote")]
+    + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID), Primitive("crop_all", crop_all, OBJECTS, GRID)]
+)

@@ -1,0 +1,250 @@
+"""GRID -> GRID primitives that paint: gravity, filling holes, outlines, rays and lines, denoising,
+cell-wise logic between the two halves of a split grid, counts and colours as small grids.
+
+Where the colour to paint is not in the grid (a filled hole, an AND of two halves) they paint the mark
+value 10 and leave its colour to the final colour map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from arc_efe.search.dsl import grid_ops
+from arc_efe.search.grids import BG, MARK, fits, majority_colour, minority_colour
+from arc_efe.search.objects import components, separator_lines
+
+_FOUR = ndimage.generate_binary_structure(2, 1)
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def _fall_down(grid: np.ndarray) -> np.ndarray:
+    out = np.full_like(grid, BG)
+    h = grid.shape[0]
+    for c in range(grid.shape[1]):
+        values = grid[:, c][grid[:, c] != BG]
+        if values.size:
+            out[h - values.size:, c] = values
+    return out
+
+
+def gravity(turns: int):
+    """Non-background cells fall to one side; `turns` quarter turns map 'down' onto that side."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        return np.rot90(_fall_down(np.rot90(grid, turns)), -turns)
+    return op
+
+
+def fill_enclosed(diagonal: bool):
+    """Mark background cells that cannot reach the border through background."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        background = grid == BG
+        labels, count = ndimage.label(background, _EIGHT if diagonal else _FOUR)
+        if count == 0:
+            return None
+        border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+        enclosed = background & ~np.isin(labels, border)
+        return np.where(enclosed, MARK, grid).astype(np.uint8) if enclosed.any() else None
+    return op
+
+
+def _interior(grid: np.ndarray) -> np.ndarray:
+    """Non-background cells whose four neighbours are non-background (the border counts as background)."""
+    solid = np.pad(grid != BG, 1)
+    return solid[1:-1, 1:-1] & solid[:-2, 1:-1] & solid[2:, 1:-1] & solid[1:-1, :-2] & solid[1:-1, 2:]
+
+
+def mark_interior(grid: np.ndarray) -> np.ndarray | None:
+    inside = _interior(grid)
+    return np.where(inside, MARK, grid).astype(np.uint8) if inside.any() else None
+
+
+def hollow(grid: np.ndarray) -> np.ndarray | None:
+    inside = _interior(grid)
+    return np.where(inside, BG, grid).astype(np.uint8) if inside.any() else None
+
+
+def halo(diagonal: bool):
+    """Mark the background cells next to any non-background cell."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        near = ndimage.binary_dilation(grid != BG, _EIGHT if diagonal else _FOUR) & (grid == BG)
+        return np.where(near, MARK, grid).astype(np.uint8) if near.any() else None
+    return op
+
+
+def _fill_down(grid: np.ndarray) -> np.ndarray:
+    """Each background cell takes the nearest colour above it in its column (a forward fill)."""
+    h, w = grid.shape
+    source = np.where(grid != BG, np.arange(h)[:, None], -1)
+    source = np.maximum.accumulate(source, axis=0)
+    return np.where(source >= 0, grid[np.maximum(source, 0), np.arange(w)], BG).astype(np.uint8)
+
+
+def _fill_diagonal(grid: np.ndarray) -> np.ndarray:
+    """A forward fill down-right: shear the diagonals into columns, fill down, shear back."""
+    h, w = grid.shape
+    rows = np.arange(h)[:, None]
+    cols = np.arange(w)[None, :] + rows
+    sheared = np.zeros((h, w + h), dtype=np.uint8)
+    sheared[rows, cols] = grid
+    return _fill_down(sheared)[rows, cols]
+
+
+def _smear(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
+    """Each colour runs through background in direction (dr, dc) until the border or another colour."""
+    if dc == 0:
+        return _fill_down(grid) if dr > 0 else _fill_down(grid[::-1])[::-1]
+    if dr == 0:
+        return _fill_down(grid.T).T if dc > 0 else _fill_down(grid[:, ::-1].T).T[:, ::-1]
+    view = grid[::dr, ::dc]  # the flips that make the direction down-right are their own inverses
+    return _fill_diagonal(view)[::dr, ::dc]
+
+
+def rays(directions: tuple[tuple[int, int], ...]):
+    """Rays from every coloured cell in each direction; the original grid wins, then earlier directions."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        out = grid.copy()
+        for dr, dc in directions:
+            out = np.where(out == BG, _smear(grid, dr, dc), out)
+        return out.astype(np.uint8)
+    return op
+
+
+def _connect_rows(grid: np.ndarray, mark: bool) -> np.ndarray:
+    """Background cells between two cells of one colour in a row get that colour (the lowest colour wins)."""
+    out = grid.copy()
+    for colour in np.unique(grid):
+        if colour == BG:
+            continue
+        hit = grid == colour
+        between = np.maximum.accumulate(hit, axis=1) & np.maximum.accumulate(hit[:, ::-1], axis=1)[:, ::-1]
+        fill = between & (out == BG)
+        out[fill] = MARK if mark else colour
+    return out
+
+
+def connect(horizontal: bool, vertical: bool, mark: bool):
+    """Join same-coloured cells in a row (column) through the background between them."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        out = grid
+        if horizontal:
+            out = np.where(out == BG, _connect_rows(grid, mark), out)
+        if vertical:
+            out = np.where(out == BG, _connect_rows(grid.T, mark).T, out)
+        return None if np.array_equal(out, grid) else out.astype(np.uint8)
+    return op
+
+
+def drop_specks(grid: np.ndarray) -> np.ndarray | None:
+    """Erase single cells that touch no other coloured cell (noise)."""
+    labels, count = ndimage.label(grid != BG, _EIGHT)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    specks = (sizes[labels] == 1) & (labels > 0)
+    return np.where(specks, BG, grid).astype(np.uint8) if specks.any() else None
+
+
+def _two_pieces(grid: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The grid cut in two along `axis`: at a separator line when there is one, else in equal halves."""
+    _, rows, cols = separator_lines(grid)
+    lines = rows if axis == 0 else cols
+    length = grid.shape[axis]
+    if len(lines) == 1:
+        cut = lines[0]
+        a, b = (grid[:cut], grid[cut + 1:]) if axis == 0 else (grid[:, :cut], grid[:, cut + 1:])
+    elif length % 2 == 0:
+        half = length // 2
+        a, b = (grid[:half], grid[half:]) if axis == 0 else (grid[:, :half], grid[:, half:])
+    else:
+        return None
+    return (a, b) if a.shape == b.shape and a.size else None
+
+
+_LOGIC = {
+    "and": lambda a, b: a & b, "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b,
+    "nor": lambda a, b: ~(a | b), "first_only": lambda a, b: a & ~b, "second_only": lambda a, b: b & ~a,
+}
+
+
+def split_logic(axis: int, rule: str):
+    """Cell-wise logic of the two pieces' non-background masks: mark where true, background elsewhere."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        pieces = _two_pieces(grid, axis)
+        if pieces is None:
+            return None
+        hit = _LOGIC[rule](pieces[0] != BG, pieces[1] != BG)
+        return np.where(hit, MARK, BG).astype(np.uint8)
+    return op
+
+
+def split_overlay(axis: int, first_on_top: bool):
+    """One piece laid over the other, background showing through."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        pieces = _two_pieces(grid, axis)
+        if pieces is None:
+            return None
+        top, under = pieces if first_on_top else pieces[::-1]
+        return np.where(top != BG, top, under).astype(np.uint8)
+    return op
+
+
+def count_objects(shape: str):
+    """The number of objects as a row, a column or a square of the majority foreground colour."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        found = components(grid, True, False)
+        colour = majority_colour(grid, exclude_bg=True)
+        if found is None or not found.objects or colour is None:
+            return None
+        n = len(found.objects)
+        size = {"row": (1, n), "column": (n, 1), "square": (n, n)}[shape]
+        out = np.full(size, colour, dtype=np.uint8)
+        return out if fits(out) else None
+    return op
+
+
+def colour_cell(pick):
+    """One cell of the colour `pick` chooses (a grid -> colour function as a 1 x 1 grid)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        colour = pick(grid)
+        return None if colour is None else np.full((1, 1), colour, dtype=np.uint8)
+    return op
+
+
+def paint_foreground(pick):
+    """Every non-background cell in one colour (`pick(grid)`, or the mark when pick is None)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        colour = MARK if pick is None else pick(grid)
+        if colour is None:
+            return None
+        return np.where(grid != BG, colour, BG).astype(np.uint8)
+    return op
+
+
+def invert_mask(grid: np.ndarray) -> np.ndarray | None:
+    """Background becomes the mark, every colour becomes background."""
+    return np.where(grid == BG, MARK, BG).astype(np.uint8)
+
+
+_ORTHO = ((1, 0), (-1, 0), (0, 1), (0, -1))
+_DIAG = ((1, 1), (-1, -1), (1, -1), (-1, 1))
+
+PRIMITIVES = grid_ops({
+    "gravity_down": gravity(0), "gravity_right": gravity(3), "gravity_up": gravity(2), "gravity_left": gravity(1),
+    "fill_enclosed": fill_enclosed(False), "fill_enclosed_8": fill_enclosed(True),
+    "mark_interior": mark_interior, "hollow": hollow, "halo_4": halo(False), "halo_8": halo(True),
+    "rays_down": rays(((1, 0),)), "rays_up": rays(((-1, 0),)), "rays_right": rays(((0, 1),)),
+    "rays_left": rays(((0, -1),)), "rays_vertical": rays(_ORTHO[:2]), "rays_horizontal": rays(_ORTHO[2:]),
+    "rays_cross": rays(_ORTHO), "rays_diagonal": rays(_DIAG), "rays_star": rays(_ORTHO + _DIAG),
+    "connect_h": connect(True, False, False), "connect_v": connect(False, True, False),
+    "connect_hv": connect(True, True, False), "connect_h_mark": connect(True, False, True),
+    "connect_v_mark": connect(False, True, True), "connect_hv_mark": connect(True, True, True),
+    "drop_specks": drop_specks,
+    **{f"split_{'tb' if axis == 0 else 'lr'}_{rule}": split_logic(axis, rule) for axis in (0, 1) for rule in _LOGIC},
+    "split_tb_overlay_first": split_overlay(0, True), "split_tb_overlay_second": split_overlay(0, False),
+    "split_lr_overlay_first": split_overlay(1, True), "split_lr_overlay_second": split_overlay(1, False),
+    "count_row": count_objects("row"), "count_column": count_objects("column"),
+    "count_square": count_objects("square"),
+    "majority_colour_cell": colour_cell(lambda g: majority_colour(g, exclude_bg=True)),
+    "minority_colour_cell": colour_cell(minority_colour),
+    "paint_majority": paint_foreground(lambda g: majority_colour(g, exclude_bg=True)),
+    "paint_mark": paint_foreground(None), "invert_mask": invert_mask,
+})

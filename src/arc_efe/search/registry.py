@@ -1,0 +1,21 @@
+"""Every primitive in one ordered table: the order is the search's enumeration order, cheap and
+high-yield first, so a search cut short by its deadline has tried the likeliest programs."""
+
+from __future__ import annotations
+
+from arc_efe.search import prims_geometry, prims_objects, prims_paint
+from arc_efe.search.dsl import GRID, OBJECTS, Primitive
+
+PRIMITIVES: tuple[Primitive, ...] = tuple(prims_geometry.PRIMITIVES + prims_objects.PRIMITIVES
+                                          + prims_paint.PRIMITIVES)
+BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
+if len(BY_NAME) != len(PRIMITIVES):
+    raise RuntimeError("two search primitives share a name")
+
+
+def taking(kind: str) -> tuple[Primitive, ...]:
+    """The primitives whose argument is of type `kind` (GRID or OBJECTS), in enumeration order."""
+    return tuple(p for p in PRIMITIVES if p.arg == kind)
+
+
+__all__ = ["BY_NAME", "GRID", "OBJECTS", "PRIMITIVES", "taking"]

@@ -1,0 +1,109 @@
+"""Every GRID -> GRID primitive on a small hand-worked case, and the inverses that exist."""
+
+import numpy as np
+import pytest
+
+from arc_efe.search.dsl import GRID
+from arc_efe.search.registry import BY_NAME, PRIMITIVES
+
+A = "120/340"
+
+CASES = [
+    ("rot90", A, "31/42/00"), ("rot180", A, "043/021"), ("rot270", A, "00/24/13"),
+    ("flip_lr", A, "021/043"), ("flip_ud", A, "340/120"), ("transpose", A, "13/24/00"),
+    ("anti_transpose", A, "00/42/31"),
+    ("crop_content", "0000/0120/0300/0000", "12/30"), ("crop_content", "00/00", None),
+    ("crop_not_majority", "5555/5125/5555", "12"),
+    ("scale_up_2", "12", "1122/1122"), ("scale_up_3", "12", "111222/111222/111222"),
+    ("scale_up_4", "1", "1111/1111/1111/1111"),
+    ("scale_down_2", "1122/1122", "12"), ("scale_down_2", "12/34", None),
+    ("scale_down_3", "111222/111222/111222", "12"),
+    ("dedup_lines", "1122/1122/3344", "12/34"), ("drop_empty_lines", "102/000/304", "12/34"),
+    ("tile_1x2", "12", "1212"), ("tile_2x1", "12", "12/12"), ("tile_2x2", "1", "11/11"),
+    ("tile_3x3", "2", "222/222/222"),
+    ("mirror_right", "12", "1221"), ("mirror_left", "12", "2112"), ("mirror_down", "1/2", "1/2/2/1"),
+    ("mirror_up", "1/2", "2/1/1/2"), ("mirror_quad", "12", "1221/1221"),
+    ("rotate_quad", "12/34", "1231/3442/2443/1321"), ("rotate_quad", "12", None),
+    ("fractal", "10/01", "1000/0100/0010/0001"), ("fractal_inverse", "10/01", "0010/0001/1000/0100"),
+    ("symmetrise_lr", "100/000", "101/000"), ("symmetrise_ud", "10/00", "10/10"),
+    ("symmetrise_both", "100/000/000", "101/000/101"), ("symmetrise_rot", "10/00", "11/11"),
+    ("symmetrise_diag", "12/00", "12/20"), ("symmetrise_rot", "10", None),
+    ("top_half", "1/2/3", "1"), ("bottom_half", "1/2/3", "3"), ("left_half", "123", "1"),
+    ("right_half", "123", "3"), ("top_half", "12", None),
+    ("trim_border", "111/121/111", "2"), ("add_border", "1", "MMM/M1M/MMM"),
+    ("shift_up", "1/2", "2/0"), ("shift_down", "1/2", "0/1"), ("shift_left", "12", "20"),
+    ("shift_right", "12", "01"),
+    ("gravity_down", "10/01/00", "00/00/11"), ("gravity_up", "10/01/00", "11/00/00"),
+    ("gravity_left", "010/001", "100/100"), ("gravity_right", "100/010", "001/001"),
+    ("fill_enclosed", "111/101/111", "111/1M1/111"), ("fill_enclosed", "0100/1010/0100/0000", "0100/1M10/0100/0000"),
+    ("fill_enclosed_8", "111/101/111", "111/1M1/111"), ("fill_enclosed_8", "0100/1010/0100/0000", None),
+    ("mark_interior", "111/111/111", "111/1M1/111"), ("hollow", "111/111/111", "111/101/111"),
+    ("halo_4", "000/010/000", "0M0/M1M/0M0"), ("halo_8", "000/010/000", "MMM/M1M/MMM"),
+    ("rays_down", "100/000", "100/100"), ("rays_up", "000/010", "010/010"), ("rays_right", "100/000", "111/000"),
+    ("rays_left", "001", "111"), ("rays_vertical", "000/010/000", "010/010/010"),
+    ("rays_horizontal", "000/010/000", "000/111/000"), ("rays_cross", "000/010/000", "010/111/010"),
+    ("rays_diagonal", "000/010/000", "101/010/101"), ("rays_star", "000/010/000", "111/111/111"),
+    ("rays_right", "1020", "1122"),
+    ("connect_h", "101/000", "111/000"), ("connect_v", "10/00/10", "10/10/10"),
+    ("connect_hv", "101/000/100", "111/100/100"), ("connect_h_mark", "101", "1M1"),
+    ("connect_v_mark", "1/0/1", "1/M/1"), ("connect_hv_mark", "101/000/100", "1M1/M00/100"),
+    ("connect_h", "102", None),
+    ("drop_specks", "100/000/011", "000/000/011"), ("drop_specks", "110", None),
+    ("split_lr_and", "1240/0003", "M0/00"), ("split_lr_or", "1240/0003", "MM/0M"),
+    ("split_lr_xor", "1240/0003", "0M/0M"), ("split_lr_nor", "1240/0003", "00/M0"),
+    ("split_lr_first_only", "1240/0003", "0M/00"), ("split_lr_second_only", "1240/0003", "00/0M"),
+    ("split_lr_overlay_first", "1240/0003", "12/03"), ("split_lr_overlay_second", "1240/0003", "42/03"),
+    ("split_tb_and", "10/20/40/03", "M0/00"), ("split_tb_or", "10/20/40/03", "M0/MM"),
+    ("split_tb_xor", "10/20/40/03", "00/MM"), ("split_tb_nor", "10/20/40/03", "0M/00"),
+    ("split_tb_first_only", "10/20/40/03", "00/M0"), ("split_tb_second_only", "10/20/40/03", "00/0M"),
+    ("split_tb_overlay_first", "10/20/40/03", "10/23"), ("split_tb_overlay_second", "10/20/40/03", "40/23"),
+    ("split_lr_or", "10501/00503", "MM/0M"), ("split_lr_and", "123", None),
+    ("count_row", "100/001", "11"), ("count_column", "100/001", "1/1"), ("count_square", "100/001", "11/11"),
+    ("majority_colour_cell", "122/000", "2"), ("minority_colour_cell", "122/000", "1"),
+    ("paint_majority", "122/300", "222/200"), ("paint_mark", "102", "M0M"), ("invert_mask", "102", "0M0"),
+]
+
+
+@pytest.mark.parametrize(("name", "grid", "expected"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_grid_primitive(name, grid, expected, G):
+    out = BY_NAME[name].fn(G(grid))
+    if expected is None:
+        assert out is None
+    else:
+        assert out is not None and out.dtype == np.uint8
+        np.testing.assert_array_equal(out, G(expected))
+
+
+INVERSES = [("rot90", "rot270"), ("rot270", "rot90"), ("rot180", "rot180"), ("flip_lr", "flip_lr"),
+            ("flip_ud", "flip_ud"), ("transpose", "transpose"), ("anti_transpose", "anti_transpose"),
+            ("scale_up_2", "scale_down_2"), ("scale_up_3", "scale_down_3"), ("mirror_right", "left_half"),
+            ("mirror_left", "right_half"), ("mirror_down", "top_half"), ("mirror_up", "bottom_half"),
+            ("add_border", "trim_border"), ("tile_2x2", "top_half"), ("mirror_quad", "top_half")]
+
+
+@pytest.mark.parametrize(("forward", "inverse"), INVERSES)
+def test_round_trip(forward, inverse):
+    rng = np.random.default_rng(0)
+    for shape in [(3, 4), (5, 5), (2, 7)]:
+        grid = rng.integers(0, 10, size=shape).astype(np.uint8)
+        back = BY_NAME[inverse].fn(BY_NAME[forward].fn(grid))
+        if forward in ("tile_2x2", "mirror_quad"):
+            back = BY_NAME["left_half"].fn(back)  # one quadrant of the 2 x 2 layout
+        np.testing.assert_array_equal(back, grid)
+
+
+@pytest.mark.parametrize("name", ["gravity_down", "gravity_left", "fill_enclosed", "symmetrise_both", "rays_cross"])
+def test_idempotent(name):
+    """Applying these twice changes nothing more (a second fill has no holes left to mark)."""
+    grid = np.random.default_rng(1).choice([0, 0, 0, 3, 4], size=(6, 7)).astype(np.uint8)
+    grid[:3, :3] = [[3, 3, 3], [3, 0, 3], [3, 3, 3]]  # a hole, so that every one of them applies
+    once = BY_NAME[name].fn(grid)
+    assert once is not None
+    twice = BY_NAME[name].fn(once)
+    assert twice is None or np.array_equal(twice, once)
+
+
+def test_every_grid_primitive_has_a_case():
+    grid_ops = {p.name for p in PRIMITIVES if p.arg == GRID and p.result == GRID}
+    assert grid_ops - {c[0] for c in CASES} == set()
+    assert len(PRIMITIVES) >= 100

@@ -1,0 +1,103 @@
+"""Every GRID -> OBJECTS and OBJECTS -> GRID primitive on a small hand-worked case."""
+
+import numpy as np
+import pytest
+
+from arc_efe.search.dsl import OBJECTS
+from arc_efe.search.grids import label_value
+from arc_efe.search.registry import BY_NAME, PRIMITIVES
+
+O = "11000/11020/00020/30000"  # objects_4: a 2x2 block of 1 (size 4), a bar of 2 (size 2), a single 3
+
+EXTRACTED = [
+    ("objects_4", "10/01", [(0, 0, 1), (1, 1, 1)]), ("objects_8", "10/01", [(0, 0, 2)]),
+    ("objects_4_multi", "12/00", [(0, 0, 2)]), ("objects_8_multi", "10/02", [(0, 0, 2)]),
+    ("objects_4", O, [(0, 0, 4), (1, 3, 2), (3, 0, 1)]), ("colour_layers", "101/020", [(0, 0, 2), (1, 1, 1)]),
+    ("grid_cells", "10502/55555/30504", [(0, 0, 2), (0, 3, 2), (2, 0, 2), (2, 3, 2)]),
+    ("parts_lr_2", "1234", [(0, 0, 2), (0, 2, 2)]), ("parts_tb_2", "1/2", [(0, 0, 1), (1, 0, 1)]),
+    ("parts_lr_3", "123", [(0, 0, 1), (0, 1, 1), (0, 2, 1)]), ("parts_tb_3", "1/2/3", [(0, 0, 1), (1, 0, 1), (2, 0, 1)]),
+]
+
+
+@pytest.mark.parametrize(("name", "grid", "expected"), EXTRACTED)
+def test_extractor(name, grid, expected, G):
+    found = BY_NAME[name].fn(G(grid))
+    assert [(o.top, o.left, o.size) for o in found.objects] == expected
+
+
+@pytest.mark.parametrize(("name", "grid"), [("objects_4", "000"), ("grid_cells", "12/34"), ("parts_lr_2", "123")])
+def test_extractor_not_applicable(name, grid, G):
+    found = BY_NAME[name].fn(G(grid))
+    assert found is None
+
+
+CONSUMED = [
+    ("select_largest", "objects_4", O, "11/11"), ("select_smallest", "objects_4", O, "3"),
+    ("select_largest_box", "objects_4", O, "11/11"), ("select_smallest_box", "objects_4", O, "3"),
+    ("select_topmost", "objects_4", O, "11/11"), ("select_bottommost", "objects_4", O, "3"),
+    ("select_leftmost", "objects_4", O, None), ("select_rightmost", "objects_4", O, "2/2"),
+    ("select_most_colours", "objects_8_multi", "120/000/003", "12"),
+    ("select_densest", "objects_8_multi", "1000/0100/0000/0022", "22"),
+    ("select_sparsest", "objects_8_multi", "1000/0100/0000/0022", "10/01"),
+    ("select_unique_colour", "objects_4", "10102", "2"), ("select_unique_colour", "objects_4", O, None),
+    ("select_unique_shape", "objects_4", "11010/00000/10000", "11"),
+    ("select_unique_patch", "objects_4", "10102", "2"), ("select_unique_size", "objects_4", "11010/00000/10000", "11"),
+    ("select_inner", "objects_4", "1001/0000/0200/0000", "2"),
+    ("select_holed", "objects_4", "111020/101000/111020", "111/101/111"),
+    ("select_symmetric", "objects_4", "10020/11022/00000/11100", "111"),
+    ("keep_largest", "objects_4", O, "11000/11000/00000/00000"),
+    ("drop_largest", "objects_4", O, "00000/00020/00020/30000"),
+    ("keep_smallest", "objects_4", O, "00000/00000/00000/30000"),
+    ("drop_smallest", "objects_4", O, "11000/11020/00020/00000"),
+    ("keep_inner", "objects_4", "1001/0000/0200/0000", "0000/0000/0200/0000"),
+    ("drop_inner", "objects_4", "1001/0000/0200/0000", "1001/0000/0000/0000"),
+    ("keep_unique_colour", "objects_4", "10102", "00002"), ("drop_unique_colour", "objects_4", "10102", "10100"),
+    ("keep_unique_shape", "objects_4", "11010/00000/10000", "11000/00000/00000"),
+    ("drop_unique_shape", "objects_4", "11010/00000/10000", "00010/00000/10000"),
+    ("pieces_and", "parts_tb_3", "10/23/40", "M0"), ("pieces_or", "parts_tb_3", "10/23/40", "MM"),
+    ("pieces_xor", "parts_tb_3", "10/23/40", "0M"), ("pieces_overlay", "parts_tb_3", "10/23/40", "13"),
+    ("pieces_vote", "parts_tb_3", "10/23/40", "10"), ("pieces_and", "objects_4", O, None),
+    ("fill_boxes", "objects_8", "10/01", "1M/M1"), ("crop_all", "objects_4", "0000/0100/0020/0000", "10/02"),
+]
+
+
+@pytest.mark.parametrize(("name", "extractor", "grid", "expected"), CONSUMED,
+                         ids=[f"{c[0]}-{i}" for i, c in enumerate(CONSUMED)])
+def test_consumer(name, extractor, grid, expected, G):
+    out = BY_NAME[name].fn(BY_NAME[extractor].fn(G(grid)))
+    if expected is None:
+        assert out is None
+    else:
+        np.testing.assert_array_equal(out, G(expected))
+
+
+# Per object of O (block of 1, bar of 2, single 3): the label each labeller gives it.
+LABELS = {
+    "size_rank": (0, 1, 2), "size_rank_up": (2, 1, 0), "size": (4, 2, 1), "height": (2, 2, 1), "width": (2, 1, 1),
+    "border": (1, 0, 1), "shape_count": (1, 1, 1), "holes": (0, 0, 0), "is_largest": (1, 0, 0),
+    "is_smallest": (0, 0, 1), "symmetric": (1, 1, 1),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(LABELS))
+def test_labeller(rule, G):
+    grid = G(O)
+    expected = grid.copy()
+    for colour, value in zip((1, 2, 3), LABELS[rule]):
+        expected[grid == colour] = label_value(colour, value)
+    out = BY_NAME[f"label_{rule}"].fn(BY_NAME["objects_4"].fn(grid))
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_label_holes_and_shape_count(G):
+    grid = G("111020/101000/111020")
+    out = BY_NAME["label_holes"].fn(BY_NAME["objects_4"].fn(grid))
+    assert out[0, 0] == label_value(1, 1) and out[0, 4] == label_value(2, 0)
+    out = BY_NAME["label_shape_count"].fn(BY_NAME["objects_4"].fn(grid))
+    assert out[0, 0] == label_value(1, 1) and out[0, 4] == label_value(2, 2)
+
+
+def test_every_objects_primitive_has_a_case():
+    covered = {c[0] for c in EXTRACTED} | {c[0] for c in CONSUMED} | {f"label_{rule}" for rule in LABELS}
+    involved = {p.name for p in PRIMITIVES if OBJECTS in (p.arg, p.result)}
+    assert involved - covered == set()
