@@ -180,6 +180,32 @@ def _count_apply(p: Params, g: np.ndarray) -> np.ndarray:
     return np.where(g != 0, p["map"][n], 0) if n in p["map"] else g.copy()
 
 
+_UNIQUE_ACTIONS = ("keep", "remove", "crop")
+
+
+def _unique_shape_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None:
+    """Copies of one shape and a single object of another shape, in random colours."""
+    common, odd = shape_of_size(rng, int(rng.integers(3, 6))), shape_of_size(rng, int(rng.integers(3, 6)))
+    if common.shape == odd.shape and np.array_equal(common, odd):
+        return None
+    n = span(rng, difficulty, 3, 4, 8)
+    masks = [common] * (n - 1) + [odd]
+    side = min(30, 4 * int(np.ceil(np.sqrt(n))) + span(rng, difficulty, 0, 2, 8))
+    return scatter_shapes(rng, side, side, masks, [int(c) for c in rng.integers(1, 10, size=n)])
+
+
+def _unique_shape_apply(p: Params, g: np.ndarray) -> np.ndarray:
+    objs = objects(g)
+    keys = [o.crop(o.mask).tobytes() + bytes(o.crop(o.mask).shape) for o in objs]
+    unique = [o for o, k in zip(objs, keys) if keys.count(k) == 1]
+    if len(unique) != 1:
+        return g.copy()
+    pick = unique[0]
+    if p["action"] == "crop":
+        return pick.crop(np.where(pick.mask, g, 0))
+    return np.where(pick.mask, g, 0) if p["action"] == "keep" else np.where(pick.mask, 0, g)
+
+
 FAMILIES = [
     Family(
         "recolour_by_size", ("recolour_objects",), _size_map_params, _size_map_input, _size_map_apply, _perturbed_maps
@@ -217,5 +243,13 @@ FAMILIES = [
         _count_input,
         _count_apply,
         _perturbed_maps,
+    ),
+    Family(
+        "unique_shape_object",
+        ("select_object", "crop"),
+        lambda r, d: {"action": str(r.choice(_UNIQUE_ACTIONS))},
+        _unique_shape_input,
+        _unique_shape_apply,
+        lambda p: [{"action": a} for a in _UNIQUE_ACTIONS if a != p["action"]],
     ),
 ]

@@ -165,6 +165,21 @@ def _bbox_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray | None:
     return _blobs(rng, difficulty, 2, 4 + int(difficulty * 4), False, [c for c in range(1, 10) if c != p["colour"]])
 
 
+def _border_apply(p: Params, g: np.ndarray) -> np.ndarray:
+    """The outermost ring of cells (or, `inset`, the ring inside it) takes the border colour."""
+    h, w, d = g.shape[0], g.shape[1], int(p["inset"])
+    ring = np.zeros(g.shape, dtype=bool)
+    ring[d : h - d, d : w - d] = True
+    ring[d + 1 : h - d - 1, d + 1 : w - d - 1] = False
+    return np.where(ring, p["colour"], g)
+
+
+def _border_input(rng: Rng, difficulty: float, p: Params) -> np.ndarray:
+    h, w = span(rng, difficulty, 3, 10), span(rng, difficulty, 3, 10)
+    palette = [c for c in range(10) if c != p["colour"]]
+    return rng.choice(palette, size=(h, w)) * (rng.random((h, w)) < rng.uniform(0.0, 0.6))
+
+
 FAMILIES = [
     Family(
         "outline_objects",
@@ -206,5 +221,13 @@ FAMILIES = [
         _holes_input,
         _holes_apply,
         lambda p: [dict(p, map=dict(p["map"], **{k: v % 9 + 1})) for k, v in p["map"].items()],
+    ),
+    Family(
+        "grid_border",
+        ("outline",),
+        lambda r, d: dict(_colour_param(r, d), inset=bool(r.random() < 0.3)),
+        _border_input,
+        _border_apply,
+        lambda p: [dict(p, inset=not p["inset"])],
     ),
 ]
