@@ -212,3 +212,33 @@ def test_find_task_prefers_arc1_and_reports_where_it_looked():
         "task 'nope0000' not found in the bundled sets "
         "arc1/training, arc1/evaluation, arc2/training, arc2/evaluation"
     )
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ('{"train": ' + "[" * 100_000 + "]" * 100_000 + ', "test": []}', "nested too deeply"),
+        ('{"train": [{"input": [[' + "7" * 5000 + ']], "output": [[1]]}], "test": []}', "unreadable JSON value"),
+        ("{}", "an empty JSON object"),
+        (_bad_pair(input=[["x" * 100_000]], output=[[1]]), "train pair 1 input: cell (0,0) is 'xxx"),
+    ],
+    ids=["deep_nesting", "huge_integer", "empty_object", "huge_cell"],
+)
+def test_what_fuzzing_found_raises_a_short_format_error(tmp_path, content, fragment):
+    path = _write(tmp_path / "odd.json", content)
+    with pytest.raises(TaskFormatError) as err:
+        load_tasks(str(path))
+    assert fragment in str(err.value) and str(err.value).startswith(f"file {path}")
+    assert len(str(err.value)) < 300
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(_task()).encode())
+    assert [t.id for t in load_tasks(str(path)).tasks] == ["bom"]
+
+
+def test_an_empty_task_id_is_still_named(tmp_path):
+    result = load_tasks(str(_write(tmp_path / "c.json", {"": {"train": 1, "test": []}, "ok": _task()})))
+    assert [t.id for t in result.tasks] == ["ok"]
+    assert result.problems == [f"file {tmp_path / 'c.json'}, task '': 'train' must be a list of pairs, got int"]

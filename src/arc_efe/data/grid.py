@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 import numpy as np
 
 MAX_SIZE = 30
 NUM_COLORS = 10
+
+# A bad cell is quoted in the error; a 50 MB string or a deeply nested list must not become the message.
+_CELL_REPR = reprlib.Repr()
+_CELL_REPR.maxstring = _CELL_REPR.maxother = 40
+_CELL_REPR.maxlevel = 2
 
 
 class TaskFormatError(ValueError):
@@ -19,8 +25,8 @@ def where(file: str | None = None, task_id: str | None = None, pair: str | None 
     parts = []
     if file:
         parts.append(f"file {file}")
-    if task_id:
-        parts.append(f"task {task_id}")
+    if task_id is not None:
+        parts.append(f"task {task_id or repr(task_id)}")  # a challenges file may use "" as an id
     if pair:
         parts.append(pair)
     return ", ".join(parts) if parts else "<input>"
@@ -54,7 +60,7 @@ def to_grid(value: Any, location: str = "<input>") -> np.ndarray:
         for c, cell in enumerate(row):
             # bool is an int subclass in Python; a True cell is a format error, not colour 1.
             if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)):
-                raise TaskFormatError(f"{location}: cell ({r},{c}) is {cell!r}, not an integer")
+                raise TaskFormatError(f"{location}: cell ({r},{c}) is {_CELL_REPR.repr(cell)}, not an integer")
             if not 0 <= cell < NUM_COLORS:
                 raise TaskFormatError(f"{location}: cell ({r},{c}) is {cell}, outside colours 0-9")
     return np.asarray(value, dtype=np.int64)

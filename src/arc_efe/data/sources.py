@@ -65,6 +65,8 @@ def load_tasks(source: str, *, solutions: str | None = None, strict: bool = Fals
             f"{where(file=str(path))}: top level must be a JSON object (one task with 'train' and 'test', "
             f"or a challenges file of tasks by id), got {type(raw).__name__}"
         )
+    if not raw:
+        raise TaskFormatError(f"{where(file=str(path))}: an empty JSON object, neither a task nor a challenges file")
     if "train" in raw or "test" in raw:
         _no_solutions(source, solutions)
         # A single-task file has nothing else to keep, so a bad task raises even without `strict`.
@@ -84,15 +86,19 @@ def find_task(task_id: str) -> Task:
 
 def read_json(path: Path) -> Any:
     """Parse a JSON file; a syntax error becomes a TaskFormatError naming the file, line and column."""
+    loc = where(file=str(path))
     try:
-        with open(path, encoding="utf-8") as f:
+        # utf-8-sig: some editors start a UTF-8 file with a byte-order mark, which plain utf-8 rejects.
+        with open(path, encoding="utf-8-sig") as f:
             return json.load(f)
     except json.JSONDecodeError as err:
-        raise TaskFormatError(
-            f"{where(file=str(path))}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}"
-        ) from err
+        raise TaskFormatError(f"{loc}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from err
     except UnicodeDecodeError as err:
-        raise TaskFormatError(f"{where(file=str(path))}: not UTF-8 text ({err.reason})") from err
+        raise TaskFormatError(f"{loc}: not UTF-8 text ({err.reason})") from err
+    except ValueError as err:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise TaskFormatError(f"{loc}: unreadable JSON value ({err})") from err
+    except RecursionError as err:
+        raise TaskFormatError(f"{loc}: JSON nested too deeply to be a task") from err
 
 
 def parse_task(raw: Any, task_id: str, *, file: str | None = None, source: str = "") -> Task:
