@@ -60,7 +60,7 @@ class Trainer:
         set_seed(cfg.seed)
         self.run_dir = Path(cfg.out)
         self.train_tasks, self.val_tasks = split_tasks(cfg.data)
-        self.provenance = training_provenance(self.train_tasks, self.val_tasks)
+        self.provenance = training_provenance(self.train_tasks, self.val_tasks, cfg.data.contamination_check)
         system = build_system(cfg.model)
         self.groups = parameter_groups(system)
         optimizer = build_optimizer(self.groups, cfg.optim)
