@@ -54,8 +54,8 @@ def test_family_keeps_task_invariants(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_family_keeps_task_invariants_many_seeds(name):
-    for seed in range(100, 300):
-        for difficulty in (0.0, 0.3, 0.7, 1.0):
+    for seed in range(100, 200):
+        for difficulty in (0.0, 0.5, 1.0):
             _check_task(name, generate_task(name, seed, difficulty))
 
 
