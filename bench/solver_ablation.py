@@ -1,7 +1,8 @@
 """Solver ablation: named solver variants on one seeded task sample at one budget, side by side.
 
-Each `--variant NAME[:KEY=VALUE,...]` overrides the default `SolveConfig` by dotted keys (as in
-`arc-efe train --set`), e.g. `steps2:refine.agent_steps=2` or `norule:size_rule=false`; `base` alone is the
+Each `--variant NAME[:KEY=VALUE,...]` overrides the default `SolveConfig` by dotted keys (as
+`arc-efe evaluate --set solve.KEY=VALUE` does, through the same resolver), e.g. `steps2:refine.agent_steps=2`
+or `norule:size_rule=false`; `base` alone is the
 default solver. Every variant solves the same tasks (`arc-efe evaluate --limit N --sample-seed S`) in
 `--workers` one-thread processes and gets one table row: task score, tasks solved, the plain score, mean
 refinement updates, mean demo cell accuracy after refinement, and mean seconds per task.
@@ -22,22 +23,20 @@ from pathlib import Path
 
 from common import machine_line, summary_line
 
-from arc_efe.config import from_dict, merge, parse_override, to_dict
+from arc_efe.cli.config_args import resolve_config
+from arc_efe.config import to_dict
 from arc_efe.data.sources import load_tasks
 from arc_efe.solving.load import default_model, load_system, resolve_checkpoint
-from arc_efe.solving.run import run, sample_tasks
+from arc_efe.solving.run import SolveRunConfig, run, sample_tasks
 from arc_efe.solving.solver import SolveConfig
 
 
 def variant_config(spec: str, budget: float, seed: int) -> tuple[str, SolveConfig]:
     """`NAME[:KEY=VALUE,...]` -> (NAME, the default SolveConfig at `budget` with those overrides)."""
     name, _, overrides = spec.partition(":")
-    data = to_dict(SolveConfig(time_budget=budget, seed=seed))
-    for text in filter(None, (part.strip() for part in overrides.split(","))):
-        data = merge(data, parse_override(text))
-    cfg = from_dict(SolveConfig, data)
-    cfg.validate()
-    return name.strip(), cfg
+    sets = [f"solve.{part.strip()}" for part in overrides.split(",") if part.strip()]
+    base = to_dict(SolveRunConfig(SolveConfig(time_budget=budget, seed=seed)))
+    return name.strip(), resolve_config(SolveRunConfig, base, argparse.Namespace(overrides=sets), {}).solve
 
 
 def row_of(summary: dict) -> dict:

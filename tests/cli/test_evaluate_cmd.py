@@ -170,3 +170,24 @@ def test_load_system_names_missing_keys_and_shape_mismatches(run_dir, tmp_path):
     mismatch = r"shape mismatch .*agent\.embed\.color\.weight: \(11, 16\) vs \(11, 24\)"
     with pytest.raises(CheckpointError, match=mismatch):
         load_system(other)
+
+
+def test_config_file_and_set_reach_every_solve_field_and_flags_win_over_the_file(run_dir, tasks_dir, tmp_path,
+                                                                                 capsys):
+    config = tmp_path / "solve.yaml"
+    config.write_text("solve:\n  time_budget: 0.5\n  vote_reserve: 1.5\n  refine:\n    rows_per_step: 4\n"
+                      "    check_every: 3\n")
+    argv = ["evaluate", "--checkpoint", str(run_dir), "--tasks", str(tasks_dir), "--limit", "1", "--no-report",
+            "--allow-contaminated", "--config", str(config)]
+    sets = ["--set", "solve.refine.prompt_lr=0.01", "--set", "solve.refine.adapter_lr=0.002",
+            "--set", "solve.refine.holdout=false", "--time-budget", "0.4"]
+    assert main(argv + ["--out", str(tmp_path / "a")] + sets) == 0
+    solve = json.loads((tmp_path / "a" / "run.json").read_text())["solve"]
+    assert solve["time_budget"] == 0.4 and solve["vote_reserve"] == 1.5  # the flag beat the file
+    assert (solve["refine"]["rows_per_step"], solve["refine"]["check_every"]) == (4, 3)
+    assert (solve["refine"]["prompt_lr"], solve["refine"]["adapter_lr"], solve["refine"]["holdout"]) == \
+        (0.01, 0.002, False)
+    capsys.readouterr()
+    assert main(argv + ["--out", str(tmp_path / "b"), "--set", "solve.refine.no_such_key=1"]) == 1
+    err = capsys.readouterr().err
+    assert "no_such_key" in err and "Traceback" not in err

@@ -10,18 +10,39 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from arc_efe.cli.config_args import add_config_arguments, resolve_config
+from arc_efe.config import ConfigError, to_dict
 from arc_efe.data.bundled import BUNDLED_SETS
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
 from arc_efe.solving.load import (DEFAULT_MODEL_DIR, CheckpointError, default_model, describe_model, load_system,
                                   resolve_checkpoint)
 from arc_efe.solving.records import TaskRecord
-from arc_efe.solving.refine import RefineConfig
-from arc_efe.solving.run import run, sample_tasks, without_test_outputs
+from arc_efe.solving.run import SolveRunConfig, run, sample_tasks, without_test_outputs
 from arc_efe.solving.solver import SolveConfig
 from arc_efe.training.provenance import TRAINED_ON_FILE, contaminated_ids, load_provenance
 
 _SOURCES = f"a bundled set ({', '.join(BUNDLED_SETS)}), a task file, a Kaggle challenges file or a folder"
+
+
+# flag dest -> key path in SolveRunConfig; a flag left unset does not override --config or the defaults.
+FLAG_PATHS = {
+    "time_budget": "solve.time_budget",
+    "attempts": "solve.attempts",
+    "augmentations": "solve.augmentations",
+    "size_rule": "solve.size_rule",
+    "refine_steps": "solve.refine.max_steps",
+    "agent_steps": "solve.refine.agent_steps",
+    "adapter": "solve.refine.adapter",
+    "precision": "solve.precision",
+    "seed": "solve.seed",
+}
+DEFAULTS = SolveConfig()
+
+
+def _adapter(text: str) -> list[str]:
+    """`--adapter film,heads` -> ["film", "heads"]; `none` or empty -> [] (only the prompt offsets)."""
+    return [] if text.strip().lower() in ("", "none") else [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
@@ -33,53 +54,54 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
                    help="output folder (evaluate: evals/RUN-CHECKPOINT when omitted); rerunning with the same "
                         "folder skips tasks already done")
     p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N tasks")
-    p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="seed of the --limit sample")
-    p.add_argument("--time-budget", type=float, default=30.0, metavar="SECONDS", help="seconds per task, all in")
-    p.add_argument("--attempts", type=int, choices=[1, 2], default=2, help="attempts per test input")
-    p.add_argument("--augmentations", type=int, default=8,
-                   help="spatial views (D8 elements, identity first) that refine and vote, 1..8")
-    p.add_argument("--no-size-rule", action="store_true",
+    p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="seed of the --limit sample (0)")
+    add_config_arguments(p, "solve.refine.rows_per_step=16")
+    # Shorthands for solve.* keys (FLAG_PATHS): defaults shown are SolveConfig's.
+    p.add_argument("--time-budget", type=float, metavar="SECONDS",
+                   help=f"seconds per task, all in ({DEFAULTS.time_budget:g})")
+    p.add_argument("--attempts", type=int, choices=[1, 2], help="attempts per test input (2)")
+    p.add_argument("--augmentations", type=int,
+                   help=f"spatial views (D8 elements, identity first) that refine and vote, 1..8 "
+                        f"({DEFAULTS.augmentations})")
+    p.add_argument("--no-size-rule", dest="size_rule", action="store_const", const=False,
                    help="let the agent predict every output size, even when the demos follow a size rule")
-    p.add_argument("--refine-steps", type=int, default=RefineConfig().max_steps,
-                   help="most refinement updates per task (0: none)")
-    p.add_argument("--agent-steps", type=int, default=RefineConfig().agent_steps, metavar="N",
-                   help="planning steps per agent pass while refining and voting (0: the model's own)")
-    p.add_argument("--adapter", default=",".join(RefineConfig().adapter),
-                   help="comma-separated agent submodules tuned per task ('none': only the prompt)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--seed", type=int, default=0, help="seed of the per-task augmentations")
+    p.add_argument("--refine-steps", type=int,
+                   help=f"most refinement updates per task, 0: none ({DEFAULTS.refine.max_steps})")
+    p.add_argument("--agent-steps", type=int, metavar="N",
+                   help=f"planning steps per agent pass while refining and voting, 0: the model's own "
+                        f"({DEFAULTS.refine.agent_steps})")
+    p.add_argument("--adapter", type=_adapter,
+                   help=f"comma-separated agent submodules tuned per task, 'none': only the prompt "
+                        f"({','.join(DEFAULTS.refine.adapter)})")
+    p.add_argument("--precision", choices=["fp32", "bf16"], help="fp32")
+    p.add_argument("--seed", type=int, help="seed of the per-task augmentations (0)")
     p.add_argument("--no-report", action="store_true", help="skip the PNGs and report/index.html")
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="solve N tasks at a time in N one-thread processes (on a CPU, N = cores)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+                   help="solve N tasks at a time in N one-thread processes (on a CPU, N = cores; 1)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    ev = subparsers.add_parser("evaluate", help="solve tasks with known test outputs and score them",
-                               formatter_class=fmt)
-    ev.add_argument("--tasks", default="arc1/evaluation", help=f"tasks: {_SOURCES}")
+    ev = subparsers.add_parser("evaluate", help="solve tasks with known test outputs and score them")
+    ev.add_argument("--tasks", default="arc1/evaluation", help=f"tasks: {_SOURCES} (arc1/evaluation)")
     ev.add_argument("--allow-contaminated", action="store_true",
                     help="also score tasks the checkpoint trained on (by content; listed in scores.json as "
                          "'contaminated'); without it they are refused")
     _add_common(ev, out_required=False)
     ev.set_defaults(func=evaluate, mode="evaluate")
 
-    so = subparsers.add_parser("solve", help="solve tasks without solutions: submission.json and pictures",
-                               formatter_class=fmt)
+    so = subparsers.add_parser("solve", help="solve tasks without solutions: submission.json and pictures")
     so.add_argument("tasks", metavar="TASKS", help=f"tasks: {_SOURCES}")
     _add_common(so, out_required=True)
     so.set_defaults(func=evaluate, mode="solve")
 
 
 def _config(args: argparse.Namespace) -> SolveConfig:
-    adapter = () if args.adapter.strip().lower() in ("", "none") else tuple(
-        name.strip() for name in args.adapter.split(",") if name.strip())
-    refine = RefineConfig(max_steps=args.refine_steps, adapter=adapter, agent_steps=args.agent_steps or None)
-    cfg = SolveConfig(time_budget=args.time_budget, attempts=args.attempts, augmentations=args.augmentations,
-                      size_rule=not args.no_size_rule, refine=refine, seed=args.seed, precision=args.precision)
-    cfg.validate()
-    return cfg
+    """The SolveConfig from defaults, --config, the shorthand flags and --set (in that order)."""
+    if args.agent_steps == 0:  # "0: the model's own" is the config's null
+        args.agent_steps = None
+        args.overrides = ["solve.refine.agent_steps=null", *args.overrides]
+    return resolve_config(SolveRunConfig, to_dict(SolveRunConfig()), args, FLAG_PATHS).solve
 
 
 def _device(name: str) -> str:
@@ -119,7 +141,7 @@ def evaluate(args: argparse.Namespace) -> int:
             checkpoint = resolve_checkpoint(args.checkpoint).resolve()
         system, _ = load_system(checkpoint, device)
         tasks, contamination = _contamination(args, checkpoint, tasks)
-    except (CheckpointError, ValueError, RuntimeError) as err:
+    except (CheckpointError, ConfigError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = args.out or _default_out(checkpoint)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ from arc_efe.solving.report import SCORES_FILE, render_record, write_outputs
 from arc_efe.solving.solver import SolveConfig, Solver
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class SolveRunConfig:
+    """The config tree `evaluate` and `solve` resolve (defaults -> --config FILE -> flags -> --set
+    solve.KEY=VALUE); its `solve` part is saved in run.json and must match when a run resumes."""
+
+    solve: SolveConfig = field(default_factory=SolveConfig)
+
+    def validate(self) -> None:
+        self.solve.validate()
 
 
 def sample_tasks(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
