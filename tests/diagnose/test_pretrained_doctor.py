@@ -12,12 +12,7 @@ from arc_efe.diagnose.runner import run_diagnosis
 from arc_efe.training.loop import Trainer
 
 from ..encoder.test_pretrained import train_tokenizer
-from ..training import conftest as training
 from ..training.conftest import tiny_config
-
-# The training tests' fixtures: a folder of small tasks, and a fresh accelerate state per test.
-small_tasks_dir = training.small_tasks_dir
-_fresh_accelerator_state = training._fresh_accelerator_state
 
 
 @pytest.fixture(scope="module")

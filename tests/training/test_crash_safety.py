@@ -74,7 +74,10 @@ def test_killed_while_saving_resumes_from_the_last_complete_checkpoint(small_tas
     assert len({round(loss, 6) for _, loss, _ in straight}) > 1  # the loss moves, so equality means something
     names = sorted(p.name for p in (killed / "checkpoints").iterdir())
     assert names == ["step-00000002", "step-00000004", "step-00000006"]  # the killed save's temp folder is gone
-    ckpt.verify_checkpoint(killed / "checkpoints" / "step-00000006")
+    last = killed / "checkpoints" / "step-00000006"
+    ckpt.verify_checkpoint(last)
+    listed = json.loads((last / "checksums.json").read_text())
+    assert {"config.json", "model.safetensors", "optimizer.bin", "trained_on.json"} <= set(listed)
 
 
 def test_disk_full_keeps_the_previous_checkpoint_and_stops_clearly(small_tasks_dir, tmp_path, monkeypatch):

@@ -302,7 +302,7 @@ def refine(
                            out_size=part.output_size if known_size else None)
         loss = demo_loss(out, part, torch.ones(len(samples), device=device), size_weight, cfg.all_steps)
         if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check
-            raise FloatingPointError(f"refinement of {task.id}: the demo loss is {float(loss)} at update {step + 1}")
+            raise FloatingPointError(f"refinement of {task.id}: the demo loss is {loss.item()} at update {step + 1}")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
