@@ -23,8 +23,10 @@ class Primitive:
     arg: str = GRID
     result: str = GRID
     doc: str = ""
+    keeps_shape: bool = False  # the result always has the argument's (source grid's) shape: lets the search
+    # drop a last step whose shape cannot become the output without running it
 
 
-def grid_ops(table: dict[str, Callable], doc: str = "") -> list[Primitive]:
+def grid_ops(table: dict[str, Callable], doc: str = "", keeps_shape: bool = False) -> list[Primitive]:
     """GRID -> GRID primitives from a name -> function table, in table order."""
-    return [Primitive(name, fn, GRID, GRID, doc) for name, fn in table.items()]
+    return [Primitive(name, fn, GRID, GRID, doc, keeps_shape) for name, fn in table.items()]

@@ -32,7 +32,7 @@ class SearchConfig:
 
     max_depth: int = 3  # primitives per program, the final step not counted
     max_programs: int = 4  # stop once this many programs with distinct test predictions are verified
-    max_states: int = 100_000  # stored states per depth (memory guard; leaves are never stored)
+    max_states: int = 100_000  # stored states per depth, and remembered leaves (a memory guard)
 
     def validate(self) -> None:
         if not 1 <= self.max_depth <= 4:
@@ -99,6 +99,7 @@ class _Search:
         self.found: dict[bytes, tuple[str, int, tuple[np.ndarray, ...]]] = {}
         self.evaluated = 0
         self.depth_done = 0
+        self.tried: set[bytes] = set()  # demo parts of the leaves already fitted
 
     def _tick(self) -> None:
         self.evaluated += 1
@@ -134,6 +135,11 @@ class _Search:
             if out is None or not feasible(out, self.outputs[i]):
                 return
             demo_values.append(out)
+        key = b"#".join(grid_key(v) for v in demo_values)
+        if key in self.tried:
+            return  # an earlier program behaved the same on every demo: its finals were fitted already
+        if len(self.tried) < self.cfg.max_states:
+            self.tried.add(key)
         finals = fit_finals(demo_values, self.outputs)
         if not finals:
             return
@@ -142,11 +148,17 @@ class _Search:
             return
         self._accept(state.steps + (prim.name,), tuple(demo_values + tests), finals)
 
+    def _shape_ok(self, state: _State) -> bool:
+        """Whether a shape-keeping last step on this state could meet every demo output's shape."""
+        grids = state.values[:self.demos] if state.kind == GRID else [v.grid for v in state.values[:self.demos]]
+        return all(feasible(g, o) for g, o in zip(grids, self.outputs))
+
     def _leaves(self, frontier: list[_State]) -> None:
         """Every GRID-valued one-step extension of the frontier, tried as a finished program."""
         for state in frontier:
+            shape_ok = self._shape_ok(state)
             for prim in taking(state.kind):
-                if prim.result != GRID:
+                if prim.result != GRID or (prim.keeps_shape and not shape_ok):
                     continue
                 self._tick()
                 self._leaf(state, prim)
@@ -184,6 +196,7 @@ class _Search:
         try:
             self._tick()
             self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs))
+            self.tried.add(b"#".join(grid_key(v) for v in self.inputs[:self.demos]))
             for depth in range(1, self.cfg.max_depth + 1):
                 # Depth d is first swept as leaves, demo-first and shape-pruned, which is cheap; only then
                 # are its states built in full to grow depth d + 1.

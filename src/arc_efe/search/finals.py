@@ -34,17 +34,23 @@ IDENTITY = Final("", 0, lambda g: g)
 
 def _coarse(values: np.ndarray) -> np.ndarray:
     """Labels without their colour: value c + 10 * (1 + l) becomes 10 + (1 + l), colours stay."""
+    values = values.astype(np.int64)
     return np.where(values < 10, values, 10 + values // 10)
 
 
 def _fit_table(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], coarse: bool) -> np.ndarray | None:
-    keys = np.concatenate([s.ravel() for s in states]).astype(np.int64)
-    if coarse:
-        keys = _coarse(keys)
-    targets = np.concatenate([o.ravel() for o in outputs])
+    """The value -> colour table every demo agrees on; None when some value needs two colours."""
     table = np.full(256, -1, dtype=np.int64)
-    table[keys] = targets
-    return table if np.array_equal(table[keys], targets) else None
+    for state, output in zip(states, outputs):  # demo by demo: most states fail on the first
+        keys = _coarse(state.ravel()) if coarse else state.ravel()
+        targets = output.ravel()
+        known = table[keys]
+        if ((known >= 0) & (known != targets)).any():
+            return None
+        table[keys] = targets
+        if not np.array_equal(table[keys], targets):
+            return None
+    return table
 
 
 def _map_text(table: np.ndarray, coarse: bool) -> str:
@@ -71,12 +77,11 @@ def _colour_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) 
     if all(np.array_equal(s, o) for s, o in zip(states, outputs)):
         return [IDENTITY]
     finals = []
-    for coarse in (False, True):
+    labelled = max(int(s.max()) for s in states) >= 10
+    for coarse in (False, True) if labelled else (False,):  # without labels the coarse map is the same map
         table = _fit_table(states, outputs, coarse)
         if table is not None:
             finals.append(_map_final(table, coarse))
-        if coarse is False and table is not None and max(int(s.max()) for s in states) < 10:
-            break  # no labels: the coarse map is the same map
     return finals
 
 

@@ -107,20 +107,23 @@ def colour_layers(grid: np.ndarray) -> ObjectSet:
 def separator_lines(grid: np.ndarray) -> tuple[int | None, list[int], list[int]]:
     """(colour, rows, cols) of the full-length lines of one non-background colour that split the grid.
 
-    Several colours may form full lines; the one with most line cells wins, ties to the lowest colour.
+    When several colours form full lines, a colour found nowhere but on its lines wins (a drawn
+    separator, not a stripe of some shape), then the one with more line cells, then the lower colour.
     """
-    best: tuple[int, int | None, list[int], list[int]] = (0, None, [], [])
+    best: tuple[tuple[bool, int], int | None, list[int], list[int]] = ((False, 0), None, [], [])
     h, w = grid.shape
     for colour in np.unique(grid):
         if colour == BG:
             continue  # empty rows in a sparse grid are not separators
-        rows = [int(r) for r in np.flatnonzero((grid == colour).all(axis=1))]
-        cols = [int(c) for c in np.flatnonzero((grid == colour).all(axis=0))]
-        if len(rows) == h or len(cols) == w:
-            continue  # the whole grid is this colour along a side: no cells to separate
-        cells = len(rows) * w + len(cols) * h
-        if cells > best[0]:
-            best = (cells, int(colour), rows, cols)
+        cells = grid == colour
+        rows = [int(r) for r in np.flatnonzero(cells.all(axis=1))]
+        cols = [int(c) for c in np.flatnonzero(cells.all(axis=0))]
+        if not rows and not cols or len(rows) == h or len(cols) == w:
+            continue  # no lines, or the whole grid is this colour along a side: nothing to separate
+        on_lines = len(rows) * w + len(cols) * h - len(rows) * len(cols)
+        score = (int(cells.sum()) == on_lines, on_lines)
+        if score > best[0]:
+            best = (score, int(colour), rows, cols)
     return best[1], best[2], best[3]
 
 

@@ -5,6 +5,8 @@ Round trips (rot90 / rot270, scale_up_k / scale_down_k, transpose twice) are tes
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from arc_efe.search.dsl import grid_ops
@@ -178,7 +180,7 @@ def shift(dr: int, dc: int):
     return op
 
 
-D8 = {
+D8: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "rot90": lambda g: np.rot90(g, -1),
     "rot180": lambda g: np.rot90(g, 2),
     "rot270": lambda g: np.rot90(g, 1),
@@ -196,9 +198,10 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "tile_1x2": tile(1, 2), "tile_2x1": tile(2, 1), "tile_2x2": tile(2, 2), "tile_3x3": tile(3, 3),
     "mirror_right": mirror_right, "mirror_left": mirror_left, "mirror_down": mirror_down, "mirror_up": mirror_up,
     "mirror_quad": mirror_quad, "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
-    "symmetrise_lr": symmetrise_lr, "symmetrise_ud": symmetrise_ud, "symmetrise_both": symmetrise_both,
-    "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
     "top_half": half("top"), "bottom_half": half("bottom"), "left_half": half("left"), "right_half": half("right"),
     "trim_border": trim_border, "add_border": add_border,
+}) + grid_ops({
+    "symmetrise_lr": symmetrise_lr, "symmetrise_ud": symmetrise_ud, "symmetrise_both": symmetrise_both,
+    "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
     "shift_up": shift(-1, 0), "shift_down": shift(1, 0), "shift_left": shift(0, -1), "shift_right": shift(0, 1),
-})
+}, keeps_shape=True)

@@ -184,7 +184,7 @@ def fill_boxes(found: ObjectSet) -> np.ndarray | None:
         h, w = o.shape
         window = out[o.top:o.top + h, o.left:o.left + w]
         window[window == BG] = MARK
-    return None if np.array_equal(out, found.grid) else out
+    return out
 
 
 def crop_all(found: ObjectSet) -> np.ndarray | None:
@@ -199,9 +199,10 @@ _KEEPS = ("largest", "smallest", "inner", "unique_colour", "unique_shape")
 PRIMITIVES = (
     [Primitive(name, fn, GRID, OBJECTS, "objects of each input") for name, fn in EXTRACTORS.items()]
     + [Primitive(f"select_{name}", select(pick), OBJECTS, GRID, "crop one object") for name, pick in _PICKS.items()]
-    + [Primitive(f"keep_{name}", keep(_PICKS[name], False), OBJECTS, GRID) for name in _KEEPS]
-    + [Primitive(f"drop_{name}", keep(_PICKS[name], True), OBJECTS, GRID) for name in _KEEPS]
-    + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map") for name, rule in _LABELS.items()]
+    + [Primitive(f"keep_{name}", keep(_PICKS[name], False), OBJECTS, GRID, "", True) for name in _KEEPS]
+    + [Primitive(f"drop_{name}", keep(_PICKS[name], True), OBJECTS, GRID, "", True) for name in _KEEPS]
+    + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map", True)
+       for name, rule in _LABELS.items()]
     + [Primitive(f"pieces_{rule}", combine(rule), OBJECTS, GRID) for rule in ("and", "or", "xor", "overlay", "vote")]
-    + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID), Primitive("crop_all", crop_all, OBJECTS, GRID)]
+    + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID)]
 )

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, MARK, fits, majority_colour, minority_colour
+from arc_efe.search.grids import BG, MARK, fits, majority_colour, memo_by_grid, minority_colour
 from arc_efe.search.objects import components, separator_lines
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
@@ -28,10 +28,17 @@ def _fall_down(grid: np.ndarray) -> np.ndarray:
     return out
 
 
-def gravity(turns: int):
-    """Non-background cells fall to one side; `turns` quarter turns map 'down' onto that side."""
+def _toward(down, dr: int, dc: int, grid: np.ndarray) -> np.ndarray:
+    """`down` (a function acting towards the bottom) acting towards (dr, dc) instead, by flips and transposes."""
+    if dc == 0:
+        return down(grid) if dr > 0 else down(grid[::-1])[::-1]
+    return down(grid.T).T if dc > 0 else down(grid[:, ::-1].T).T[:, ::-1]
+
+
+def gravity(dr: int, dc: int):
+    """Non-background cells fall towards one side, keeping their order."""
     def op(grid: np.ndarray) -> np.ndarray | None:
-        return np.rot90(_fall_down(np.rot90(grid, turns)), -turns)
+        return _toward(_fall_down, dr, dc, grid)
     return op
 
 
@@ -41,10 +48,10 @@ def fill_enclosed(diagonal: bool):
         background = grid == BG
         labels, count = ndimage.label(background, _EIGHT if diagonal else _FOUR)
         if count == 0:
-            return None
+            return grid
         border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
         enclosed = background & ~np.isin(labels, border)
-        return np.where(enclosed, MARK, grid).astype(np.uint8) if enclosed.any() else None
+        return np.where(enclosed, MARK, grid).astype(np.uint8)
     return op
 
 
@@ -56,19 +63,19 @@ def _interior(grid: np.ndarray) -> np.ndarray:
 
 def mark_interior(grid: np.ndarray) -> np.ndarray | None:
     inside = _interior(grid)
-    return np.where(inside, MARK, grid).astype(np.uint8) if inside.any() else None
+    return np.where(inside, MARK, grid).astype(np.uint8)
 
 
 def hollow(grid: np.ndarray) -> np.ndarray | None:
     inside = _interior(grid)
-    return np.where(inside, BG, grid).astype(np.uint8) if inside.any() else None
+    return np.where(inside, BG, grid).astype(np.uint8)
 
 
 def halo(diagonal: bool):
     """Mark the background cells next to any non-background cell."""
     def op(grid: np.ndarray) -> np.ndarray | None:
         near = ndimage.binary_dilation(grid != BG, _EIGHT if diagonal else _FOUR) & (grid == BG)
-        return np.where(near, MARK, grid).astype(np.uint8) if near.any() else None
+        return np.where(near, MARK, grid).astype(np.uint8)
     return op
 
 
@@ -90,12 +97,12 @@ def _fill_diagonal(grid: np.ndarray) -> np.ndarray:
     return _fill_down(sheared)[rows, cols]
 
 
+@memo_by_grid
 def _smear(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
-    """Each colour runs through background in direction (dr, dc) until the border or another colour."""
-    if dc == 0:
-        return _fill_down(grid) if dr > 0 else _fill_down(grid[::-1])[::-1]
-    if dr == 0:
-        return _fill_down(grid.T).T if dc > 0 else _fill_down(grid[:, ::-1].T).T[:, ::-1]
+    """Each colour runs through background in direction (dr, dc) until the border or another colour.
+    Cached: the ray primitives share their directions."""
+    if dr == 0 or dc == 0:
+        return _toward(_fill_down, dr, dc, grid)
     view = grid[::dr, ::dc]  # the flips that make the direction down-right are their own inverses
     return _fill_diagonal(view)[::dr, ::dc]
 
@@ -131,7 +138,7 @@ def connect(horizontal: bool, vertical: bool, mark: bool):
             out = np.where(out == BG, _connect_rows(grid, mark), out)
         if vertical:
             out = np.where(out == BG, _connect_rows(grid.T, mark).T, out)
-        return None if np.array_equal(out, grid) else out.astype(np.uint8)
+        return out.astype(np.uint8)
     return op
 
 
@@ -140,7 +147,7 @@ def drop_specks(grid: np.ndarray) -> np.ndarray | None:
     labels, count = ndimage.label(grid != BG, _EIGHT)
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     specks = (sizes[labels] == 1) & (labels > 0)
-    return np.where(specks, BG, grid).astype(np.uint8) if specks.any() else None
+    return np.where(specks, BG, grid).astype(np.uint8)
 
 
 def _two_pieces(grid: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -228,7 +235,8 @@ _ORTHO = ((1, 0), (-1, 0), (0, 1), (0, -1))
 _DIAG = ((1, 1), (-1, -1), (1, -1), (-1, 1))
 
 PRIMITIVES = grid_ops({
-    "gravity_down": gravity(0), "gravity_right": gravity(3), "gravity_up": gravity(2), "gravity_left": gravity(1),
+    "gravity_down": gravity(1, 0), "gravity_right": gravity(0, 1), "gravity_up": gravity(-1, 0),
+    "gravity_left": gravity(0, -1),
     "fill_enclosed": fill_enclosed(False), "fill_enclosed_8": fill_enclosed(True),
     "mark_interior": mark_interior, "hollow": hollow, "halo_4": halo(False), "halo_8": halo(True),
     "rays_down": rays(((1, 0),)), "rays_up": rays(((-1, 0),)), "rays_right": rays(((0, 1),)),
@@ -238,6 +246,9 @@ PRIMITIVES = grid_ops({
     "connect_hv": connect(True, True, False), "connect_h_mark": connect(True, False, True),
     "connect_v_mark": connect(False, True, True), "connect_hv_mark": connect(True, True, True),
     "drop_specks": drop_specks,
+    "paint_majority": paint_foreground(lambda g: majority_colour(g, exclude_bg=True)),
+    "paint_mark": paint_foreground(None), "invert_mask": invert_mask,
+}, keeps_shape=True) + grid_ops({
     **{f"split_{'tb' if axis == 0 else 'lr'}_{rule}": split_logic(axis, rule) for axis in (0, 1) for rule in _LOGIC},
     "split_tb_overlay_first": split_overlay(0, True), "split_tb_overlay_second": split_overlay(0, False),
     "split_lr_overlay_first": split_overlay(1, True), "split_lr_overlay_second": split_overlay(1, False),
@@ -245,6 +256,4 @@ PRIMITIVES = grid_ops({
     "count_square": count_objects("square"),
     "majority_colour_cell": colour_cell(lambda g: majority_colour(g, exclude_bg=True)),
     "minority_colour_cell": colour_cell(minority_colour),
-    "paint_majority": paint_foreground(lambda g: majority_colour(g, exclude_bg=True)),
-    "paint_mark": paint_foreground(None), "invert_mask": invert_mask,
 })

@@ -1,0 +1,48 @@
+"""Final-step deduction: identity, colour maps over marks and labels, tile layouts, and what they refuse."""
+
+import numpy as np
+
+from arc_efe.search.finals import feasible, fit_finals
+from arc_efe.search.grids import label_value
+
+
+def test_identity_is_the_only_final_for_equal_states(G):
+    finals = fit_finals([G("12"), G("30")], [G("12"), G("30")])
+    assert [(f.text, f.length) for f in finals] == [("", 0)]
+
+
+def test_colour_map_fits_marks_and_keeps_unseen_colours(G):
+    finals = fit_finals([G("1M"), G("M2")], [G("14"), G("42")])
+    assert finals[0].text == "recolour{10>4}"
+    np.testing.assert_array_equal(finals[0].apply(G("M75")), G("475"))
+
+
+def test_colour_map_refuses_inconsistent_demos(G):
+    assert fit_finals([G("11")], [G("12")]) == []
+
+
+def test_unseen_mark_or_label_cannot_be_coloured(G):
+    final = fit_finals([G("1M")], [G("14")])[0]
+    assert final.apply(np.array([[label_value(1, 3)]], dtype=np.uint8)) is None
+
+
+def test_label_map_generalises_over_colours():
+    """Labels of colours the demos never showed still map when the label alone decides the colour."""
+    state = np.array([[label_value(1, 0), label_value(2, 1)]], dtype=np.uint8)
+    finals = fit_finals([state], [np.array([[5, 6]], dtype=np.uint8)])
+    unseen = np.array([[label_value(3, 1), label_value(4, 0)]], dtype=np.uint8)
+    assert finals[0].apply(unseen) is None  # the full map never saw colour 3 or 4
+    np.testing.assert_array_equal(finals[1].apply(unseen), [[6, 5]])
+
+
+def test_tile_layout_with_d8_blocks(G):
+    state = G("12/34")
+    out = np.hstack([state, state[:, ::-1]])
+    finals = fit_finals([state], [out])
+    assert finals[0].text == "tile1x2[id,flip_lr]"
+    np.testing.assert_array_equal(finals[0].apply(G("56/78")), G("5665/7887"))
+
+
+def test_feasible_shapes(G):
+    assert feasible(G("12/34"), G("1234/1234"))
+    assert not feasible(G("12/34"), G("123/123"))

@@ -1,0 +1,75 @@
+"""The search on small made-up tasks: it finds programs, ranks them, stops at its deadline and never
+reads test outputs."""
+
+import time
+
+import numpy as np
+import pytest
+
+from arc_efe.data.task import Pair, Task
+from arc_efe.search import SearchConfig, search_task
+
+
+def task_of(pairs, tests, outputs=None) -> Task:
+    outputs = outputs or [None] * len(tests)
+    return Task("made-up", [Pair(np.array(i), np.array(o)) for i, o in pairs],
+                [Pair(np.array(t), None if o is None else np.array(o)) for t, o in zip(tests, outputs)])
+
+
+FLIP = task_of([([[1, 2, 0]], [[0, 2, 1]]), ([[3, 0], [0, 4]], [[0, 3], [4, 0]])], [[[5, 6], [7, 0]]])
+
+
+def test_finds_a_one_step_program_first():
+    result = search_task(FLIP, time.monotonic() + 20, SearchConfig(max_programs=1))
+    assert result.programs[0] == ("flip_lr", 1)
+    np.testing.assert_array_equal(result.candidates[0][0].grid, [[6, 5], [0, 7]])
+    assert result.candidates[0][0].grid.dtype == np.int64
+
+
+def test_finds_a_two_step_program_with_a_colour_map():
+    """Crop the largest object, then recolour it: two primitives and a fitted final."""
+    demos = [([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [2, 0, 0, 0]], [[5, 5], [5, 5]]),
+             ([[1, 0, 0], [0, 0, 0], [1, 1, 1]], [[5, 5, 5]])]
+    task = task_of(demos, [[[0, 1, 0], [0, 1, 0], [0, 1, 0], [0, 0, 3]]])
+    result = search_task(task, time.monotonic() + 60, SearchConfig(max_programs=1, max_depth=2))
+    np.testing.assert_array_equal(result.candidates[0][0].grid, [[5], [5], [5]])
+    assert result.programs[0][1] <= 3
+
+
+def test_candidates_are_distinct_and_ordered_by_length():
+    result = search_task(FLIP, time.monotonic() + 20, SearchConfig(max_programs=4))
+    lengths = [c.length for c in result.candidates[0]]
+    assert lengths == sorted(lengths)
+    grids = [c.grid.tobytes() + bytes(c.grid.shape) for c in result.candidates[0]]
+    assert len(grids) == len(set(grids))
+
+
+def test_stops_at_the_deadline():
+    """An unsolvable task: the search runs until the deadline, then returns promptly."""
+    rng = np.random.default_rng(0)
+    demos = [(rng.integers(0, 10, (12, 12)).tolist(), rng.integers(0, 10, (7, 5)).tolist()) for _ in range(3)]
+    task = task_of(demos, [rng.integers(0, 10, (12, 12)).tolist()])
+    for budget in (0.0, 0.3):
+        start = time.monotonic()
+        result = search_task(task, start + budget)
+        elapsed = time.monotonic() - start
+        assert result.timed_out
+        assert elapsed < budget + 1.0  # loose: one primitive call past the deadline, on a loaded machine
+        assert result.candidates == [[]]
+
+
+def test_blind_to_test_outputs():
+    """Removing or replacing the test outputs changes nothing in the result."""
+    demos = [([[1, 1, 0], [0, 0, 0]], [[2, 2, 0], [0, 0, 0]]), ([[0, 1], [1, 0]], [[0, 2], [2, 0]])]
+    tests = [[[1, 0, 1]], [[0, 0], [0, 1]]]
+    runs = []
+    for outputs in (None, [[[2, 0, 2]], [[0, 0], [0, 2]]], [[[9]], [[9, 9, 9]]]):
+        result = search_task(task_of(demos, tests, outputs), time.monotonic() + 30, SearchConfig(max_depth=2))
+        runs.append([[(c.grid.tobytes(), c.grid.shape, c.program, c.length) for c in per] for per in result.candidates])
+    assert runs[0] == runs[1] == runs[2]
+    assert runs[0][0]  # it did find something to compare
+
+
+def test_config_is_validated():
+    with pytest.raises(ValueError):
+        SearchConfig(max_depth=0).validate()
