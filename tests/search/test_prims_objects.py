@@ -57,6 +57,7 @@ CONSUMED = [
     ("pieces_and", "parts_tb_3", "10/23/40", "M0"), ("pieces_or", "parts_tb_3", "10/23/40", "MM"),
     ("pieces_xor", "parts_tb_3", "10/23/40", "0M"), ("pieces_overlay", "parts_tb_3", "10/23/40", "13"),
     ("pieces_vote", "parts_tb_3", "10/23/40", "10"), ("pieces_and", "objects_4", O, None),
+    ("layout_colours", "grid_cells", "10502/55555/30504", "12/34"), ("layout_colours", "objects_4", O, None),
     ("fill_boxes", "objects_8", "10/01", "1M/M1"), ("crop_all", "objects_4", "0000/0100/0020/0000", "10/02"),
 ]
 

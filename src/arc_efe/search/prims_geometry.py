@@ -52,6 +52,48 @@ def scale_down(k: int):
     return op
 
 
+def shrink(k: int):
+    """Each k x k block becomes its most frequent colour (scale_down that tolerates noise)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        h, w = grid.shape
+        if h % k or w % k or h < k or w < k:
+            return None
+        blocks = grid.reshape(h // k, k, w // k, k).transpose(0, 2, 1, 3).reshape(h // k, w // k, k * k)
+        counts = (blocks[..., None] == np.arange(10)).sum(axis=2)
+        return counts.argmax(axis=2).astype(np.uint8)
+    return op
+
+
+def _period(grid: np.ndarray, limit: int = 10) -> tuple[int, int, np.ndarray] | None:
+    """The smallest (rows, cols) period that every non-background cell agrees with, and its tile."""
+    h, w = grid.shape
+    known = grid != BG
+    for area in range(1, limit * limit + 1):
+        for pr in range(1, min(limit, h) + 1):
+            if area % pr or area // pr > min(limit, w):
+                continue
+            pc = area // pr
+            if pr == h and pc == w:
+                continue
+            tile_ = np.zeros((pr, pc), dtype=np.uint8)
+            rows, cols = np.nonzero(known)
+            tile_[rows % pr, cols % pc] = grid[rows, cols]
+            if np.array_equal(tile_[rows % pr, cols % pc], grid[rows, cols]):
+                return pr, pc, tile_
+    return None
+
+
+def repair_periodic(grid: np.ndarray) -> np.ndarray | None:
+    """Fill background cells from the smallest periodic tiling the coloured cells agree with."""
+    found = _period(grid)
+    if found is None:
+        return None
+    pr, pc, tile_ = found
+    h, w = grid.shape
+    full = np.tile(tile_, (h // pr + 1, w // pc + 1))[:h, :w]
+    return np.where(grid == BG, full, grid).astype(np.uint8)
+
+
 def dedup_lines(grid: np.ndarray) -> np.ndarray:
     """Drop each row or column equal to the one before it (undoes any stretching)."""
     keep_rows = np.ones(grid.shape[0], dtype=bool)
@@ -194,7 +236,7 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "crop_content": crop_content, "crop_not_majority": crop_not_majority,
     "scale_up_2": scale_up(2), "scale_up_3": scale_up(3), "scale_up_4": scale_up(4),
     "scale_down_2": scale_down(2), "scale_down_3": scale_down(3),
-    "dedup_lines": dedup_lines, "drop_empty_lines": drop_empty_lines,
+    "shrink_2": shrink(2), "shrink_3": shrink(3), "dedup_lines": dedup_lines, "drop_empty_lines": drop_empty_lines,
     "tile_1x2": tile(1, 2), "tile_2x1": tile(2, 1), "tile_2x2": tile(2, 2), "tile_3x3": tile(3, 3),
     "mirror_right": mirror_right, "mirror_left": mirror_left, "mirror_down": mirror_down, "mirror_up": mirror_up,
     "mirror_quad": mirror_quad, "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
@@ -203,5 +245,6 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
 }) + grid_ops({
     "symmetrise_lr": symmetrise_lr, "symmetrise_ud": symmetrise_ud, "symmetrise_both": symmetrise_both,
     "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
+    "repair_periodic": repair_periodic,
     "shift_up": shift(-1, 0), "shift_down": shift(1, 0), "shift_left": shift(0, -1), "shift_right": shift(0, 1),
 }, keeps_shape=True)

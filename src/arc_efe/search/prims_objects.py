@@ -177,6 +177,20 @@ def combine(rule: str):
     return op
 
 
+def layout_colours(found: ObjectSet) -> np.ndarray | None:
+    """A pieces-in-a-grid layout (cells, parts) as a small grid: each piece becomes its main colour."""
+    tops = sorted({o.top for o in found.objects})
+    lefts = sorted({o.left for o in found.objects})
+    if len(tops) * len(lefts) != len(found.objects):
+        return None
+    out = np.zeros((len(tops), len(lefts)), dtype=np.uint8)
+    for o in found.objects:
+        colours = np.bincount(o.patch[o.mask], minlength=256)
+        colours[BG] = 0
+        out[tops.index(o.top), lefts.index(o.left)] = int(np.argmax(colours)) if colours.any() else BG
+    return out
+
+
 def fill_boxes(found: ObjectSet) -> np.ndarray | None:
     """Mark the background inside each object's bounding box."""
     out = found.grid.copy()
@@ -204,5 +218,6 @@ PRIMITIVES = (
     + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map", True)
        for name, rule in _LABELS.items()]
     + [Primitive(f"pieces_{rule}", combine(rule), OBJECTS, GRID) for rule in ("and", "or", "xor", "overlay", "vote")]
-    + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID)]
+    + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID),
+       Primitive("layout_colours", layout_colours, OBJECTS, GRID)]
 )

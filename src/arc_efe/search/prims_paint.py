@@ -226,6 +226,14 @@ def paint_foreground(pick):
     return op
 
 
+def test_cell(predicate):
+    """A yes/no question about the grid as one cell: the mark for yes, background for no (the final colour
+    map names both answers' colours)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        return np.full((1, 1), MARK if predicate(grid) else BG, dtype=np.uint8)
+    return op
+
+
 def invert_mask(grid: np.ndarray) -> np.ndarray | None:
     """Background becomes the mark, every colour becomes background."""
     return np.where(grid == BG, MARK, BG).astype(np.uint8)
@@ -256,4 +264,6 @@ PRIMITIVES = grid_ops({
     "count_square": count_objects("square"),
     "majority_colour_cell": colour_cell(lambda g: majority_colour(g, exclude_bg=True)),
     "minority_colour_cell": colour_cell(minority_colour),
+    "is_symmetric_lr": test_cell(lambda g: np.array_equal(g, g[:, ::-1])),
+    "is_symmetric_ud": test_cell(lambda g: np.array_equal(g, g[::-1])),
 })
