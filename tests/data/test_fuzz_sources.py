@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from arc_efe.data.grid import TaskFormatError
 from arc_efe.data.sources import load_tasks
 
-EXAMPLES = [pytest.param(100, id="ci"), pytest.param(2500, id="many", marks=pytest.mark.slow)]
+EXAMPLES = [pytest.param(100, id="ci"), pytest.param(2000, id="many", marks=pytest.mark.slow)]
 MESSAGE_LIMIT = 600  # characters, for the paths and ids below: an error quotes values, it does not dump them
 
 colors = st.integers(0, 9)

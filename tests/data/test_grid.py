@@ -32,3 +32,10 @@ def test_to_grid_rejects_with_location(value, fragment):
         to_grid(value, "file x.json, task abc, train pair 2 input")
     assert fragment in str(err.value)
     assert "task abc" in str(err.value) and "train pair 2" in str(err.value)
+
+
+@pytest.mark.parametrize("cell", [7 * 10**1000, "x" * 10_000, list(range(10_000)), [[[[[[1]]]]]]])
+def test_a_bad_cell_is_quoted_briefly(cell):
+    with pytest.raises(TaskFormatError) as err:
+        to_grid([[0, cell]], "task abc, train pair 0 input")
+    assert str(err.value).startswith("task abc, train pair 0 input: cell (0,1) is ") and len(str(err.value)) < 150

@@ -221,8 +221,9 @@ def test_find_task_prefers_arc1_and_reports_where_it_looked():
         ('{"train": [{"input": [[' + "7" * 5000 + ']], "output": [[1]]}], "test": []}', "unreadable JSON value"),
         ("{}", "an empty JSON object"),
         (_bad_pair(input=[["x" * 100_000]], output=[[1]]), "train pair 1 input: cell (0,0) is 'xxx"),
+        (_bad_pair(input=[[7 * 10**4000]], output=[[1]]), "train pair 1 input: cell (0,0) is 7000"),
     ],
-    ids=["deep_nesting", "huge_integer", "empty_object", "huge_cell"],
+    ids=["deep_nesting", "huge_integer", "empty_object", "huge_cell", "long_colour"],
 )
 def test_what_fuzzing_found_raises_a_short_format_error(tmp_path, content, fragment):
     path = _write(tmp_path / "odd.json", content)

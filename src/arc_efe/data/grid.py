@@ -12,7 +12,7 @@ NUM_COLORS = 10
 
 # A bad cell is quoted in the error; a 50 MB string or a deeply nested list must not become the message.
 _CELL_REPR = reprlib.Repr()
-_CELL_REPR.maxstring = _CELL_REPR.maxother = 40
+_CELL_REPR.maxstring = _CELL_REPR.maxother = _CELL_REPR.maxlong = 40
 _CELL_REPR.maxlevel = 2
 
 
@@ -62,7 +62,7 @@ def to_grid(value: Any, location: str = "<input>") -> np.ndarray:
             if isinstance(cell, bool) or not isinstance(cell, (int, np.integer)):
                 raise TaskFormatError(f"{location}: cell ({r},{c}) is {_CELL_REPR.repr(cell)}, not an integer")
             if not 0 <= cell < NUM_COLORS:
-                raise TaskFormatError(f"{location}: cell ({r},{c}) is {cell}, outside colours 0-9")
+                raise TaskFormatError(f"{location}: cell ({r},{c}) is {_CELL_REPR.repr(cell)}, outside colours 0-9")
     return np.asarray(value, dtype=np.int64)
 
 
