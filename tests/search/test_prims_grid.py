@@ -60,7 +60,7 @@ CASES = [
     ("split_tb_xor", "10/20/40/03", "00/MM"), ("split_tb_nor", "10/20/40/03", "0M/00"),
     ("split_tb_first_only", "10/20/40/03", "00/M0"), ("split_tb_second_only", "10/20/40/03", "00/0M"),
     ("split_tb_overlay_first", "10/20/40/03", "10/23"), ("split_tb_overlay_second", "10/20/40/03", "40/23"),
-    ("split_lr_or", "10501/00503", "MM/0M"), ("split_lr_and", "123", None),
+    ("split_lr_or", "10501/00503", "MM/0M"), ("split_lr_and", "120/000", None),
     ("count_row", "100/001", "11"), ("count_column", "100/001", "1/1"), ("count_square", "100/001", "11/11"),
     ("majority_colour_cell", "122/000", "2"), ("minority_colour_cell", "122/000", "1"),
     ("paint_majority", "122/300", "222/200"), ("paint_mark", "102", "M0M"), ("invert_mask", "102", "0M0"),

@@ -9,11 +9,13 @@ from arc_efe.search.registry import BY_NAME, PRIMITIVES
 
 O = "11000/11020/00020/30000"  # objects_4: a 2x2 block of 1 (size 4), a bar of 2 (size 2), a single 3
 
+CELLS = "10500/00500/55555/30500/00504"  # four 2x2 cells between grey lines
+
 EXTRACTED = [
     ("objects_4", "10/01", [(0, 0, 1), (1, 1, 1)]), ("objects_8", "10/01", [(0, 0, 2)]),
     ("objects_4_multi", "12/00", [(0, 0, 2)]), ("objects_8_multi", "10/02", [(0, 0, 2)]),
     ("objects_4", O, [(0, 0, 4), (1, 3, 2), (3, 0, 1)]), ("colour_layers", "101/020", [(0, 0, 2), (1, 1, 1)]),
-    ("grid_cells", "10502/55555/30504", [(0, 0, 2), (0, 3, 2), (2, 0, 2), (2, 3, 2)]),
+    ("grid_cells", CELLS, [(0, 0, 4), (0, 3, 4), (3, 0, 4), (3, 3, 4)]),
     ("parts_lr_2", "1234", [(0, 0, 2), (0, 2, 2)]), ("parts_tb_2", "1/2", [(0, 0, 1), (1, 0, 1)]),
     ("parts_lr_3", "123", [(0, 0, 1), (0, 1, 1), (0, 2, 1)]), ("parts_tb_3", "1/2/3", [(0, 0, 1), (1, 0, 1), (2, 0, 1)]),
 ]
@@ -57,7 +59,7 @@ CONSUMED = [
     ("pieces_and", "parts_tb_3", "10/23/40", "M0"), ("pieces_or", "parts_tb_3", "10/23/40", "MM"),
     ("pieces_xor", "parts_tb_3", "10/23/40", "0M"), ("pieces_overlay", "parts_tb_3", "10/23/40", "13"),
     ("pieces_vote", "parts_tb_3", "10/23/40", "10"), ("pieces_and", "objects_4", O, None),
-    ("layout_colours", "grid_cells", "10502/55555/30504", "12/34"), ("layout_colours", "objects_4", O, None),
+    ("layout_colours", "grid_cells", CELLS, "10/34"), ("layout_colours", "objects_4", O, None),
     ("fill_boxes", "objects_8", "10/01", "1M/M1"), ("crop_all", "objects_4", "0000/0100/0020/0000", "10/02"),
 ]
 

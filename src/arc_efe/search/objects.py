@@ -105,16 +105,17 @@ def colour_layers(grid: np.ndarray) -> ObjectSet:
 
 @memo_by_grid
 def separator_lines(grid: np.ndarray) -> tuple[int | None, list[int], list[int]]:
-    """(colour, rows, cols) of the full-length lines of one non-background colour that split the grid.
+    """(colour, rows, cols) of the full-length lines of one colour (not the majority) that split the grid.
 
     When several colours form full lines, a colour found nowhere but on its lines wins (a drawn
     separator, not a stripe of some shape), then the one with more line cells, then the lower colour.
     """
     best: tuple[tuple[bool, int], int | None, list[int], list[int]] = ((False, 0), None, [], [])
     h, w = grid.shape
-    for colour in np.unique(grid):
-        if colour == BG:
-            continue  # empty rows in a sparse grid are not separators
+    counts = np.bincount(grid.ravel())
+    for colour in np.flatnonzero(counts):
+        if colour == np.argmax(counts):
+            continue  # lines of the background colour are gaps between shapes, not drawn separators
         cells = grid == colour
         rows = [int(r) for r in np.flatnonzero(cells.all(axis=1))]
         cols = [int(c) for c in np.flatnonzero(cells.all(axis=0))]
