@@ -16,6 +16,8 @@ EXTRACTED = [
     ("objects_4_multi", "12/00", [(0, 0, 2)]), ("objects_8_multi", "10/02", [(0, 0, 2)]),
     ("objects_4", O, [(0, 0, 4), (1, 3, 2), (3, 0, 1)]), ("colour_layers", "101/020", [(0, 0, 2), (1, 1, 1)]),
     ("grid_cells", CELLS, [(0, 0, 4), (0, 3, 4), (3, 0, 4), (3, 3, 4)]),
+    ("quadrants", "12/34", [(0, 0, 1), (0, 1, 1), (1, 0, 1), (1, 1, 1)]),
+    ("quadrants", "123/456/789", [(0, 0, 1), (0, 2, 1), (2, 0, 1), (2, 2, 1)]),
     ("parts_lr_2", "1234", [(0, 0, 2), (0, 2, 2)]), ("parts_tb_2", "1/2", [(0, 0, 1), (1, 0, 1)]),
     ("parts_lr_3", "123", [(0, 0, 1), (0, 1, 1), (0, 2, 1)]), ("parts_tb_3", "1/2/3", [(0, 0, 1), (1, 0, 1), (2, 0, 1)]),
 ]
@@ -47,6 +49,8 @@ CONSUMED = [
     ("select_inner", "objects_4", "1001/0000/0200/0000", "2"),
     ("select_holed", "objects_4", "111020/101000/111020", "111/101/111"),
     ("select_symmetric", "objects_4", "10020/11022/00000/11100", "111"),
+    ("select_diagonal_symmetric", "objects_4", "11022/10002/00000/33300", "11/10"),
+    ("select_most_second_colour", "objects_8_multi", "122/000/134/000/500", "134"),
     ("keep_largest", "objects_4", O, "11000/11000/00000/00000"),
     ("drop_largest", "objects_4", O, "00000/00020/00020/30000"),
     ("keep_smallest", "objects_4", O, "00000/00000/00000/30000"),
@@ -78,7 +82,7 @@ def test_consumer(name, extractor, grid, expected, G):
 LABELS = {
     "size_rank": (0, 1, 2), "size_rank_up": (2, 1, 0), "size": (4, 2, 1), "height": (2, 2, 1), "width": (2, 1, 1),
     "border": (1, 0, 1), "shape_count": (1, 1, 1), "holes": (0, 0, 0), "is_largest": (1, 0, 0),
-    "is_smallest": (0, 0, 1), "symmetric": (1, 1, 1),
+    "is_smallest": (0, 0, 1), "symmetric": (1, 1, 1), "index": (0, 1, 2),
 }
 
 

@@ -211,6 +211,24 @@ def add_border(grid: np.ndarray) -> np.ndarray | None:
     return _checked(np.pad(grid, 1, constant_values=10))
 
 
+def pad_edges(grid: np.ndarray) -> np.ndarray | None:
+    """One more cell on every side copying the edge next to it; the corners background."""
+    out = np.pad(grid, 1, mode="edge")
+    out[[0, 0, -1, -1], [0, -1, 0, -1]] = BG
+    return _checked(out)
+
+
+def scale_by_colours(grid: np.ndarray) -> np.ndarray | None:
+    """Scale up by the number of distinct non-background colours."""
+    k = int(np.count_nonzero(np.bincount(grid.ravel(), minlength=10)[1:]))
+    return None if k == 0 else _checked(np.repeat(np.repeat(grid, k, axis=0), k, axis=1))
+
+
+def fractal_majority(grid: np.ndarray) -> np.ndarray | None:
+    """A copy of the grid in the block of every cell of the most frequent colour."""
+    return _checked(np.kron((grid == majority_colour(grid)).astype(np.uint8), grid))
+
+
 def shift(dr: int, dc: int):
     """Move everything one cell, background entering on the other side."""
     def op(grid: np.ndarray) -> np.ndarray | None:
@@ -240,6 +258,7 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "tile_1x2": tile(1, 2), "tile_2x1": tile(2, 1), "tile_2x2": tile(2, 2), "tile_3x3": tile(3, 3),
     "mirror_right": mirror_right, "mirror_left": mirror_left, "mirror_down": mirror_down, "mirror_up": mirror_up,
     "mirror_quad": mirror_quad, "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
+    "fractal_majority": fractal_majority, "scale_by_colours": scale_by_colours, "pad_edges": pad_edges,
     "top_half": half("top"), "bottom_half": half("bottom"), "left_half": half("left"), "right_half": half("right"),
     "trim_border": trim_border, "add_border": add_border,
 }) + grid_ops({

@@ -22,6 +22,18 @@ def _nonempty(found: ObjectSet | None) -> ObjectSet | None:
     return found if found is not None and found.objects else None
 
 
+def quadrants(grid: np.ndarray) -> ObjectSet | None:
+    """The four equal quadrants (a centre line of odd-sized grids left out)."""
+    h, w = grid.shape
+    if h < 2 or w < 2:
+        return None
+    rows = [(0, h // 2), ((h + 1) // 2, h)]
+    cols = [(0, w // 2), ((w + 1) // 2, w)]
+    objs = [Obj.make(top, left, np.ascontiguousarray(grid[top:bottom, left:right]),
+                     np.ones((bottom - top, right - left), dtype=bool)) for top, bottom in rows for left, right in cols]
+    return ObjectSet(grid, tuple(objs))
+
+
 EXTRACTORS = {
     "objects_4": lambda g: _nonempty(components(g, False, True)),
     "objects_8": lambda g: _nonempty(components(g, True, True)),
@@ -31,6 +43,7 @@ EXTRACTORS = {
     "grid_cells": lambda g: _nonempty(grid_cells(g)),
     "parts_lr_2": lambda g: equal_parts(g, 2, 1), "parts_tb_2": lambda g: equal_parts(g, 2, 0),
     "parts_lr_3": lambda g: equal_parts(g, 3, 1), "parts_tb_3": lambda g: equal_parts(g, 3, 0),
+    "quadrants": quadrants,
 }
 
 
@@ -82,6 +95,9 @@ _PICKS: dict[str, Callable[[ObjectSet], Obj | None]] = {
     "inner": lambda s: _unique_by(s.objects, lambda o: o.touches_border(s.grid.shape)),
     "holed": lambda s: _unique_by(s.objects, _has_hole),
     "symmetric": lambda s: _unique_by(s.objects, _symmetric),
+    "diagonal_symmetric": lambda s: _unique_by(s.objects, lambda o: o.shape[0] == o.shape[1]
+                                               and bool(np.array_equal(o.patch, o.patch.T))),
+    "most_second_colour": lambda s: _argmax(s.objects, lambda o: o.size - int((o.patch[o.mask] == o.colour).sum())),
 }
 
 
@@ -134,6 +150,7 @@ _LABELS: dict[str, Callable[[ObjectSet], list[int]]] = {
     "is_largest": lambda s: [int(r == 0) for r in _size_rank(s, descending=True)],
     "is_smallest": lambda s: [int(r == 0) for r in _size_rank(s, descending=False)],
     "symmetric": lambda s: [int(_symmetric(o)) for o in s.objects],
+    "index": lambda s: list(range(len(s.objects))),
 }
 
 

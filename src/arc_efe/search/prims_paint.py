@@ -234,6 +234,31 @@ def test_cell(predicate):
     return op
 
 
+def swap_colours(grid: np.ndarray) -> np.ndarray | None:
+    """Exchange the two non-background colours (None unless there are exactly two)."""
+    present = np.flatnonzero(np.bincount(grid.ravel(), minlength=256))
+    present = present[present != BG]
+    if present.size != 2:
+        return None
+    a, b = present
+    return np.where(grid == a, b, np.where(grid == b, a, grid)).astype(np.uint8)
+
+
+def mark_empty_lines(grid: np.ndarray) -> np.ndarray | None:
+    """Mark every all-background row and column."""
+    empty = (grid == BG).all(axis=1)[:, None] | (grid == BG).all(axis=0)[None, :]
+    return np.where(empty, MARK, grid).astype(np.uint8)
+
+
+def cells_row(grid: np.ndarray) -> np.ndarray | None:
+    """As many cells of the majority foreground colour as the grid has coloured cells, in one row."""
+    n = int(np.count_nonzero(grid != BG))
+    colour = majority_colour(grid, exclude_bg=True)
+    if colour is None or n > 30:
+        return None
+    return np.full((1, n), colour, dtype=np.uint8)
+
+
 def invert_mask(grid: np.ndarray) -> np.ndarray | None:
     """Background becomes the mark, every colour becomes background."""
     return np.where(grid == BG, MARK, BG).astype(np.uint8)
@@ -255,13 +280,14 @@ PRIMITIVES = grid_ops({
     "connect_v_mark": connect(False, True, True), "connect_hv_mark": connect(True, True, True),
     "drop_specks": drop_specks,
     "paint_majority": paint_foreground(lambda g: majority_colour(g, exclude_bg=True)),
-    "paint_mark": paint_foreground(None), "invert_mask": invert_mask,
+    "paint_mark": paint_foreground(None), "invert_mask": invert_mask, "swap_colours": swap_colours,
+    "mark_empty_lines": mark_empty_lines,
 }, keeps_shape=True) + grid_ops({
     **{f"split_{'tb' if axis == 0 else 'lr'}_{rule}": split_logic(axis, rule) for axis in (0, 1) for rule in _LOGIC},
     "split_tb_overlay_first": split_overlay(0, True), "split_tb_overlay_second": split_overlay(0, False),
     "split_lr_overlay_first": split_overlay(1, True), "split_lr_overlay_second": split_overlay(1, False),
     "count_row": count_objects("row"), "count_column": count_objects("column"),
-    "count_square": count_objects("square"),
+    "count_square": count_objects("square"), "cells_row": cells_row,
     "majority_colour_cell": colour_cell(lambda g: majority_colour(g, exclude_bg=True)),
     "minority_colour_cell": colour_cell(minority_colour),
     "is_symmetric_lr": test_cell(lambda g: np.array_equal(g, g[:, ::-1])),
