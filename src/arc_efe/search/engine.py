@@ -153,6 +153,16 @@ class _Search:
         grids = state.values[:self.demos] if state.kind == GRID else [v.grid for v in state.values[:self.demos]]
         return all(feasible(g, o) for g, o in zip(grids, self.outputs))
 
+    def _priority(self, state: _State) -> tuple[int, float]:
+        """Expansion order for a depth the clock may cut short: states already shaped like the outputs
+        first, the closest (most cells equal) before the rest; then tileable shapes, objects, the others."""
+        if state.kind != GRID:
+            return 2, 0.0
+        demos = state.values[:self.demos]
+        if all(g.shape == o.shape for g, o in zip(demos, self.outputs)):
+            return 0, -float(np.mean([np.mean(g == o) for g, o in zip(demos, self.outputs)]))
+        return (1, 0.0) if self._shape_ok(state) else (3, 0.0)
+
     def _leaves(self, frontier: list[_State]) -> None:
         """Every GRID-valued one-step extension of the frontier, tried as a finished program."""
         for state in frontier:
@@ -207,7 +217,7 @@ class _Search:
                     break
                 self.depth_done = depth
                 if depth < self.cfg.max_depth:
-                    frontier = self._grow(frontier, seen)
+                    frontier = sorted(self._grow(frontier, seen), key=self._priority)
                 logger.debug("depth %d: %d states, %d programs", depth, len(frontier), len(self.found))
         except _Deadline:
             return True
