@@ -12,6 +12,7 @@ from accelerate.state import AcceleratorState
 
 from arc_efe.cli.main import main
 from arc_efe.config import from_dict, merge, to_dict
+from arc_efe.solving.load import load_system
 from arc_efe.training.config import TrainConfig, tiny_preset
 from arc_efe.training.loop import train
 
@@ -108,3 +109,13 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(folders, tmp_path, cap
     assert main(evaluate_argv(copy, tasks_dir, tmp_path / "out")) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: checkpoint {checkpoint / name}:") and words in err[0], err
+
+
+def test_solving_checks_only_the_files_it_reads(folders, tmp_path):
+    run_dir, _ = folders
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    checkpoint = copy / "checkpoints" / (copy / "latest").read_text().strip()
+    flip_last_byte(checkpoint / "optimizer.bin")  # damaged training state: resuming would refuse it
+    system, config = load_system(copy)
+    assert config["model"] and not system.training

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,10 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def verify_checkpoint(folder: Path) -> None:
+def verify_checkpoint(folder: Path, only: Collection[str] | None = None) -> None:
     """Raise CheckpointError naming the first file of `folder` that is unreadable, truncated or altered since
-    it was saved: the config and the weights' header always, every file against checksums.json if present."""
+    it was saved: the config and the weights' header always, and against checksums.json (if present) every
+    file, or the files named in `only` (solving reads the weights, not the optimiser state)."""
     read_config(folder)
     weights = folder / WEIGHTS_FILE
     try:
@@ -115,6 +117,8 @@ def verify_checkpoint(folder: Path) -> None:
     except (UnicodeDecodeError, json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as err:
         raise CheckpointError(f"checkpoint {manifest}: not a readable checksums file ({_one_line(err)})") from err
     for name, (size, digest) in saved.items():
+        if only is not None and name not in only:
+            continue
         path = folder / name
         if not path.is_file():
             raise CheckpointError(f"checkpoint {path}: missing (listed in {CHECKSUMS_FILE})")
@@ -150,7 +154,7 @@ def load_system(path: str | Path, device: str | torch.device = "cpu") -> tuple[A
     """(system in eval mode on `device`, the checkpoint's config dict). Weights load strictly: a missing
     or unexpected key, or a shape mismatch, raises CheckpointError naming the keys and the path."""
     folder = resolve_checkpoint(path)
-    verify_checkpoint(folder)
+    verify_checkpoint(folder, only=(CONFIG_FILE, WEIGHTS_FILE))
     config = read_config(folder)
     system = build_system(from_dict(ModelConfig, config["model"], "model"))
     state = load_file(str(folder / WEIGHTS_FILE))
