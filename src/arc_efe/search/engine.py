@@ -32,7 +32,7 @@ class SearchConfig:
 
     max_depth: int = 3  # primitives per program, the final step not counted
     max_programs: int = 4  # stop once this many programs with distinct test predictions are verified
-    max_states: int = 100_000  # stored states per depth, and remembered leaves (a memory guard)
+    max_states: int = 30_000  # stored states per depth, and remembered leaves (a memory guard)
 
     def validate(self) -> None:
         if not 1 <= self.max_depth <= 4:
