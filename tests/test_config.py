@@ -59,3 +59,14 @@ def test_overrides_merge_and_diff():
     assert diff(to_dict(Outer()), to_dict(cfg)) == ["inner.name: 'a' -> 'hello'", "inner.width: 4 -> 9"]
     with pytest.raises(ConfigError):
         parse_override("no-equals-sign")
+
+
+def test_mapping_fields_are_checked_key_by_key():
+    from arc_efe.training.config import DataConfig
+
+    cfg = from_dict(DataConfig, {"gen_weights": {"scale_up": 2}})
+    assert cfg.gen_weights == {"scale_up": 2.0} and isinstance(cfg.gen_weights["scale_up"], float)
+    with pytest.raises(ConfigError, match="gen_weights.scale_up"):
+        from_dict(DataConfig, {"gen_weights": {"scale_up": "lots"}})
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        from_dict(DataConfig, {"gen_weights": [1, 2]})

@@ -57,6 +57,11 @@ def _coerce(value: Any, annotation: Any, path: str) -> Any:
         item_type = args[0] if args else Any
         items = [_coerce(v, item_type, f"{path}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected a mapping, got {value!r}")
+        key_type, value_type = args or (Any, Any)
+        return {_coerce(k, key_type, path): _coerce(v, value_type, f"{path}.{k}") for k, v in value.items()}
     if annotation is Any:
         return value
     if annotation is bool:

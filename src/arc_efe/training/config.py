@@ -28,6 +28,12 @@ class DataConfig:
     strict: bool = False  # stop on the first malformed task instead of skipping it
     # Sources checked by content for overlap with what the run trains on, besides arc1/ and arc2/evaluation.
     contamination_check: list[str] = field(default_factory=list)
+    # Generated tasks (a `gen:` entry in `train`): their share of every batch, the families' relative
+    # weights (unnamed: 1), the difficulty range drawn from, and the fixed generated held-out set's size.
+    gen_share: float = 0.5
+    gen_weights: dict[str, float] = field(default_factory=dict)
+    gen_difficulty: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    gen_val_tasks: int = 40
 
 
 @dataclass
@@ -74,6 +80,11 @@ class TrainConfig:
             raise ValueError(f"data.val_fraction must be in [0, 1), got {self.data.val_fraction}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        gen = self.data.gen_difficulty
+        if not 0.0 < self.data.gen_share <= 1.0:
+            raise ValueError(f"data.gen_share must be in (0, 1], got {self.data.gen_share}")
+        if len(gen) != 2 or not 0.0 <= gen[0] <= gen[1] <= 1.0:
+            raise ValueError(f"data.gen_difficulty must be [low, high] within [0, 1], got {gen}")
         if self.log_every < 1:
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
 

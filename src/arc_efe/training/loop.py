@@ -19,7 +19,8 @@ from accelerate.utils import set_seed
 from tqdm import tqdm
 
 from arc_efe.config import to_dict
-from arc_efe.data.batching import TaskSampler, collate
+from arc_efe.data.batching import collate
+from arc_efe.data.generated import MixedSampler
 from arc_efe.encoder.prompt_cache import PromptCache
 from arc_efe.model import build_system
 from arc_efe.solving.predict import first_attempt_cell_accuracy, plain_attempts
@@ -28,8 +29,8 @@ from arc_efe.training import checkpoint as ckpt
 from arc_efe.training.config import TrainConfig
 from arc_efe.training.monitor import Monitor
 from arc_efe.training.provenance import TRAINED_ON_FILE, training_provenance
-from arc_efe.training.setup import (build_accelerator, build_optimizer, build_scheduler, parameter_groups,
-                                    split_tasks)
+from arc_efe.training.setup import (build_accelerator, build_optimizer, build_sampler, build_scheduler,
+                                    generated_families, generated_heldout, parameter_groups, split_tasks)
 from arc_efe.training.step import train_step
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,10 @@ class Trainer:
         set_seed(cfg.seed)
         self.run_dir = Path(cfg.out)
         self.train_tasks, self.val_tasks = split_tasks(cfg.data)
+        self.gen_val_tasks = generated_heldout(cfg.data)
         self.provenance = training_provenance(self.train_tasks, self.val_tasks, cfg.data.contamination_check)
+        # Generated tasks are an endless stream: what identifies them is the families and the seed.
+        self.provenance["generated"] = {"families": generated_families(cfg.data), "seed": cfg.seed}
         system = build_system(cfg.model)
         self.groups = parameter_groups(system)
         optimizer = build_optimizer(self.groups, cfg.optim)
@@ -69,9 +73,7 @@ class Trainer:
         # A pretrained LLM arrives in eval mode (from_pretrained); training runs in train mode from step 1.
         self.system.train()
         rank = self.accelerator.process_index
-        self.sampler = TaskSampler(self.train_tasks, cfg.data.batch_size, seed=cfg.seed + 1000 * rank,
-                                   augment=cfg.data.augment, keep_background=cfg.data.keep_background,
-                                   bucket_by_size=cfg.data.bucket_by_size)
+        self.sampler = build_sampler(cfg.data, self.train_tasks, seed=cfg.seed + 1000 * rank)
         self.cache = PromptCache(cfg.prompt_refresh)
         self.state = ckpt.TrainState()
         self.accelerator.register_for_checkpointing(self.state)
@@ -118,7 +120,14 @@ class Trainer:
             self.state.window_start = self.state.step
 
     def total_steps(self) -> int:
-        per_epoch = math.ceil(len(self.train_tasks) / (self.cfg.data.batch_size * self.accelerator.num_processes))
+        """Steps for `epochs` passes over the real tasks (generated only: over `gen_epoch` generated tasks)."""
+        batch, procs = self.cfg.data.batch_size, self.accelerator.num_processes
+        if isinstance(self.sampler, MixedSampler):
+            real = batch - self.sampler.n_generated
+            count, batch = (len(self.train_tasks), real) if real else (self.sampler.gen_epoch, batch)
+        else:
+            count = len(self.train_tasks)
+        per_epoch = math.ceil(count / (batch * procs))
         by_epochs = self.cfg.epochs * per_epoch * self.cfg.prompt_refresh
         return min(by_epochs, self.cfg.max_steps) if self.cfg.max_steps else by_epochs
 
@@ -134,18 +143,23 @@ class Trainer:
                 ckpt.update_best(self.run_dir, path)
 
     def end_of_epoch(self) -> None:
-        """Held-out evaluation, a checkpoint, and `best/` when the solve rate improved."""
+        """Held-out evaluation (real tasks, and generated ones under `gen_` keys), a checkpoint, and `best/`
+        when the solve rate improved (the real tasks' when there are any)."""
         self.state.last_eval_epoch = int(self.epoch)
         score = None
-        if self.accelerator.is_main_process and self.val_tasks:
+        if self.accelerator.is_main_process and (self.val_tasks or self.gen_val_tasks):
             model = self.accelerator.unwrap_model(self.system)
-            with self.accelerator.autocast():
-                scores = evaluate_heldout(model, self.val_tasks, self.cfg.eval_limit)
+            scores = {}
+            for prefix, tasks in (("", self.val_tasks), ("gen_", self.gen_val_tasks)):
+                with self.accelerator.autocast():
+                    part = evaluate_heldout(model, tasks, self.cfg.eval_limit)
+                scores.update({prefix + key: value for key, value in part.items()})
+                if part:
+                    log.info("epoch %d held-out %s: solve rate %.4f (%d/%d tasks), cell accuracy %.4f",
+                             self.state.last_eval_epoch, "generated" if prefix else "real", part["solve_rate"],
+                             part["solved"], part["tasks"], part["cell_accuracy"])
             self.monitor.record_eval(self.state.step, self.epoch, scores)
-            log.info("epoch %d held-out: solve rate %.4f (%d/%d tasks), cell accuracy %.4f",
-                     self.state.last_eval_epoch, scores["solve_rate"], scores["solved"], scores["tasks"],
-                     scores["cell_accuracy"])
-            score = scores["solve_rate"]
+            score = scores["solve_rate"] if self.val_tasks else scores["gen_solve_rate"]
             self.system.train()
         self.save(best_score=score)
 

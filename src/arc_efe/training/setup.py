@@ -12,12 +12,16 @@ import torch
 from accelerate import Accelerator, DistributedDataParallelKwargs
 
 from arc_efe.config import ConfigError
+from arc_efe.data.batching import TaskSampler
+from arc_efe.data.generated import GeneratedTasks, MixedSampler, families_of, is_generated
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
 from arc_efe.model import ArcSystem
 from arc_efe.training.config import DataConfig, OptimConfig, TrainConfig
 
 log = logging.getLogger(__name__)
+
+HELDOUT_STREAM_SEED = 2**31 - 1  # the generated held-out stream's seed base (training streams: cfg.seed + rank)
 
 
 def build_accelerator(cfg: TrainConfig) -> Accelerator:
@@ -45,12 +49,21 @@ def load_source_tasks(sources: list[str], strict: bool) -> list[Task]:
     return tasks
 
 
+def generated_families(cfg: DataConfig) -> list[str]:
+    """The generator families named by the `gen:` entries of `cfg.train`, in order, each once."""
+    return list(dict.fromkeys(f for source in cfg.train if is_generated(source) for f in families_of(source)))
+
+
 def split_tasks(cfg: DataConfig) -> tuple[list[Task], list[Task]]:
-    """Training tasks and held-out tasks (a seeded fraction of the training tasks, or `cfg.val`).
+    """Real training tasks and held-out tasks (a seeded fraction of the training tasks, or `cfg.val`);
+    `gen:` sources are streams, drawn by `build_sampler`, not listed here.
 
     Nothing is refused here: overlap with public evaluation sets is checked by content, warned about and
     recorded in each checkpoint by `training.provenance` (arc2/training is a legitimate training set)."""
-    tasks = load_source_tasks(cfg.train, cfg.strict)
+    real = [source for source in cfg.train if not is_generated(source)]
+    if not real:
+        return [], (load_source_tasks([cfg.val], cfg.strict) if cfg.val is not None else [])
+    tasks = load_source_tasks(real, cfg.strict)
     if cfg.val is not None:
         val = load_source_tasks([cfg.val], cfg.strict)
         val_ids = {t.id for t in val}
@@ -61,6 +74,43 @@ def split_tasks(cfg: DataConfig) -> tuple[list[Task], list[Task]]:
     val = [tasks[i] for i in sorted(order[:n_val])]
     train = [tasks[i] for i in sorted(order[n_val:])]
     return train, val
+
+
+def generated_per_batch(cfg: DataConfig, has_real: bool) -> int:
+    """Generated tasks in each batch: all of it without real tasks, else round(batch × gen_share), leaving
+    at least one real task (0 when no `gen:` source is named)."""
+    if not generated_families(cfg):
+        return 0
+    if not has_real:
+        return cfg.batch_size
+    n = max(1, round(cfg.batch_size * cfg.gen_share))
+    if n >= cfg.batch_size:
+        raise ConfigError(f"data.gen_share {cfg.gen_share} leaves no real task in a batch of {cfg.batch_size}; "
+                          "lower it, or train on gen: sources alone")
+    return n
+
+
+def build_sampler(cfg: DataConfig, train_tasks: list[Task], seed: int) -> TaskSampler | MixedSampler:
+    """The batch source: real tasks alone (TaskSampler), or a fixed share of generated tasks per batch."""
+    n_gen = generated_per_batch(cfg, bool(train_tasks))
+    real = None
+    if train_tasks:
+        real = TaskSampler(train_tasks, cfg.batch_size - n_gen, seed=seed, augment=cfg.augment,
+                           keep_background=cfg.keep_background, bucket_by_size=cfg.bucket_by_size)
+    if not n_gen:
+        return real
+    stream = GeneratedTasks(generated_families(cfg), seed, tuple(cfg.gen_difficulty), cfg.gen_weights)
+    return MixedSampler(real, stream, n_gen, seed, augment=cfg.augment, keep_background=cfg.keep_background)
+
+
+def generated_heldout(cfg: DataConfig) -> list[Task]:
+    """A fixed set of `gen_val_tasks` generated tasks from a stream seeded apart from every training stream
+    (training streams use small seeds), for the held-out report of generated families."""
+    families = generated_families(cfg)
+    if not families or cfg.gen_val_tasks < 1:
+        return []
+    stream = GeneratedTasks(families, HELDOUT_STREAM_SEED + cfg.split_seed, tuple(cfg.gen_difficulty))
+    return stream.tasks(0, cfg.gen_val_tasks)
 
 
 def parameter_groups(system: ArcSystem) -> dict[str, list[torch.nn.Parameter]]:
