@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 BG = 0
-MARK = 10  # the one new value a fill-like primitive writes; a final colour map names its colour
+MARK = 10  # the new value a paint primitive writes; a final colour map names its colour
+HOLE = 11  # filled holes get their own mark, so that a hole and a halo drawn after it can differ
 MAX_SIDE = 30
 MAX_LABEL = 23  # labels are written as colour + 10 * (1 + label), which must fit in uint8
 

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, MARK, fits, majority_colour, memo_by_grid, minority_colour
+from arc_efe.search.grids import BG, HOLE, MARK, fits, majority_colour, memo_by_grid, minority_colour
 from arc_efe.search.objects import components, separator_lines
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
@@ -43,7 +43,7 @@ def gravity(dr: int, dc: int):
 
 
 def fill_enclosed(diagonal: bool):
-    """Mark background cells that cannot reach the border through background."""
+    """Mark (as HOLE) the background cells that cannot reach the border through background."""
     def op(grid: np.ndarray) -> np.ndarray | None:
         background = grid == BG
         labels, count = ndimage.label(background, _EIGHT if diagonal else _FOUR)
@@ -51,7 +51,7 @@ def fill_enclosed(diagonal: bool):
             return grid
         border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
         enclosed = background & ~np.isin(labels, border)
-        return np.where(enclosed, MARK, grid).astype(np.uint8)
+        return np.where(enclosed, HOLE, grid).astype(np.uint8)
     return op
 
 
