@@ -7,19 +7,20 @@ from arc_efe.search.dsl import OBJECTS
 from arc_efe.search.grids import label_value
 from arc_efe.search.registry import BY_NAME, PRIMITIVES
 
-O = "11000/11020/00020/30000"  # objects_4: a 2x2 block of 1 (size 4), a bar of 2 (size 2), a single 3
+SCENE = "11000/11020/00020/30000"  # objects_4: a 2x2 block of 1 (size 4), a bar of 2 (size 2), a single 3
 
 CELLS = "10500/00500/55555/30500/00504"  # four 2x2 cells between grey lines
 
 EXTRACTED = [
     ("objects_4", "10/01", [(0, 0, 1), (1, 1, 1)]), ("objects_8", "10/01", [(0, 0, 2)]),
     ("objects_4_multi", "12/00", [(0, 0, 2)]), ("objects_8_multi", "10/02", [(0, 0, 2)]),
-    ("objects_4", O, [(0, 0, 4), (1, 3, 2), (3, 0, 1)]), ("colour_layers", "101/020", [(0, 0, 2), (1, 1, 1)]),
+    ("objects_4", SCENE, [(0, 0, 4), (1, 3, 2), (3, 0, 1)]), ("colour_layers", "101/020", [(0, 0, 2), (1, 1, 1)]),
     ("grid_cells", CELLS, [(0, 0, 4), (0, 3, 4), (3, 0, 4), (3, 3, 4)]),
     ("quadrants", "12/34", [(0, 0, 1), (0, 1, 1), (1, 0, 1), (1, 1, 1)]),
     ("quadrants", "123/456/789", [(0, 0, 1), (0, 2, 1), (2, 0, 1), (2, 2, 1)]),
     ("parts_lr_2", "1234", [(0, 0, 2), (0, 2, 2)]), ("parts_tb_2", "1/2", [(0, 0, 1), (1, 0, 1)]),
-    ("parts_lr_3", "123", [(0, 0, 1), (0, 1, 1), (0, 2, 1)]), ("parts_tb_3", "1/2/3", [(0, 0, 1), (1, 0, 1), (2, 0, 1)]),
+    ("parts_lr_3", "123", [(0, 0, 1), (0, 1, 1), (0, 2, 1)]),
+    ("parts_tb_3", "1/2/3", [(0, 0, 1), (1, 0, 1), (2, 0, 1)]),
 ]
 
 
@@ -36,14 +37,14 @@ def test_extractor_not_applicable(name, grid, G):
 
 
 CONSUMED = [
-    ("select_largest", "objects_4", O, "11/11"), ("select_smallest", "objects_4", O, "3"),
-    ("select_largest_box", "objects_4", O, "11/11"), ("select_smallest_box", "objects_4", O, "3"),
-    ("select_topmost", "objects_4", O, "11/11"), ("select_bottommost", "objects_4", O, "3"),
-    ("select_leftmost", "objects_4", O, None), ("select_rightmost", "objects_4", O, "2/2"),
+    ("select_largest", "objects_4", SCENE, "11/11"), ("select_smallest", "objects_4", SCENE, "3"),
+    ("select_largest_box", "objects_4", SCENE, "11/11"), ("select_smallest_box", "objects_4", SCENE, "3"),
+    ("select_topmost", "objects_4", SCENE, "11/11"), ("select_bottommost", "objects_4", SCENE, "3"),
+    ("select_leftmost", "objects_4", SCENE, None), ("select_rightmost", "objects_4", SCENE, "2/2"),
     ("select_most_colours", "objects_8_multi", "120/000/003", "12"),
     ("select_densest", "objects_8_multi", "1000/0100/0000/0022", "22"),
     ("select_sparsest", "objects_8_multi", "1000/0100/0000/0022", "10/01"),
-    ("select_unique_colour", "objects_4", "10102", "2"), ("select_unique_colour", "objects_4", O, None),
+    ("select_unique_colour", "objects_4", "10102", "2"), ("select_unique_colour", "objects_4", SCENE, None),
     ("select_unique_shape", "objects_4", "11010/00000/10000", "11"),
     ("select_unique_patch", "objects_4", "10102", "2"), ("select_unique_size", "objects_4", "11010/00000/10000", "11"),
     ("select_inner", "objects_4", "1001/0000/0200/0000", "2"),
@@ -51,10 +52,10 @@ CONSUMED = [
     ("select_symmetric", "objects_4", "10020/11022/00000/11100", "111"),
     ("select_diagonal_symmetric", "objects_4", "11022/10002/00000/33300", "11/10"),
     ("select_most_second_colour", "objects_8_multi", "122/000/134/000/500", "134"),
-    ("keep_largest", "objects_4", O, "11000/11000/00000/00000"),
-    ("drop_largest", "objects_4", O, "00000/00020/00020/30000"),
-    ("keep_smallest", "objects_4", O, "00000/00000/00000/30000"),
-    ("drop_smallest", "objects_4", O, "11000/11020/00020/00000"),
+    ("keep_largest", "objects_4", SCENE, "11000/11000/00000/00000"),
+    ("drop_largest", "objects_4", SCENE, "00000/00020/00020/30000"),
+    ("keep_smallest", "objects_4", SCENE, "00000/00000/00000/30000"),
+    ("drop_smallest", "objects_4", SCENE, "11000/11020/00020/00000"),
     ("keep_inner", "objects_4", "1001/0000/0200/0000", "0000/0000/0200/0000"),
     ("drop_inner", "objects_4", "1001/0000/0200/0000", "1001/0000/0000/0000"),
     ("keep_unique_colour", "objects_4", "10102", "00002"), ("drop_unique_colour", "objects_4", "10102", "10100"),
@@ -62,8 +63,8 @@ CONSUMED = [
     ("drop_unique_shape", "objects_4", "11010/00000/10000", "00010/00000/10000"),
     ("pieces_and", "parts_tb_3", "10/23/40", "M0"), ("pieces_or", "parts_tb_3", "10/23/40", "MM"),
     ("pieces_xor", "parts_tb_3", "10/23/40", "0M"), ("pieces_overlay", "parts_tb_3", "10/23/40", "13"),
-    ("pieces_vote", "parts_tb_3", "10/23/40", "10"), ("pieces_and", "objects_4", O, None),
-    ("layout_colours", "grid_cells", CELLS, "10/34"), ("layout_colours", "objects_4", O, None),
+    ("pieces_vote", "parts_tb_3", "10/23/40", "10"), ("pieces_and", "objects_4", SCENE, None),
+    ("layout_colours", "grid_cells", CELLS, "10/34"), ("layout_colours", "objects_4", SCENE, None),
     ("fill_boxes", "objects_8", "10/01", "1M/M1"), ("crop_all", "objects_4", "0000/0100/0020/0000", "10/02"),
 ]
 
@@ -78,7 +79,7 @@ def test_consumer(name, extractor, grid, expected, G):
         np.testing.assert_array_equal(out, G(expected))
 
 
-# Per object of O (block of 1, bar of 2, single 3): the label each labeller gives it.
+# Per object of SCENE (block of 1, bar of 2, single 3): the label each labeller gives it.
 LABELS = {
     "size_rank": (0, 1, 2), "size_rank_up": (2, 1, 0), "size": (4, 2, 1), "height": (2, 2, 1), "width": (2, 1, 1),
     "border": (1, 0, 1), "shape_count": (1, 1, 1), "holes": (0, 0, 0), "is_largest": (1, 0, 0),
@@ -88,7 +89,7 @@ LABELS = {
 
 @pytest.mark.parametrize("rule", sorted(LABELS))
 def test_labeller(rule, G):
-    grid = G(O)
+    grid = G(SCENE)
     expected = grid.copy()
     for colour, value in zip((1, 2, 3), LABELS[rule]):
         expected[grid == colour] = label_value(colour, value)

@@ -1,12 +1,12 @@
 """Enumerative program search over the DSL: breadth first, every program run on all task inputs at once.
 
 A state is one value per input (the demo inputs, then the test inputs). States equal on every input are
-the same program as far as this task can tell, so each is kept once (keyed by its bytes). Every new GRID
-state is offered to the final-step deduction; a program is accepted only when the demo part of its state
-plus a fitted final reproduces every demo output exactly. At the last depth, states are not stored: a
-leaf is computed on the demos first and dropped as soon as its shape cannot become the demo output.
-Test outputs are never read. The search stops at `deadline` (time.monotonic()) with what it found.
-"""
+the same program as far as this task can tell, so each is kept once (keyed by its bytes). Each depth is
+first swept as leaves: a last step is run on the demos only, dropped as soon as its shape cannot become
+the demo output (shape-keeping steps without being run), and offered to the final-step deduction; a
+program is accepted only when a fitted final reproduces every demo output exactly, and only then is it
+run on the test inputs. Then the depth's states are built in full to grow the next depth.
+Test outputs are never read. The search stops at `deadline` (time.monotonic()) with what it found."""
 
 from __future__ import annotations
 
@@ -208,8 +208,6 @@ class _Search:
             self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs))
             self.tried.add(b"#".join(grid_key(v) for v in self.inputs[:self.demos]))
             for depth in range(1, self.cfg.max_depth + 1):
-                # Depth d is first swept as leaves, demo-first and shape-pruned, which is cheap; only then
-                # are its states built in full to grow depth d + 1.
                 if len(self.found) >= self.cfg.max_programs:
                     break
                 self._leaves(frontier)
