@@ -37,7 +37,8 @@ def test_finds_a_two_step_program_with_a_colour_map():
 
 
 def test_candidates_are_distinct_and_ordered_by_length():
-    result = search_task(FLIP, time.monotonic() + 20, SearchConfig(max_programs=4, max_depth=2))
+    result = search_task(FLIP, time.monotonic() + 20, SearchConfig(max_programs=4, max_depth=2,
+                                                                              past_first_hit=True))
     lengths = [c.length for c in result.candidates[0]]
     assert len(lengths) >= 2 and lengths == sorted(lengths)
     grids = [c.grid.tobytes() + bytes(c.grid.shape) for c in result.candidates[0]]
@@ -68,6 +69,12 @@ def test_blind_to_test_outputs():
         runs.append([[(c.grid.tobytes(), c.grid.shape, c.program, c.length) for c in per] for per in result.candidates])
     assert runs[0] == runs[1] == runs[2]
     assert runs[0][0]  # it did find something to compare
+
+
+def test_stops_after_the_first_depth_with_programs():
+    result = search_task(FLIP, time.monotonic() + 20, SearchConfig(max_depth=3))
+    assert result.depth_done == 1 and not result.timed_out
+    assert result.programs[0] == ("flip_lr", 1)
 
 
 def test_config_is_validated():

@@ -33,6 +33,7 @@ class SearchConfig:
     max_depth: int = 3  # primitives per program, the final step not counted
     max_programs: int = 4  # stop once this many programs with distinct test predictions are verified
     max_states: int = 30_000  # stored states per depth, and remembered leaves (a memory guard)
+    past_first_hit: bool = False  # go deeper after a depth that found programs (longer programs, more time)
 
     def validate(self) -> None:
         if not 1 <= self.max_depth <= 4:
@@ -214,6 +215,8 @@ class _Search:
                 if len(self.found) >= self.cfg.max_programs:
                     break
                 self.depth_done = depth
+                if self.found and not self.cfg.past_first_hit:
+                    break  # the shortest programs are found; deeper ones would rarely outrank them
                 if depth < self.cfg.max_depth:
                     frontier = sorted(self._grow(frontier, seen), key=self._priority)
                 logger.debug("depth %d: %d states, %d programs", depth, len(frontier), len(self.found))
