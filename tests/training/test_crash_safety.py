@@ -195,3 +195,17 @@ def test_a_nan_prompt_is_not_cached_for_the_rest_of_its_window(small_tasks_dir, 
     # Step 1 is skipped; step 2 (same window) must run the encoder again, not reuse the NaN prompt.
     assert [(r["step"], r["refreshed"]) for r in records] == [(2, True), (3, True), (4, False)]
     assert records[-1]["nonfinite_steps"] == 1
+
+
+def test_disk_full_at_the_command_line_is_one_line_and_exit_1(small_tasks_dir, tmp_path, monkeypatch, capsys):
+    from arc_efe.cli.main import main
+
+    def no_space(self, output_dir=None, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(accelerate.Accelerator, "save_state", no_space)
+    argv = ["train", "--preset", "tiny", "--tasks", str(small_tasks_dir), "--max-steps", "2", "--save-every", "1",
+            "--device", "cpu", "--out", str(tmp_path / "run")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error:") and "No space left on device" in err[-1] and "Traceback" not in "".join(err)

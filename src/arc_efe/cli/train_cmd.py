@@ -23,13 +23,18 @@ def register(subparsers) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from arc_efe.training.checkpoint import CheckpointWriteError
     from arc_efe.training.loop import train
 
     cfg = config_from_args(args)
     if args.resume and args.out is None:
         cfg.out = args.resume  # resuming writes into the same run folder unless told otherwise
     logging.getLogger("arc_efe").setLevel(logging.INFO)
-    run_dir = train(cfg, resume=args.resume)
+    try:
+        run_dir = train(cfg, resume=args.resume)
+    except CheckpointWriteError as err:  # e.g. a full disk: the previous checkpoint and `latest` are intact
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     print(f"run folder: {run_dir}  (checkpoints/, best/, metrics.jsonl, eval.jsonl, config.json)")
     _remind_overlaps(run_dir)
     return 0
