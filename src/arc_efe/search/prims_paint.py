@@ -117,28 +117,21 @@ def rays(directions: tuple[tuple[int, int], ...]):
     return op
 
 
-def _connect_rows(grid: np.ndarray, mark: bool) -> np.ndarray:
-    """Background cells between two cells of one colour in a row get that colour (the lowest colour wins)."""
-    out = grid.copy()
-    for colour in np.unique(grid):
-        if colour == BG:
-            continue
-        hit = grid == colour
-        between = np.maximum.accumulate(hit, axis=1) & np.maximum.accumulate(hit[:, ::-1], axis=1)[:, ::-1]
-        fill = between & (out == BG)
-        out[fill] = MARK if mark else colour
-    return out
+def _between(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
+    """Background cells whose nearest coloured cells on both sides along (dr, dc) share one colour."""
+    ahead, behind = _smear(grid, dr, dc), _smear(grid, -dr, -dc)
+    return (grid == BG) & (ahead == behind) & (ahead != BG)
 
 
 def connect(horizontal: bool, vertical: bool, mark: bool):
-    """Join same-coloured cells in a row (column) through the background between them."""
+    """Fill each background run that lies between two cells of one colour in a row (column)."""
     def op(grid: np.ndarray) -> np.ndarray | None:
-        out = grid
-        if horizontal:
-            out = np.where(out == BG, _connect_rows(grid, mark), out)
-        if vertical:
-            out = np.where(out == BG, _connect_rows(grid.T, mark).T, out)
-        return out.astype(np.uint8)
+        out = grid.copy()
+        for on, (dr, dc) in ((horizontal, (0, 1)), (vertical, (1, 0))):
+            if on:
+                gap = _between(grid, dr, dc) & (out == BG)
+                out[gap] = MARK if mark else _smear(grid, dr, dc)[gap]
+        return out
     return op
 
 
