@@ -21,6 +21,8 @@ CASES = [
     ("pad_edges", "12/34", "0120/1122/3344/0340"), ("scale_by_colours", "12/00", "1122/1122/0000/0000"),
     ("fractal_majority", "10/00", "0010/0000/1010/0000"), ("swap_colours", "120", "210"),
     ("swap_colours", "123", None), ("mark_empty_lines", "100/000", "1MM/MMM"), ("cells_row", "101/010", "111"),
+    ("majority_to_bg", "770/717", "007/010"), ("majority_to_bg", "001", None),
+    ("erase_minority", "1110/2000", "1110/0000"), ("erase_majority", "1110/2000", "0000/2000"),
     ("shrink_2", "1122/1222", "12"), ("shrink_3", "12", None),
     ("repair_periodic", "1212/2101/1012", "1212/2121/1212"), ("repair_periodic", "12/34", None),
     ("is_symmetric_lr", "121/303", "M"), ("is_symmetric_ud", "121/303", "0"),

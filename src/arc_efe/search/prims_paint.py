@@ -237,6 +237,23 @@ def swap_colours(grid: np.ndarray) -> np.ndarray | None:
     return np.where(grid == a, b, np.where(grid == b, a, grid)).astype(np.uint8)
 
 
+def majority_to_bg(grid: np.ndarray) -> np.ndarray | None:
+    """Swap the most frequent colour with background, so that primitives that assume a background of 0
+    see shapes on a coloured background as shapes (None when 0 is already the majority)."""
+    top = majority_colour(grid)
+    if top == BG:
+        return None
+    return np.where(grid == top, BG, np.where(grid == BG, top, grid)).astype(np.uint8)
+
+
+def erase(pick):
+    """The colour `pick(grid)` chooses becomes background."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        colour = pick(grid)
+        return None if colour is None else np.where(grid == colour, BG, grid).astype(np.uint8)
+    return op
+
+
 def mark_empty_lines(grid: np.ndarray) -> np.ndarray | None:
     """Mark every all-background row and column."""
     empty = (grid == BG).all(axis=1)[:, None] | (grid == BG).all(axis=0)[None, :]
@@ -274,7 +291,8 @@ PRIMITIVES = grid_ops({
     "drop_specks": drop_specks,
     "paint_majority": paint_foreground(lambda g: majority_colour(g, exclude_bg=True)),
     "paint_mark": paint_foreground(None), "invert_mask": invert_mask, "swap_colours": swap_colours,
-    "mark_empty_lines": mark_empty_lines,
+    "mark_empty_lines": mark_empty_lines, "majority_to_bg": majority_to_bg,
+    "erase_minority": erase(minority_colour), "erase_majority": erase(lambda g: majority_colour(g, exclude_bg=True)),
 }, keeps_shape=True) + grid_ops({
     **{f"split_{'tb' if axis == 0 else 'lr'}_{rule}": split_logic(axis, rule) for axis in (0, 1) for rule in _LOGIC},
     "split_tb_overlay_first": split_overlay(0, True), "split_tb_overlay_second": split_overlay(0, False),
