@@ -67,24 +67,24 @@ def shrink(k: int):
 def _period(grid: np.ndarray, limit: int = 10) -> tuple[int, int, np.ndarray] | None:
     """The smallest (rows, cols) period that every non-background cell agrees with, and its tile."""
     h, w = grid.shape
-    known = grid != BG
+    rows, cols = np.nonzero(grid != BG)
+    values = grid[rows, cols]
     for area in range(1, limit * limit + 1):
         for pr in range(1, min(limit, h) + 1):
-            if area % pr or area // pr > min(limit, w):
-                continue
             pc = area // pr
-            if pr == h and pc == w:
+            if area % pr or pc > min(limit, w) or (pr == h and pc == w):
                 continue
             tile_ = np.zeros((pr, pc), dtype=np.uint8)
-            rows, cols = np.nonzero(known)
-            tile_[rows % pr, cols % pc] = grid[rows, cols]
-            if np.array_equal(tile_[rows % pr, cols % pc], grid[rows, cols]):
+            tile_[rows % pr, cols % pc] = values
+            if np.array_equal(tile_[rows % pr, cols % pc], values):
                 return pr, pc, tile_
     return None
 
 
 def repair_periodic(grid: np.ndarray) -> np.ndarray | None:
     """Fill background cells from the smallest periodic tiling the coloured cells agree with."""
+    if (grid != BG).all():
+        return None  # nothing to repair
     found = _period(grid)
     if found is None:
         return None
