@@ -1,6 +1,8 @@
 """The search on small made-up tasks: it finds programs, ranks them, stops at its deadline and never
 reads test outputs."""
 
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -80,3 +82,11 @@ def test_stops_after_the_first_depth_with_programs():
 def test_config_is_validated():
     with pytest.raises(ValueError):
         SearchConfig(max_depth=0).validate()
+
+
+def test_imports_no_torch_and_no_later_stage():
+    """The search is numpy/scipy only and sits beside the solver: it imports nothing past arc_efe.data."""
+    code = ("import sys, arc_efe.search; "
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('arc_efe.solving', 'arc_efe.agent', "
+            "'arc_efe.encoder', 'arc_efe.training'))]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
