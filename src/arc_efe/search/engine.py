@@ -156,13 +156,17 @@ class _Search:
 
     def _priority(self, state: _State) -> tuple[int, float]:
         """Expansion order for a depth the clock may cut short: states already shaped like the outputs
-        first, the closest (most cells equal) before the rest; then tileable shapes, objects, the others."""
+        first, the closest (most cells equal) before the rest; then tileable shapes, objects, and the
+        others nearest the output shapes first (a crop on the way to the output)."""
         if state.kind != GRID:
             return 2, 0.0
         demos = state.values[:self.demos]
         if all(g.shape == o.shape for g, o in zip(demos, self.outputs)):
             return 0, -float(np.mean([np.mean(g == o) for g, o in zip(demos, self.outputs)]))
-        return (1, 0.0) if self._shape_ok(state) else (3, 0.0)
+        if self._shape_ok(state):
+            return 1, 0.0
+        return 3, float(sum(abs(g.shape[0] - o.shape[0]) + abs(g.shape[1] - o.shape[1])
+                            for g, o in zip(demos, self.outputs)))
 
     def _leaves(self, frontier: list[_State]) -> None:
         """Every GRID-valued one-step extension of the frontier, tried as a finished program."""
