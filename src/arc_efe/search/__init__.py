@@ -1,7 +1,14 @@
 """Program search: an enumerative search over a typed grid DSL, an expert beside the neural solver.
 
-`search_task(task, deadline, cfg)` returns, per test input, candidate grids from programs verified on
-every demo, shortest program first. numpy and scipy only; deterministic; never reads test outputs.
+    from arc_efe.search import SearchConfig, search_task
+    result = search_task(task, time.monotonic() + 10.0, SearchConfig())
+    result.candidates[i]  # test input i: [Candidate(grid, program, length), ...], shortest program first
+
+Only the demos and the test inputs are read, never `task.test[i].output`. numpy and scipy only;
+deterministic for a given amount of search (the deadline decides how far it gets). Modules: `dsl`
+(types, `Primitive`), `prims_geometry` / `prims_paint` / `prims_objects` (the primitives), `registry`
+(their enumeration order), `objects` (components, separators), `finals` (the fitted last step),
+`engine` (the search).
 """
 
 from arc_efe.search.engine import Candidate, SearchConfig, SearchResult, search_task
