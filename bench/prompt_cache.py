@@ -19,13 +19,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
 
 from common import bench_config, machine_line, set_threads, summary_line, timed
 
 from arc_efe.data.batching import Batch, Sample, collate
-from arc_efe.encoder.prompt_cache import PromptCache
-from arc_efe.model import split_context
+from arc_efe.training.prompt_cache import PromptCache
+from arc_efe.system import split_context
 from arc_efe.training.loop import Trainer
 from arc_efe.training.step import train_step
 

@@ -22,7 +22,9 @@ from pathlib import Path
 from common import bench_config, machine_line, summary_line
 
 from arc_efe.data.sources import load_tasks
-from arc_efe.solving.load import default_model, load_system, resolve_checkpoint
+from arc_efe.checkpoint_files import resolve_checkpoint
+from arc_efe.solving.load import default_model
+from arc_efe.system import ArcSystem
 from arc_efe.solving.run import run, sample_tasks
 from arc_efe.solving.solver import SolveConfig
 from arc_efe.training.loop import Trainer
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             checkpoint = resolve_checkpoint(args.checkpoint).resolve()
         else:
             checkpoint = tiny_checkpoint(Path(tmp) / "tiny") if args.quick else default_model()[0]
-        system, _ = load_system(checkpoint, args.device)
+        system, _ = ArcSystem.load(checkpoint, args.device)
         tasks = sample_tasks(load_tasks(args.tasks).tasks, args.limit, args.seed)
         missing = [t.id for t in tasks if not t.has_test_outputs]
         if missing:

@@ -27,7 +27,7 @@ from common import bench_config, machine_line, median, set_threads, summary_line
 from arc_efe.data.batching import TaskSampler, collate
 from arc_efe.data.grid import MAX_SIZE
 from arc_efe.data.task import Task
-from arc_efe.model import build_system
+from arc_efe.system import build_system
 from arc_efe.objective.efe import efe_loss, size_weight_at
 from arc_efe.objective.metrics import cell_accuracy, refinement_reward
 from arc_efe.objective.policy_gradient import policy_gradient_loss

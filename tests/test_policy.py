@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.distributions import AffineTransform, Independent, Normal, TanhTransform, TransformedDistribution
 
-from arc_efe.encoder.policy import PolicyConfig, RefinerPolicy
+from arc_efe.policy import PolicyConfig, RefinerPolicy
 from arc_efe.objective.policy_gradient import PGConfig, policy_gradient_loss
 
 P, S, B = 6, 3, 5

@@ -7,7 +7,7 @@ from arc_efe.config import from_dict, merge, to_dict
 from arc_efe.data.augment import IDENTITY
 from arc_efe.data.batching import collate, make_sample
 from arc_efe.data.sources import load_tasks
-from arc_efe.model import ModelConfig, build_system
+from arc_efe.system import ModelConfig, build_system
 from arc_efe.objective.efe import EFEConfig, efe_loss
 from arc_efe.objective.metrics import cell_accuracy, refinement_reward
 from arc_efe.objective.policy_gradient import PGConfig, policy_gradient_loss

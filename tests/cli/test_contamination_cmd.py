@@ -13,7 +13,8 @@ from arc_efe.cli.main import main
 from arc_efe.config import from_dict, merge, to_dict
 from arc_efe.data.bundled import bundled_raw
 from arc_efe.data.sources import load_tasks
-from arc_efe.solving.load import DEFAULT_MODEL_DIR, resolve_checkpoint
+from arc_efe.checkpoint_files import resolve_checkpoint
+from arc_efe.solving.load import DEFAULT_MODEL_DIR
 from arc_efe.training.config import TrainConfig, tiny_preset
 from arc_efe.training.loop import train
 from arc_efe.training.provenance import TRAINED_ON_FILE, load_provenance, training_provenance

@@ -1,4 +1,4 @@
-"""`arc-efe evaluate` / `arc-efe solve` on a checkpoint written by the real trainer, and `load_system`."""
+"""`arc-efe evaluate` / `arc-efe solve` on a checkpoint written by the real trainer, and `ArcSystem.load`."""
 
 import json
 
@@ -11,7 +11,8 @@ from arc_efe.cli.main import main
 from arc_efe.config import from_dict, merge, to_dict
 from arc_efe.data.grid import grid_to_list
 from arc_efe.data.sources import load_tasks
-from arc_efe.solving.load import CheckpointError, load_system
+from arc_efe.checkpoint_files import CheckpointError
+from arc_efe.system import ArcSystem
 from arc_efe.solving.run import sample_tasks
 from arc_efe.solving.submission import load_submission
 from arc_efe.training.config import TrainConfig, tiny_preset
@@ -142,7 +143,7 @@ def test_load_system_restores_the_trained_weights(run_dir):
     checkpoint = run_dir / "checkpoints" / (run_dir / "latest").read_text().strip()
     saved = load_file(str(checkpoint / "model.safetensors"))
     for path in (run_dir, checkpoint):
-        system, config = load_system(path)
+        system, config = ArcSystem.load(path)
         assert config["model"]["agent"]["channels"] == 16
         state = system.state_dict()
         assert all(torch.equal(state[k], v) for k, v in saved.items())
@@ -159,7 +160,7 @@ def test_load_system_names_missing_keys_and_shape_mismatches(run_dir, tmp_path):
     (broken / "config.json").write_text(json.dumps(config))
     save_file({k: v for k, v in state.items() if k != "agent.film.proj.weight"}, str(broken / "model.safetensors"))
     with pytest.raises(CheckpointError, match=r"missing keys 1 \(agent\.film\.proj\.weight\)") as err:
-        load_system(broken)
+        ArcSystem.load(broken)
     assert str(broken) in str(err.value)
 
     other = tmp_path / "other"
@@ -169,7 +170,7 @@ def test_load_system_names_missing_keys_and_shape_mismatches(run_dir, tmp_path):
     save_file(state, str(other / "model.safetensors"))
     mismatch = r"shape mismatch .*agent\.embed\.color\.weight: \(11, 16\) vs \(11, 24\)"
     with pytest.raises(CheckpointError, match=mismatch):
-        load_system(other)
+        ArcSystem.load(other)
 
 
 def test_config_file_and_set_reach_every_solve_field_and_flags_win_over_the_file(run_dir, tasks_dir, tmp_path,

@@ -12,7 +12,7 @@ from accelerate.state import AcceleratorState
 
 from arc_efe.cli.main import main
 from arc_efe.config import from_dict, merge, to_dict
-from arc_efe.solving.load import load_system
+from arc_efe.system import ArcSystem
 from arc_efe.training.config import TrainConfig, tiny_preset
 from arc_efe.training.loop import train
 
@@ -117,5 +117,5 @@ def test_solving_checks_only_the_files_it_reads(folders, tmp_path):
     shutil.copytree(run_dir, copy)
     checkpoint = copy / "checkpoints" / (copy / "latest").read_text().strip()
     flip_last_byte(checkpoint / "optimizer.bin")  # damaged training state: resuming would refuse it
-    system, config = load_system(copy)
+    system, config = ArcSystem.load(copy)
     assert config["model"] and not system.training

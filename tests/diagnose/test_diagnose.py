@@ -62,7 +62,7 @@ def encoder_in_eval_mode(trainer):
 def prompt_scaled_to_zero(trainer):
     agent = trainer.system.agent
     forward = agent.forward
-    agent.forward = lambda inputs, mask, prompt, steps=None: forward(inputs, mask, prompt * 0.0, steps)
+    agent.forward = lambda inputs, mask, prompt, **kw: forward(inputs, mask, prompt * 0.0, **kw)
 
 
 def llm_weights_in_bf16(trainer):
@@ -106,7 +106,7 @@ def cli_args(tasks_dir, out) -> list[str]:
 
 @pytest.mark.parametrize("broken", [False, True], ids=["working", "no_grad"])
 def test_cli_json_and_exit_code(small_tasks_dir, tmp_path, capsys, monkeypatch, broken):
-    from arc_efe.encoder.qwen import TaskEncoder
+    from arc_efe.encoder.task_encoder import TaskEncoder
 
     if broken:
         monkeypatch.setattr(TaskEncoder, "forward", torch.no_grad()(TaskEncoder.forward))

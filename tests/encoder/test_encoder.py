@@ -6,7 +6,7 @@ import torch
 
 from arc_efe.data import Pair
 from arc_efe.encoder.config import EncoderConfig
-from arc_efe.encoder.qwen import build_encoder
+from arc_efe.encoder.task_encoder import build_encoder
 
 TINY = dict(hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=64, prompt_dim=16)
 
@@ -102,7 +102,7 @@ def test_long_pair_is_split_and_every_cell_still_counts(caplog):
     changed_in = big.input.copy()
     changed_in[0, 0] = (changed_in[0, 0] + 1) % 10
     encoder = build_encoder(EncoderConfig(**TINY, max_tokens=512, batch_tokens=4096))
-    with caplog.at_level(logging.WARNING, logger="arc_efe.encoder.qwen"):
+    with caplog.at_level(logging.WARNING, logger="arc_efe.encoder.task_encoder"):
         prompts = encoder([[big], [Pair(big.input, changed_out)], [Pair(changed_in, big.output)]])
     assert encoder.pairs_split == 3 and encoder.pairs_seen == 3
     assert "split 3 of 3 pairs" in caplog.text

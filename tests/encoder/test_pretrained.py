@@ -12,7 +12,7 @@ from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2Tokenizer
 from arc_efe.data import Pair
 from arc_efe.data.serialize import pair_to_text
 from arc_efe.encoder.config import EncoderConfig
-from arc_efe.encoder.qwen import build_encoder
+from arc_efe.encoder.task_encoder import build_encoder
 
 
 def train_tokenizer() -> Qwen2Tokenizer:

@@ -6,7 +6,7 @@ import torch
 
 from arc_efe.config import from_dict, merge, to_dict
 from arc_efe.data.task import Pair, Task
-from arc_efe.model import ModelConfig, build_system
+from arc_efe.system import ModelConfig, build_system
 from arc_efe.training.config import tiny_preset
 
 

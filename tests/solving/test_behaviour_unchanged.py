@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from arc_efe.data.sources import load_tasks
-from arc_efe.solving.load import default_model, load_system
+from arc_efe.solving.load import default_model
+from arc_efe.system import ArcSystem
 from arc_efe.solving.refine import RefineConfig
 from arc_efe.solving.run import sample_tasks
 from arc_efe.solving.solver import SolveConfig, Solver
@@ -26,7 +27,7 @@ GOLDEN = Path(__file__).parent / "data" / "shipped_eval10_steps6.json"
 @pytest.fixture(scope="module")
 def attempts():
     torch.set_num_threads(1)  # the expected file was written with one thread; thread count can change sums
-    system, _ = load_system(default_model()[0])
+    system, _ = ArcSystem.load(default_model()[0])
     tasks = sample_tasks(load_tasks("arc1/evaluation").tasks, 10, 0)
     # A budget no task reaches: refinement stops at max_steps, so the result does not depend on speed.
     cfg = SolveConfig(time_budget=10_000, refine=RefineConfig(max_steps=6, check_every=3))

@@ -37,3 +37,20 @@ def test_workers_must_be_positive(system, tmp_path, recolor_task):
     with pytest.raises(ValueError, match="workers"):
         run(system, [recolor_task("t", demos=3, tests=1)], SolveConfig(time_budget=1), tmp_path, checkpoint="tiny",
             report=False, workers=0)
+
+
+def test_each_worker_tunes_a_private_copy_of_the_weights(system):
+    # multiprocessing passes tensors in shared memory: a worker that tuned the system it was handed would
+    # write into the weights its siblings (and the parent) are reading, and records would depend on timing.
+    from arc_efe.solving import parallel
+
+    threads = torch.get_num_threads()
+    try:
+        parallel._start_worker(system, SolveConfig(time_budget=1))
+        private = parallel._worker_solver.system
+    finally:
+        torch.set_num_threads(threads)
+        parallel._worker_solver = None
+    ours = {p.data_ptr() for p in system.parameters()}
+    assert private is not system and not ours & {p.data_ptr() for p in private.parameters()}
+    assert all(torch.equal(a, b) for a, b in zip(system.parameters(), private.parameters()))

@@ -12,13 +12,13 @@ from arc_efe.data.augment import Augmentation
 from arc_efe.data.stats import STATS_DIM
 from arc_efe.data.task import Pair, Task
 from arc_efe.solving.refine import (DemoScore, RefineConfig, TaskAdapter, _Best, check_batch, demo_loss,
-                                    fixed_colors, policy_prompts, random_colors, refine)
+                                    fixed_colors, random_colors, refine)
 
 
 def test_adapter_trains_inside_and_restores_on_exit_even_after_an_error(system):
     before = {k: v.clone() for k, v in system.agent.state_dict().items()}
     with pytest.raises(RuntimeError):
-        with TaskAdapter(system.agent, ("film", "heads")) as adapter:
+        with TaskAdapter(system.agent_parts(), ("film", "heads")) as adapter:
             assert adapter.params and all(p.requires_grad for p in adapter.params)
             with torch.no_grad():
                 for p in adapter.params:
@@ -31,14 +31,14 @@ def test_adapter_trains_inside_and_restores_on_exit_even_after_an_error(system):
 
 def test_adapter_names_unknown_modules(system):
     with pytest.raises(ValueError, match=r"no agent submodule \['flim'\]"):
-        TaskAdapter(system.agent, ("flim",))
+        TaskAdapter(system.agent_parts(), ("flim",))
 
 
 def view_prompts(system, task: Task, views: list[int]) -> torch.Tensor:
     """[V, P]: each view's prompt of all demos, as the solver encodes them."""
     contexts = [[Augmentation(d8).apply_pair(p) for p in task.train] for d8 in views]
     stats = torch.zeros(len(views), STATS_DIM)
-    return policy_prompts(system, contexts, stats)
+    return system.prompts(contexts, stats, sample_offset=False).refined
 
 
 def test_check_batch_holds_every_demo_in_every_view(recolor_task):
@@ -78,8 +78,8 @@ def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system, re
     task = recolor_task(demos=4)
     views = [0, 1]
     cfg = RefineConfig(max_steps=300, prompt_lr=3e-2, adapter_lr=3e-2, check_every=2)
-    original = [p.clone() for p in TaskAdapter(system.agent, cfg.adapter).params]
-    with TaskAdapter(system.agent, cfg.adapter) as adapter:
+    original = [p.clone() for p in TaskAdapter(system.agent_parts(), cfg.adapter).params]
+    with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
         prompts = view_prompts(system, task, views)
         result = refine(system, task, views, prompts, adapter, cfg, time.perf_counter() + 60, holdout=3)
         tuned = [p.clone() for p in adapter.params]
@@ -89,14 +89,14 @@ def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system, re
     assert result.history[-1] < result.history[0]
     assert result.offset.shape == prompts.shape and result.offset.abs().max() > 0
     assert any(not torch.equal(a, b) for a, b in zip(tuned, original))  # the kept step's adapter values
-    assert all(torch.equal(a, b) for a, b in zip(TaskAdapter(system.agent, cfg.adapter).params, original))
+    assert all(torch.equal(a, b) for a, b in zip(TaskAdapter(system.agent_parts(), cfg.adapter).params, original))
 
 
 def test_refine_stops_before_the_deadline(system, recolor_task):
     task = recolor_task(demos=4)
     cfg = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0)  # too slow to solve anything
     start = time.perf_counter()
-    with TaskAdapter(system.agent, cfg.adapter) as adapter:
+    with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
         result = refine(system, task, [0, 2], view_prompts(system, task, [0, 2]), adapter, cfg, start + 2.0)
     assert result.stopped == "budget" and result.steps > 0
     assert time.perf_counter() - start <= 2.2
@@ -122,7 +122,7 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
                        agent_steps=1)
     system.agent.forward = recording
     try:
-        with TaskAdapter(system.agent, cfg.adapter) as adapter:
+        with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
             prompts = view_prompts(system, task, [0, 1, 2])
             result = refine(system, task, [0, 1, 2], prompts, adapter, cfg, time.perf_counter() + 60, holdout=3,
                             seed=1)
@@ -136,7 +136,7 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
 
 def test_max_steps_zero_only_measures(system, recolor_task):
     task = recolor_task(demos=2)
-    with TaskAdapter(system.agent, ()) as adapter:
+    with TaskAdapter(system.agent_parts(), ()) as adapter:
         prompts = view_prompts(system, task, [0])
         result = refine(system, task, [0], prompts, adapter, RefineConfig(max_steps=0), time.perf_counter() + 60)
     assert result.steps == 0 and result.stopped == "max_steps" and result.offset.abs().max() == 0
@@ -144,7 +144,7 @@ def test_max_steps_zero_only_measures(system, recolor_task):
 
 
 def test_best_step_prefers_held_out_accuracy_and_keeps_the_earlier_of_equals(system):
-    adapter = TaskAdapter(system.agent, ())
+    adapter = TaskAdapter(system.agent_parts(), ())
     best = _Best()
     score = DemoScore(0.0, 0.0)
     best.offer(0, (0.0, 0.5, 0.0, 0.1), torch.zeros(2), adapter, score, score)

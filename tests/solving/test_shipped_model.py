@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from arc_efe.data.sources import find_task
-from arc_efe.solving.load import WEIGHTS_FILE, default_model, describe_model, load_system
+from arc_efe.checkpoint_files import WEIGHTS_FILE
+from arc_efe.solving.load import default_model, describe_model
+from arc_efe.system import ArcSystem
 from arc_efe.solving.refine import RefineConfig
 from arc_efe.solving.solver import SolveConfig, Solver
 
@@ -17,7 +19,7 @@ EASY_TASK = "c8f0f002"  # recolour 7 -> 5, 3x6 grids
 @pytest.fixture(scope="module")
 def shipped():
     folder, info = default_model()
-    system, config = load_system(folder)
+    system, config = ArcSystem.load(folder)
     return folder, info, system, config
 
 

@@ -9,7 +9,7 @@ import torch
 
 from arc_efe.data.grid import to_grid
 from arc_efe.data.task import Pair, Task
-from arc_efe.solving import solver as solver_module
+from arc_efe.system import ArcSystem
 from arc_efe.solving.records import RECORDS_FILE, TaskRecord, read_records
 from arc_efe.solving.refine import RefineConfig
 from arc_efe.solving.report import summarize
@@ -110,14 +110,14 @@ def test_refinement_solves_a_task_the_plain_prediction_misses(system, tmp_path, 
 
 
 def test_a_failing_task_is_recorded_and_the_run_goes_on(system, tmp_path, monkeypatch, recolor_task):
-    real = solver_module.plain_attempts
+    real = ArcSystem.plain_attempts
 
-    def flaky(system, tasks, *args, **kwargs):
+    def flaky(self, tasks, *args, **kwargs):
         if tasks[0].id == "bad":
             raise RuntimeError("boom")
-        return real(system, tasks, *args, **kwargs)
+        return real(self, tasks, *args, **kwargs)
 
-    monkeypatch.setattr(solver_module, "plain_attempts", flaky)
+    monkeypatch.setattr(ArcSystem, "plain_attempts", flaky)
     tasks = [recolor_task("bad", seed=1), recolor_task("good", seed=1)]
     summary = run(system, tasks, SolveConfig(time_budget=2.0), tmp_path, checkpoint="tiny", report=True)
     assert summary["errors"] == {"bad": "RuntimeError: boom"}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from arc_efe.data import Pair, Task
+from arc_efe.objective.scoring import Scores
 from arc_efe.solving.submission import (
-    Scores,
     SubmissionError,
     load_submission,
     score_submission,

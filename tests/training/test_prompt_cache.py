@@ -3,7 +3,7 @@ import io
 import pytest
 import torch
 
-from arc_efe.encoder.prompt_cache import PromptCache
+from arc_efe.training.prompt_cache import PromptCache
 
 
 def test_hit_until_refresh_then_miss():

@@ -7,19 +7,20 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
 from tqdm import tqdm
 
 from arc_efe.cli.config_args import add_config_arguments, resolve_config
 from arc_efe.config import ConfigError, to_dict
 from arc_efe.data.bundled import BUNDLED_SETS
+from arc_efe.device import resolve_device
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
-from arc_efe.solving.load import (DEFAULT_MODEL_DIR, CheckpointError, default_model, describe_model, load_system,
-                                  resolve_checkpoint)
+from arc_efe.checkpoint_files import CheckpointError, resolve_checkpoint
+from arc_efe.solving.load import DEFAULT_MODEL_DIR, default_model, describe_model
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.run import SolveRunConfig, run, sample_tasks, without_test_outputs
 from arc_efe.solving.solver import SolveConfig
+from arc_efe.system import ArcSystem
 from arc_efe.training.provenance import TRAINED_ON_FILE, contaminated_ids, load_provenance
 
 _SOURCES = f"a bundled set ({', '.join(BUNDLED_SETS)}), a task file, a Kaggle challenges file or a folder"
@@ -104,14 +105,6 @@ def _config(args: argparse.Namespace) -> SolveConfig:
     return resolve_config(SolveRunConfig, to_dict(SolveRunConfig()), args, FLAG_PATHS).solve
 
 
-def _device(name: str) -> str:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for but torch sees no CUDA device")
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
-
-
 def _load(args: argparse.Namespace) -> list[Task]:
     result = load_tasks(args.tasks, solutions=args.solutions)
     if result.problems:
@@ -133,13 +126,13 @@ def evaluate(args: argparse.Namespace) -> int:
     try:
         cfg = _config(args)
         tasks = _load(args)
-        device = _device(args.device)
+        device = resolve_device(args.device)
         if args.checkpoint is None:
             checkpoint, info = default_model()
             print(describe_model(info), flush=True)
         else:
             checkpoint = resolve_checkpoint(args.checkpoint).resolve()
-        system, _ = load_system(checkpoint, device)
+        system, _ = ArcSystem.load(checkpoint, device)
         tasks, contamination = _contamination(args, checkpoint, tasks)
     except (CheckpointError, ConfigError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -9,7 +9,8 @@ import sys
 from arc_efe.data.bundled import BUNDLED_SETS
 from arc_efe.data.grid import TaskFormatError
 from arc_efe.data.sources import load_tasks
-from arc_efe.solving.submission import Scores, SubmissionError, load_submission, score_submission
+from arc_efe.objective.scoring import Scores
+from arc_efe.solving.submission import SubmissionError, load_submission, score_submission
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

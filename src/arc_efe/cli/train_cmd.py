@@ -42,7 +42,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _remind_overlaps(run_dir) -> None:
     """Repeat the contamination warning at the end, where it cannot scroll away under the training log."""
-    from arc_efe.solving.load import resolve_checkpoint
+    from arc_efe.checkpoint_files import resolve_checkpoint
     from arc_efe.training.provenance import TRAINED_ON_FILE, load_provenance
 
     provenance = load_provenance(resolve_checkpoint(run_dir))

@@ -21,7 +21,7 @@ import torch
 
 from arc_efe.data.augment import IDENTITY, Augmentation, random_augmentation
 from arc_efe.data.grid import MAX_SIZE
-from arc_efe.data.stats import task_statistics
+from arc_efe.data.stats import STATS_DIM, task_statistics
 from arc_efe.data.task import Pair, Task
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,12 @@ def make_sample(task: Task, query_index: int, aug: Augmentation) -> Sample:
     else:
         context = demos[:query_index] + demos[query_index + 1 :]
     return Sample(task.id, context, demos[query_index], aug.id, task_statistics(context))
+
+
+def query_sample(task_id: str, query: Pair, aug: Augmentation) -> Sample:
+    """A query with no context and zero stats: the solver's rows, whose prompt comes from elsewhere (the
+    view's encoded demos). The query is taken as given, already in `aug`'s frame."""
+    return Sample(task_id, [], query, aug.id, np.zeros(STATS_DIM, np.float32))
 
 
 def make_test_sample(task: Task, test_index: int, aug: Augmentation) -> Sample:

@@ -32,6 +32,12 @@ def where(file: str | None = None, task_id: str | None = None, pair: str | None 
     return ", ".join(parts) if parts else "<input>"
 
 
+def grid_key(grid: np.ndarray) -> tuple[tuple[int, ...], bytes]:
+    """A hashable key equal for equal grids. Shape is part of it: a 2x3 and a 3x2 grid can share bytes."""
+    g = np.ascontiguousarray(grid, dtype=np.int64)
+    return g.shape, g.tobytes()
+
+
 def to_grid(value: Any, location: str = "<input>") -> np.ndarray:
     """Validate a nested-list (or array) grid and return it as an int64 array [H, W].
 

@@ -100,7 +100,7 @@ def check_prompt_connected(rec: StepRecord, targets: Mapping[str, nn.Parameter],
         return result(2, False, value, "the prompt the agent received carries no autograd graph (it was "
                       "detached, taken via .data/.item()/numpy, or computed under no_grad): the EFE loss cannot "
                       "reach the encoder. Pass the encoder's output to the agent as is on refresh steps "
-                      "(model.py ArcSystem.forward); only the policy's input and δ are meant to be detached.")
+                      "(system.py ArcSystem.forward); only the policy's input and δ are meant to be detached.")
     if missing:
         return result(2, False, value, f"the agent's prompt is connected to only {len(targets) - len(missing)} of "
                       f"{len(targets)} trainable {what} parameters; not to {listing(missing)}. Something between "
@@ -164,7 +164,7 @@ def check_optimizer(encoder: nn.Module, param_groups: list[dict], qwen_lr: float
     if missing:
         return result(5, False, value, f"{len(missing)} of {len(trainable)} trainable encoder parameters are not "
                       f"in the optimiser: {listing(missing)}. They get gradients but never change. Add them to "
-                      "the 'encoder' parameter group (training/setup.py parameter_groups, build_optimizer).",
+                      "the 'encoder' parameter group (ArcSystem.parameter_groups, training/setup.py build_optimizer).",
                       missing=missing)
     if wrong_lr:
         return result(5, False, value, f"encoder parameters with an lr other than --qwen-lr {qwen_lr:g}: "

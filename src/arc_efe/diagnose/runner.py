@@ -20,7 +20,7 @@ from arc_efe.data.batching import Batch, collate
 from arc_efe.diagnose import checks
 from arc_efe.diagnose.checks import CheckResult
 from arc_efe.diagnose.probes import StepProbe, StepRecord
-from arc_efe.encoder.prompt_cache import PromptCache
+from arc_efe.training.prompt_cache import PromptCache
 from arc_efe.training.config import TrainConfig
 from arc_efe.training.loop import Trainer
 from arc_efe.training.step import StepResult, batch_keys, train_step

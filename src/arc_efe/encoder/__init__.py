@@ -1,2 +1,2 @@
-"""Task encoder: the Qwen2 wrapper that turns demonstration pairs into a prompt, the prompt cache and the
-refiner policy. The only package that imports transformers."""
+"""Task encoder: a Qwen2-architecture model (built-in or pretrained) that turns demonstration pairs into a
+prompt vector. The only package that imports transformers."""

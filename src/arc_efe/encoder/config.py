@@ -14,7 +14,7 @@ class EncoderConfig:
 
     train_mode: full = every LLM weight trains; lora = only peft LoRA adapters on `lora_targets`;
     frozen = no LLM weight trains. The projection to `prompt_dim` trains in every mode.
-    max_tokens: longest sequence the LLM sees; a longer pair is split, never truncated (see qwen.py).
+    max_tokens: longest sequence the LLM sees; a longer pair is split, never truncated (see task_encoder.py).
     batch_tokens: most padded tokens per LLM call; bounds activation memory on long batches.
     """
 

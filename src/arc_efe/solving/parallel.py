@@ -2,11 +2,12 @@
 
 On a CPU one refinement update is bound by per-op overhead, not arithmetic: a second thread does not make
 it faster (BENCHMARKS.md). N one-thread processes therefore solve N tasks at a time at the same per-task
-quality. Each worker gets its own copy of the system (pickled once, at start) and of the solve config.
+quality. Each worker gets its own private copy of the system (made at start) and of the solve config.
 """
 
 from __future__ import annotations
 
+import copy
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -14,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import torch
 
 from arc_efe.data.task import Task
-from arc_efe.model import ArcSystem
+from arc_efe.system import ArcSystem
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.solver import SolveConfig, Solver
 
@@ -24,7 +25,9 @@ _worker_solver: Solver | None = None
 def _start_worker(system: ArcSystem, cfg: SolveConfig) -> None:
     global _worker_solver
     torch.set_num_threads(1)
-    _worker_solver = Solver(system, cfg)
+    # multiprocessing hands torch tensors over in shared memory: without a private copy, every worker's
+    # test-time training would write into the weights the other workers (and the parent) are reading.
+    _worker_solver = Solver(copy.deepcopy(system), cfg)
 
 
 def _solve_one(task: Task) -> TaskRecord:

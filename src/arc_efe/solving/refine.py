@@ -36,11 +36,11 @@ from torch import nn
 
 from arc_efe.agent.output import AgentOutput
 from arc_efe.data.augment import Augmentation
-from arc_efe.data.batching import Batch, Sample, collate
+from arc_efe.data.batching import Batch, Sample, collate, query_sample
 from arc_efe.data.grid import NUM_COLORS
-from arc_efe.data.stats import STATS_DIM
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy, exact_match
+from arc_efe.system import ArcSystem
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +99,11 @@ class RefineResult:
 
 
 class TaskAdapter:
-    """Context manager over the parameters of `names` (submodules of `agent`): inside, they train;
-    on exit, their values and `requires_grad` are restored, whatever happened."""
+    """Context manager over the parameters of `names` (of the agent's parts, `ArcSystem.agent_parts()`):
+    inside, they train; on exit, their values and `requires_grad` are restored, whatever happened."""
 
-    def __init__(self, agent: nn.Module, names: tuple[str, ...]):
-        modules = dict(agent.named_children())
+    def __init__(self, parts: dict[str, nn.Module], names: tuple[str, ...]):
+        modules = parts
         unknown = [n for n in names if n not in modules]
         if unknown:
             raise ValueError(f"refine.adapter: no agent submodule {unknown}; known: {sorted(modules)}")
@@ -149,25 +149,18 @@ def random_colors(rng: np.random.Generator, fixed: tuple[int, ...]) -> tuple[int
     return tuple(colors)
 
 
-def query_sample(task: Task, demo: int, aug: Augmentation) -> Sample:
+def demo_row(task: Task, demo: int, aug: Augmentation) -> Sample:
     """Demo `demo` under `aug` as a query; no context (the view's prompt stands for the demos)."""
-    return Sample(task.id, [], aug.apply_pair(task.train[demo]), aug.id, np.zeros(STATS_DIM, np.float32))
+    return query_sample(task.id, aug.apply_pair(task.train[demo]), aug)
 
 
 def check_batch(task: Task, views: list[int]) -> tuple[Batch, torch.Tensor, torch.Tensor]:
     """Every demo in every spatial view (view-major), with each row's demo index [R] and view index [R]."""
     n = len(task.train)
-    samples = [query_sample(task, i, Augmentation(d8)) for d8 in views for i in range(n)]
+    samples = [demo_row(task, i, Augmentation(d8)) for d8 in views for i in range(n)]
     demo_index = torch.arange(n).repeat(len(views))
     view_index = torch.arange(len(views)).repeat_interleave(n)
     return collate(samples), demo_index, view_index
-
-
-@torch.no_grad()
-def policy_prompts(system: nn.Module, contexts: list[list], stats: torch.Tensor) -> torch.Tensor:
-    """p + δ [B, P] for contexts: the encoder's prompt plus the policy's deterministic proposal."""
-    prompt = system.encoder(contexts)  # [B, P]
-    return prompt + system.policy.sample(prompt, stats, deterministic=True).delta
 
 
 def demo_loss(out: AgentOutput, batch: Batch, weight: torch.Tensor, size_weight: float,
@@ -228,7 +221,7 @@ class _Best:
 
 
 def refine(
-    system: nn.Module,
+    system: ArcSystem,
     task: Task,
     views: list[int],
     prompts: torch.Tensor,
@@ -269,7 +262,7 @@ def refine(
         nonlocal before, check_seconds, checked_at
         tick = time.perf_counter()
         with torch.no_grad():
-            out = system.agent(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index],
+            out = system.predict(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index],
                                steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
         if not bool(torch.isfinite(out.cell_logits).all()):
             raise FloatingPointError(f"refinement of {task.id}: non-finite cell logits at the check after "
@@ -294,10 +287,10 @@ def refine(
             break
         tick = time.perf_counter()
         row_views = rng.integers(len(views), size=cfg.rows_per_step)  # index into views, per row
-        samples = [query_sample(task, int(rng.choice(trainable)), Augmentation(views[v], random_colors(rng, fixed)))
+        samples = [demo_row(task, int(rng.choice(trainable)), Augmentation(views[v], random_colors(rng, fixed)))
                    for v in row_views]
         part = collate(samples).to(device)
-        out = system.agent(part.query_input, part.query_input_mask,
+        out = system.predict(part.query_input, part.query_input_mask,
                            (prompts + offsets)[torch.from_numpy(row_views)], steps=cfg.agent_steps,
                            out_size=part.output_size if known_size else None)
         loss = demo_loss(out, part, torch.ones(len(samples), device=device), size_weight, cfg.all_steps)

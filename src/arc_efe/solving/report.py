@@ -20,7 +20,8 @@ import numpy as np
 from arc_efe.data.task import Task
 from arc_efe.solving.records import LEVERS, TaskRecord
 from arc_efe.solving.render import render_task
-from arc_efe.solving.submission import Scores, score_submission, write_submission
+from arc_efe.objective.scoring import Scores
+from arc_efe.solving.submission import score_submission, write_submission
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from arc_efe.config import to_dict
 from arc_efe.data.task import Pair, Task
-from arc_efe.model import ArcSystem
+from arc_efe.system import ArcSystem
 from arc_efe.solving.parallel import solve_in_workers
 from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
 from arc_efe.solving.report import SCORES_FILE, render_record, write_outputs

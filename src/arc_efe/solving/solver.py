@@ -1,7 +1,7 @@
 """The per-task solver: plain prediction, refinement, augmented voting, two attempts, within a budget.
 
 Per task, in one time budget (seconds, everything included), each stage checking the clock:
-1. plain prediction (`predict.plain_attempts`: prompt p and p + policy δ, no augmentation) — the
+1. plain prediction (`ArcSystem.plain_attempts`: prompt p and p + policy δ, no augmentation) — the
    baseline the refinement gain is measured against, and the fallback second attempt; it and the
    encoding of the un-augmented demos are timed, which prices the later stages;
 2. the prompts of the other spatial views (D8 elements, identity first; each view's prompt encodes
@@ -30,14 +30,12 @@ import numpy as np
 import torch
 
 from arc_efe.data.augment import IDENTITY, Augmentation
-from arc_efe.data.batching import Sample, collate, make_test_sample
-from arc_efe.data.grid import MAX_SIZE
-from arc_efe.data.stats import STATS_DIM
+from arc_efe.data.batching import collate, make_test_sample, query_sample
+from arc_efe.data.grid import MAX_SIZE, grid_key
 from arc_efe.data.task import Pair, Task
-from arc_efe.model import ArcSystem
-from arc_efe.solving.predict import crop, plain_attempts
+from arc_efe.system import ArcSystem, crop
 from arc_efe.solving.records import TaskRecord
-from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, policy_prompts, refine
+from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, refine
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import choose_attempts, tally_augmented
 
@@ -116,7 +114,7 @@ class Solver:
         rule = task_size_rule(task) if cfg.size_rule else None
 
         tick = time.perf_counter()
-        plain = plain_attempts(self.system, [task])[task.id]
+        plain = self.system.plain_attempts([task])[task.id]
         plain_seconds = time.perf_counter() - tick
         tick = time.perf_counter()
         prompts = [self._view_prompt(task, IDENTITY)]  # [1, P] per view
@@ -138,7 +136,7 @@ class Solver:
         info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "off", "views": len(views),
                                 "size_rule": None if rule is None else str(rule)}
         offsets = torch.zeros_like(prompts)
-        with TaskAdapter(self.system.agent, cfg.refine.adapter) as adapter:
+        with TaskAdapter(self.system.agent_parts(), cfg.refine.adapter) as adapter:
             if cfg.refine.max_steps > 0:
                 try:
                     result = refine(self.system, task, views, prompts, adapter, cfg.refine, refine_deadline,
@@ -160,7 +158,7 @@ class Solver:
         """p + δ [1, P] of all demos under `aug`: the context of every test input of that view."""
         sample = make_test_sample(task, 0, aug)
         stats = torch.from_numpy(sample.stats[None].astype(np.float32)).to(self.device)
-        return policy_prompts(self.system, [sample.context], stats)
+        return self.system.prompts([sample.context], stats, sample_offset=False).refined
 
     @torch.no_grad()
     def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, deadline: float,
@@ -181,10 +179,10 @@ class Solver:
             # Without a rule the output size is unknown: the full canvas lets the agent draw any size.
             canvas = MAX_SIZE if known is None else max(int(known.max()), *(max(g.shape) for g in inputs))
             # The query carries no output: test outputs (known when evaluating) must not reach the agent.
-            queries = [Sample(task.id, [], Pair(g), aug.id, np.zeros(STATS_DIM, np.float32)) for g in inputs]
+            queries = [query_sample(task.id, Pair(g), aug) for g in inputs]
             batch = collate(queries, canvas=canvas).to(self.device)
             known = None if known is None else known.to(self.device)
-            out = self.system.agent(batch.query_input, batch.query_input_mask,
+            out = self.system.predict(batch.query_input, batch.query_input_mask,
                                     prompts[v].expand(len(task.test), -1), steps=steps, out_size=known)
             grid, size = out.predict()  # with a rule, its size
             confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
@@ -208,9 +206,9 @@ class Solver:
         for plain_row, preds in zip(plain, predictions):
             candidates = tally_augmented(preds)
             chosen = choose_attempts(candidates, self.cfg.attempts, fallback=plain_row)
-            by_key = {(c.grid.shape, c.grid.tobytes()): c.votes for c in candidates}
+            by_key = {grid_key(c.grid): c.votes for c in candidates}
             attempts.append(chosen)
-            votes.append([by_key.get((g.shape, g.tobytes()), 0) for g in chosen])
+            votes.append([by_key.get(grid_key(g), 0) for g in chosen])
         # The first view is the identity: its prediction is the refined one without voting (when no view
         # ran, nothing was refined either, and plain attempt 2 is that same prediction).
         refined = [preds[0][1] if preds else plain_row[-1] for plain_row, preds in zip(plain, predictions)]

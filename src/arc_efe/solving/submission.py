@@ -10,18 +10,17 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from arc_efe.data.grid import TaskFormatError, grid_to_list, to_grid
+from arc_efe.data.grid import TaskFormatError, grid_to_list, to_grid, where
 from arc_efe.data.task import Task
+from arc_efe.objective.scoring import NUM_ATTEMPTS, Scores, score_attempts
 
 logger = logging.getLogger(__name__)
 
-NUM_ATTEMPTS = 2
 ATTEMPT_KEYS = tuple(f"attempt_{k + 1}" for k in range(NUM_ATTEMPTS))
 
 Submission = dict[str, list[list[np.ndarray]]]
@@ -31,31 +30,8 @@ class SubmissionError(ValueError):
     """A submission is malformed or does not match the tasks; the message names file, task and test."""
 
 
-@dataclass
-class Scores:
-    """Both ARC averaging rules, plus per-test detail.
-
-    `test_score` (Kaggle) averages over all test inputs; `task_score` (ARC Prize) averages each task's
-    solved fraction over tasks, so a task with many test inputs does not weigh more.
-    """
-
-    test_score: float
-    task_score: float
-    solved_tasks: list[str]
-    per_task: dict[str, list[bool]]
-    num_tasks: int
-    num_test_inputs: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def _location(origin: str | None, task_id: str, index: int | None = None) -> str:
-    parts = [f"file {origin}"] if origin else []
-    parts.append(f"task {task_id}")
-    if index is not None:
-        parts.append(f"test {index}")
-    return ", ".join(parts)
+    return where(origin, task_id, None if index is None else f"test {index}")
 
 
 def write_submission(predictions: Submission, path: str | Path) -> None:
@@ -150,30 +126,12 @@ def load_submission(path: str | Path, tasks: list[Task] | None = None) -> Submis
 
 
 def score_submission(submission: Submission, tasks: list[Task]) -> Scores:
-    """Score the first two attempts per test input; an attempt counts only if the whole grid, size
-    included, equals the expected output. Tasks must have known test outputs and be fully covered.
-    """
+    """Score the first two attempts per test input (objective.scoring); the submission must cover every
+    task and test input, whose outputs must be known (SubmissionError naming the task and test)."""
     if not tasks:
         raise SubmissionError("no tasks to score against")
     _check_coverage(submission, tasks, None)
-    per_task: dict[str, list[bool]] = {}
-    for task in tasks:
-        if not task.test:
-            raise SubmissionError(f"{_location(None, task.id)}: no test inputs to score")
-        results = []
-        for i, pair in enumerate(task.test):
-            if pair.output is None:
-                raise SubmissionError(f"{_location(None, task.id, i)}: expected output unknown, cannot score")
-            attempts = submission[task.id][i][:NUM_ATTEMPTS]
-            results.append(any(np.array_equal(np.asarray(a), pair.output) for a in attempts))
-        per_task[task.id] = results
-
-    num_tests = sum(len(r) for r in per_task.values())
-    return Scores(
-        test_score=sum(sum(r) for r in per_task.values()) / num_tests,
-        task_score=float(np.mean([sum(r) / len(r) for r in per_task.values()])),
-        solved_tasks=[tid for tid, r in per_task.items() if all(r)],
-        per_task=per_task,
-        num_tasks=len(tasks),
-        num_test_inputs=num_tests,
-    )
+    try:
+        return score_attempts(submission, tasks)
+    except ValueError as err:
+        raise SubmissionError(str(err)) from err

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arc_efe.data.augment import Augmentation
+from arc_efe.data.grid import grid_key
 
 
 @dataclass
@@ -24,12 +25,6 @@ class Candidate:
     confidence: float
 
 
-def _key(grid: np.ndarray) -> tuple[tuple[int, ...], bytes]:
-    # Shape is part of the key: a 2x3 and a 3x2 grid can share their bytes.
-    g = np.ascontiguousarray(grid, dtype=np.int64)
-    return g.shape, g.tobytes()
-
-
 def tally(predictions: Iterable[tuple[np.ndarray, float]]) -> list[Candidate]:
     """Distinct grids from (grid, confidence) predictions, best first: votes, then mean confidence,
     then the order in which each grid first appeared."""
@@ -38,7 +33,7 @@ def tally(predictions: Iterable[tuple[np.ndarray, float]]) -> list[Candidate]:
     counts: list[int] = []
     sums: list[float] = []
     for grid, confidence in predictions:
-        key = _key(grid)
+        key = grid_key(grid)
         if key not in order:
             order[key] = len(grids)
             grids.append(np.asarray(grid, dtype=np.int64))
@@ -68,7 +63,7 @@ def choose_attempts(
     chosen: list[np.ndarray] = []
     seen: set[tuple[tuple[int, ...], bytes]] = set()
     for grid in [c.grid for c in candidates] + [np.asarray(g, dtype=np.int64) for g in fallback]:
-        key = _key(grid)
+        key = grid_key(grid)
         if key not in seen:
             seen.add(key)
             chosen.append(grid)

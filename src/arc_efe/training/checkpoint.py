@@ -22,8 +22,9 @@ from pathlib import Path
 
 from arc_efe.config import ConfigError, diff
 # The folder format is read by the solver too; one definition of it serves both sides.
-from arc_efe.solving.load import (CHECKPOINTS_DIR, CHECKSUMS_FILE, CONFIG_FILE, LATEST_FILE,  # noqa: F401
-                                  CheckpointError, checksums, read_config, resolve_checkpoint, verify_checkpoint)
+from arc_efe.checkpoint_files import (CHECKPOINTS_DIR, CHECKSUMS_FILE, CONFIG_FILE, LATEST_FILE,  # noqa: F401
+                                      CheckpointError, checksums, read_config, resolve_checkpoint,
+                                      verify_checkpoint)
 
 log = logging.getLogger(__name__)
 

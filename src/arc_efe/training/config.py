@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from arc_efe.model import ModelConfig
+from arc_efe.system import ModelConfig
 from arc_efe.objective.efe import EFEConfig
 from arc_efe.objective.policy_gradient import PGConfig
 

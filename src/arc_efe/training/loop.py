@@ -21,16 +21,15 @@ from tqdm import tqdm
 from arc_efe.config import to_dict
 from arc_efe.data.batching import collate
 from arc_efe.data.generated import MixedSampler
-from arc_efe.encoder.prompt_cache import PromptCache
-from arc_efe.model import build_system
-from arc_efe.solving.predict import first_attempt_cell_accuracy, plain_attempts
-from arc_efe.solving.submission import score_submission
+from arc_efe.training.prompt_cache import PromptCache
+from arc_efe.system import build_system
+from arc_efe.objective.scoring import first_attempt_cell_accuracy, score_attempts
 from arc_efe.training import checkpoint as ckpt
 from arc_efe.training.config import TrainConfig
 from arc_efe.training.monitor import Monitor
 from arc_efe.training.provenance import TRAINED_ON_FILE, training_provenance
 from arc_efe.training.setup import (build_accelerator, build_optimizer, build_sampler, build_scheduler,
-                                    generated_families, generated_heldout, parameter_groups, split_tasks)
+                                    generated_families, generated_heldout, split_tasks)
 from arc_efe.training.step import train_step
 
 log = logging.getLogger(__name__)
@@ -44,8 +43,8 @@ def evaluate_heldout(system, tasks, limit: int | None) -> dict:
     if not tasks:
         return {}
     system.eval()
-    attempts = plain_attempts(system, tasks)
-    scores = score_submission(attempts, tasks)
+    attempts = system.plain_attempts(tasks)
+    scores = score_attempts(attempts, tasks)
     return {"solve_rate": scores.task_score, "test_score": scores.test_score,
             "cell_accuracy": first_attempt_cell_accuracy(attempts, tasks),
             "solved": len(scores.solved_tasks), "tasks": scores.num_tasks}
@@ -66,7 +65,7 @@ class Trainer:
         # Generated tasks are an endless stream: what identifies them is the families and the seed.
         self.provenance["generated"] = {"families": generated_families(cfg.data), "seed": cfg.seed}
         system = build_system(cfg.model)
-        self.groups = parameter_groups(system)
+        self.groups = system.parameter_groups()
         optimizer = build_optimizer(self.groups, cfg.optim)
         scheduler = build_scheduler(optimizer, cfg.optim.warmup_steps)
         self.system, self.optimizer, self.scheduler = self.accelerator.prepare(system, optimizer, scheduler)

@@ -13,10 +13,10 @@ from accelerate import Accelerator, DistributedDataParallelKwargs
 
 from arc_efe.config import ConfigError
 from arc_efe.data.batching import TaskSampler
+from arc_efe.device import resolve_device
 from arc_efe.data.generated import GeneratedTasks, MixedSampler, families_of, is_generated
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
-from arc_efe.model import ArcSystem
 from arc_efe.training.config import DataConfig, OptimConfig, TrainConfig
 
 log = logging.getLogger(__name__)
@@ -26,9 +26,7 @@ HELDOUT_STREAM_SEED = 2**31 - 1  # the generated held-out stream's seed base (tr
 
 def build_accelerator(cfg: TrainConfig) -> Accelerator:
     """Device and precision from the config. fp16 needs CUDA (on CPU it would silently be fp32)."""
-    cpu = cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available())
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but torch sees no CUDA device (use --device cpu or auto)")
+    cpu = resolve_device(cfg.device).type == "cpu"
     if cfg.precision == "fp16" and cpu:
         raise ConfigError("--precision fp16 needs a CUDA device (with a GradScaler); on CPU use bf16 or fp32")
     mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[cfg.precision]
@@ -111,17 +109,6 @@ def generated_heldout(cfg: DataConfig) -> list[Task]:
         return []
     stream = GeneratedTasks(families, HELDOUT_STREAM_SEED + cfg.split_seed, tuple(cfg.gen_difficulty))
     return stream.tasks(0, cfg.gen_val_tasks)
-
-
-def parameter_groups(system: ArcSystem) -> dict[str, list[torch.nn.Parameter]]:
-    """Trainable parameters by group; "encoder" is the LLM (its norm is Qwen_grad)."""
-    groups = {
-        "encoder": list(system.encoder.encoder_parameters()),
-        "projection": list(system.encoder.projection_parameters()),
-        "agent": list(system.agent.parameters()),
-        "policy": list(system.policy.parameters()),
-    }
-    return {name: [p for p in params if p.requires_grad] for name, params in groups.items()}
 
 
 def build_optimizer(groups: dict[str, list[torch.nn.Parameter]], cfg: OptimConfig) -> torch.optim.Optimizer:

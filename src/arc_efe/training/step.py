@@ -12,7 +12,7 @@ from typing import Hashable
 import torch
 
 from arc_efe.data.batching import Batch
-from arc_efe.encoder.prompt_cache import PromptCache
+from arc_efe.training.prompt_cache import PromptCache
 from arc_efe.objective.efe import efe_loss, size_weight_at
 from arc_efe.objective.metrics import cell_accuracy, refinement_reward
 from arc_efe.objective.policy_gradient import policy_gradient_loss
