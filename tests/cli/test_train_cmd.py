@@ -30,3 +30,13 @@ def test_impossible_device_or_precision_is_one_clear_line(tmp_path, capsys, flag
 def test_unknown_override_is_named(tmp_path, capsys):
     assert main(["train", "--set", "model.agent.chanels=8", "--out", str(tmp_path / "r")]) == 2
     assert "unknown key(s) ['chanels']" in capsys.readouterr().err
+
+
+def test_the_status_notes_flag_names_set_the_encoder_lr():
+    from arc_efe.cli.main import build_parser
+    from arc_efe.cli.train_args import config_from_args
+
+    for flag in ("--qwen_lr", "--qwen-lr", "--encoder-lr"):
+        args = build_parser().parse_args(["train", flag, "5e-5", "--agent_lr", "1e-5"])
+        optim = config_from_args(args).optim
+        assert (optim.encoder_lr, optim.agent_lr) == (5e-5, 1e-5), flag

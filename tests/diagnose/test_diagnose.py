@@ -140,7 +140,7 @@ def monitor_logs_projection_grad(trainer):
     def wrong_group(step, result):
         observe(step, result)
         if result.refreshed:
-            monitor.last_qwen_grad = result.grad_norms["projection"]
+            monitor.last_encoder_grad = result.grad_norms["projection"]
 
     monitor.observe = wrong_group
 
@@ -152,7 +152,7 @@ def monitor_logs_zero_on_cached_steps(trainer):
 
     def every_step(step, result):
         observe(step, result)
-        monitor.last_qwen_grad = result.grad_norms.get("encoder", 0.0)
+        monitor.last_encoder_grad = result.grad_norms.get("encoder", 0.0)
 
     monitor.observe = every_step
 

@@ -15,7 +15,7 @@ from arc_efe.training.config import PRESETS, TrainConfig
 FLAG_PATHS = {
     "epochs": "epochs",
     "agent_lr": "optim.agent_lr",
-    "qwen_lr": "optim.qwen_lr",
+    "encoder_lr": "optim.encoder_lr",
     "policy_lr": "optim.policy_lr",
     "device": "device",
     "tasks": "data.train",
@@ -48,8 +48,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--max-steps", dest="max_steps", type=int, help="stop after N optimiser steps")
     p.add_argument("--batch-size", dest="batch_size", type=int)
-    for name in ("agent", "qwen", "policy"):
-        p.add_argument(f"--{name}-lr", f"--{name}_lr", dest=f"{name}_lr", type=float)
+    p.add_argument("--agent-lr", "--agent_lr", dest="agent_lr", type=float)
+    # The status note calls the task encoder "Qwen": its flag names stay, beside the encoder's own.
+    p.add_argument("--qwen-lr", "--qwen_lr", "--encoder-lr", dest="encoder_lr", type=float,
+                   help="lr of the task encoder and its projection")
+    p.add_argument("--policy-lr", "--policy_lr", dest="policy_lr", type=float)
     p.add_argument("--prompt-refresh", dest="prompt_refresh", type=int, help="recompute prompts every N steps")
     p.add_argument("--precision", choices=["bf16", "fp16", "fp32"])
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])

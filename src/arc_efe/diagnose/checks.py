@@ -147,8 +147,8 @@ def _base_lr(group: dict) -> float:
     return group.get("initial_lr", group["lr"])  # LambdaLR keeps the un-warmed lr as initial_lr
 
 
-def check_optimizer(encoder: nn.Module, param_groups: list[dict], qwen_lr: float, train_mode: str) -> CheckResult:
-    """5: every trainable encoder parameter is in the optimiser at qwen_lr; no frozen one is."""
+def check_optimizer(encoder: nn.Module, param_groups: list[dict], encoder_lr: float, train_mode: str) -> CheckResult:
+    """5: every trainable encoder parameter is in the optimiser at the encoder lr (--qwen-lr); no frozen one is."""
     owner = {id(p): group for group in param_groups for p in group["params"]}
     named = list(encoder.named_parameters(prefix="encoder"))
     trainable = [(n, p) for n, p in named if p.requires_grad]
@@ -158,7 +158,7 @@ def check_optimizer(encoder: nn.Module, param_groups: list[dict], qwen_lr: float
                       "the LLM was frozen somewhere else. Use --llm-train frozen if that is meant.")
     missing = [n for n, p in trainable if id(p) not in owner]
     wrong_lr = [f"{n} (lr {_base_lr(owner[id(p)]):g})" for n, p in trainable
-                if id(p) in owner and not math.isclose(_base_lr(owner[id(p)]), qwen_lr, rel_tol=1e-6)]
+                if id(p) in owner and not math.isclose(_base_lr(owner[id(p)]), encoder_lr, rel_tol=1e-6)]
     frozen_in = [n for n, p in named if not p.requires_grad and id(p) in owner]
     value = (len(trainable) - len(missing) - len(wrong_lr)) / max(1, len(trainable))
     if missing:
@@ -167,7 +167,7 @@ def check_optimizer(encoder: nn.Module, param_groups: list[dict], qwen_lr: float
                       "the 'encoder' parameter group (ArcSystem.parameter_groups, training/setup.py build_optimizer).",
                       missing=missing)
     if wrong_lr:
-        return result(5, False, value, f"encoder parameters with an lr other than --qwen-lr {qwen_lr:g}: "
+        return result(5, False, value, f"encoder parameters with an lr other than --qwen-lr {encoder_lr:g}: "
                       f"{listing(wrong_lr)}. Put them in the encoder group.")
     if frozen_in:
         return result(5, False, value, f"{len(frozen_in)} frozen encoder parameters are in the optimiser: "
@@ -175,9 +175,9 @@ def check_optimizer(encoder: nn.Module, param_groups: list[dict], qwen_lr: float
                       "still move them).")
     if train_mode == "frozen":
         return result(5, True, value, f"LLM frozen: none of its parameters in the optimiser, as expected; the "
-                      f"projection's {len(trainable)} parameters are, at lr {qwen_lr:g}")
+                      f"projection's {len(trainable)} parameters are, at lr {encoder_lr:g}")
     return result(5, True, value, f"all {len(trainable)} trainable encoder parameters ({len(llm_trainable)} LLM, "
-                  f"{len(trainable) - len(llm_trainable)} projection) in the optimiser at lr {qwen_lr:g}; no "
+                  f"{len(trainable) - len(llm_trainable)} projection) in the optimiser at lr {encoder_lr:g}; no "
                   "frozen one")
 
 

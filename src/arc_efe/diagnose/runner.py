@@ -131,7 +131,7 @@ def judge(trainer: Trainer, obs: Observation) -> tuple[list[CheckResult], list[s
         checks.check_prompt_connected(refresh, {n: named[n] for n in llm + projection}, frozen),
         checks.check_prompt_reaches_loss(refresh),
         checks.check_train_mode(refresh),
-        checks.check_optimizer(system.encoder, trainer.optimizer.param_groups, cfg.optim.qwen_lr,
+        checks.check_optimizer(system.encoder, trainer.optimizer.param_groups, cfg.optim.encoder_lr,
                                cfg.model.encoder.train_mode),
         checks.check_devices_dtypes(named, list(obs.records), trainer.accelerator.device, cfg.precision,
                                     trainer.accelerator.scaler is not None),

@@ -39,7 +39,7 @@ class DataConfig:
 @dataclass
 class OptimConfig:
     agent_lr: float = 1e-3
-    qwen_lr: float = 3e-4  # encoder group: the LLM and its projection
+    encoder_lr: float = 3e-4  # encoder group: the LLM and its projection (--qwen-lr, the status note's name)
     policy_lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0

@@ -21,10 +21,10 @@ ZERO_GRAD_WINDOW = 100  # refresh steps with encoder grad 0 before warning
 FLAT_REWARD_WINDOW = 200  # steps with reward exactly 0 before warning
 
 
-def format_line(step: int, r: StepResult, qwen_grad: float, pairs_per_s: float) -> str:
+def format_line(step: int, r: StepResult, encoder_grad: float, pairs_per_s: float) -> str:
     """`step | Loss | Qwen_grad | Mask_ratio | Reward | acc_before→acc_after | pairs/s`; Loss is the EFE loss."""
     return (
-        f"step {step:6d} | Loss {r.efe:.4f} | Qwen_grad {qwen_grad:.2e} | "
+        f"step {step:6d} | Loss {r.efe:.4f} | Qwen_grad {encoder_grad:.2e} | "
         f"Mask_ratio {r.terms.get('mask_ratio', math.nan):.3f} | Reward {r.reward:+.4f} | "
         f"acc {r.acc_before:.3f}→{r.acc_after:.3f} | {pairs_per_s:.1f} pairs/s"
     )
@@ -49,7 +49,7 @@ class Monitor:
 
             self.writer = SummaryWriter(str(run_dir / "tb"))
         self.trainable_encoder = trainable_encoder
-        self.last_qwen_grad = 0.0  # encoder grad norm of the last refresh step (cached steps have none)
+        self.last_encoder_grad = 0.0  # encoder grad norm of the last refresh step (cached steps have none)
         self.last_prompt_term = 0.0  # prompt consistency is computed on refresh steps only
         self.zero_grad_refreshes = 0
         self.nonfinite_steps = 0
@@ -63,9 +63,9 @@ class Monitor:
             log.warning("step %d: loss is NaN/Inf; update skipped (%d so far)", step, self.nonfinite_steps)
             return
         if r.refreshed:
-            self.last_qwen_grad = r.grad_norms.get("encoder", 0.0)
+            self.last_encoder_grad = r.grad_norms.get("encoder", 0.0)
             self.last_prompt_term = r.terms.get("prompt", 0.0)
-            self.zero_grad_refreshes = self.zero_grad_refreshes + 1 if self.last_qwen_grad == 0.0 else 0
+            self.zero_grad_refreshes = self.zero_grad_refreshes + 1 if self.last_encoder_grad == 0.0 else 0
             if self.trainable_encoder and self.zero_grad_refreshes == ZERO_GRAD_WINDOW:
                 log.warning("Qwen_grad has been 0 on %d refresh steps in a row: the encoder is not learning. "
                             "Run `arc-efe diagnose` with the same flags.", ZERO_GRAD_WINDOW)
@@ -80,7 +80,7 @@ class Monitor:
         """Write one jsonl record and TensorBoard scalars; return the console line."""
         record = {
             "step": step, "epoch": round(epoch, 4), "Loss": r.efe, "Total": r.loss,
-            "Qwen_grad": self.last_qwen_grad, "Mask_ratio": r.terms.get("mask_ratio"),
+            "Qwen_grad": self.last_encoder_grad, "Mask_ratio": r.terms.get("mask_ratio"),
             "Reward": r.reward, "acc_before": r.acc_before, "acc_after": r.acc_after,
             "pairs_per_s": pairs_per_s, "refreshed": r.refreshed, "nonfinite_steps": self.nonfinite_steps,
             **{f"term/{k}": v for k, v in r.terms.items()},
@@ -94,7 +94,7 @@ class Monitor:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
                     self.writer.add_scalar(key, value, step)
-        return format_line(step, r, self.last_qwen_grad, pairs_per_s)
+        return format_line(step, r, self.last_encoder_grad, pairs_per_s)
 
     def record_eval(self, step: int, epoch: float, scores: dict) -> None:
         with (self.metrics_path.parent / "eval.jsonl").open("a") as f:
@@ -120,12 +120,13 @@ class Monitor:
                 os.replace(tmp, path)
 
     def state_dict(self) -> dict:
-        return {"last_qwen_grad": self.last_qwen_grad, "last_prompt_term": self.last_prompt_term,
+        return {"last_encoder_grad": self.last_encoder_grad, "last_prompt_term": self.last_prompt_term,
                 "zero_grad_refreshes": self.zero_grad_refreshes,
                 "nonfinite_steps": self.nonfinite_steps, "recent_rewards": list(self.recent_rewards)}
 
     def load_state_dict(self, state: dict) -> None:
-        self.last_qwen_grad = state["last_qwen_grad"]
+        # Runs saved before the rename kept it under its log name.
+        self.last_encoder_grad = state.get("last_encoder_grad", state.get("last_encoder_grad", 0.0))
         self.last_prompt_term = state["last_prompt_term"]
         self.zero_grad_refreshes = state["zero_grad_refreshes"]
         self.nonfinite_steps = state["nonfinite_steps"]

@@ -112,7 +112,7 @@ def generated_heldout(cfg: DataConfig) -> list[Task]:
 
 
 def build_optimizer(groups: dict[str, list[torch.nn.Parameter]], cfg: OptimConfig) -> torch.optim.Optimizer:
-    lrs = {"encoder": cfg.qwen_lr, "projection": cfg.qwen_lr, "agent": cfg.agent_lr, "policy": cfg.policy_lr}
+    lrs = {"encoder": cfg.encoder_lr, "projection": cfg.encoder_lr, "agent": cfg.agent_lr, "policy": cfg.policy_lr}
     param_groups = [{"params": ps, "lr": lrs[name], "name": name} for name, ps in groups.items() if ps]
     return torch.optim.AdamW(param_groups, weight_decay=cfg.weight_decay)
 
