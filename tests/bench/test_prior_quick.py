@@ -1,0 +1,71 @@
+"""bench/prior.py: the quick run on the shipped model prints every summary key in range, and the sets it
+measures are the ones the issue names (trained vs untrained families, the checkpoint's own held-out split)."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from arc_efe.solving.load import default_model
+from arc_efe.training.config import DataConfig
+from arc_efe.training.provenance import load_provenance
+from arc_efe.training.setup import split_tasks
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+SETS = ("generated", "untrained", "heldout", "eval")
+
+
+@pytest.fixture
+def prior(monkeypatch):
+    """bench/prior.py as a module (it imports `common` from its own folder, as `python bench/prior.py` does)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    spec = importlib.util.spec_from_file_location("bench_prior", BENCH / "prior.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_prior", module)  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_prior_quick_summary(prior, capsys):
+    assert prior.main(["--quick", "--solve-budget", "0"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("machine: cores=")
+    s = sys.modules["common"].parse_summary(lines[-1])
+    for name in SETS:
+        assert int(s[f"tasks_{name}"]) == prior.QUICK_TASKS, name
+        for key in ("plain_solve", "cell_acc", "swap_own", "swap_other"):
+            assert 0.0 <= float(s[f"{key}_{name}"]) <= 1.0, f"{key}_{name}"
+        drop = float(s[f"swap_own_{name}"]) - float(s[f"swap_other_{name}"])
+        assert float(s[f"swap_drop_{name}"]) == pytest.approx(drop, abs=1e-3), name
+    # The shipped model trained on 070dd51e's twin: (d) must leave it out.
+    assert s["eval_contaminated"] == "1"
+    assert s["solve_eval"] == "skipped"
+
+
+def test_derangement_moves_every_task(prior):
+    for n in (2, 3, 7, 40):
+        other = prior.derangement(n, 0)
+        assert sorted(other) == list(range(n))
+        assert all(o != j for j, o in enumerate(other))
+
+
+def test_generated_sets_split_trained_and_untrained_families(prior):
+    data = DataConfig(train=["arc1/training", "gen:translate,scale_up,colour_map"], gen_weights={"colour_map": 0.0})
+    a, b = prior.gen_sets(data, 6, None)
+    assert a.families == ["translate", "scale_up"]  # weight 0: never drawn, so not trained
+    assert "colour_map" in b.families and not {"translate", "scale_up"} & set(b.families)
+    assert len(a.tasks) == len(b.tasks) == 6
+    assert {t.id.split("-")[1] for t in a.tasks} <= {"translate", "scale_up"}
+    a2, b2 = prior.gen_sets(DataConfig(train=["gen:all"]), 2, ["translate", "scale_up"])
+    assert "translate" not in a2.families and b2.families == ["translate", "scale_up"]
+    assert "excluded" in b2.note  # gen:all named them: the report must say the caller had to keep them out
+
+
+def test_heldout_set_is_the_checkpoints_own_split(prior):
+    """The fingerprint route (trained_on.json) and the config route (split_tasks) give the same 40 tasks."""
+    folder = default_model()[0]
+    by_content = prior.heldout_set(load_provenance(folder), DataConfig())
+    assert len(by_content.tasks) == 40
+    assert sorted(t.id for t in by_content.tasks) == sorted(t.id for t in split_tasks(DataConfig())[1])
