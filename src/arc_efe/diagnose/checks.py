@@ -5,13 +5,13 @@ a message that says what is wrong and what to do. Pure functions of recorded fac
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from arc_efe.diagnose.probes import StepRecord
+from arc_efe.diagnose.probes import GradInfo, StepRecord
 from arc_efe.training.step import StepResult
 
 NAMES = {
@@ -257,19 +257,51 @@ def check_prompt_cache(refresh: StepRecord, cached: StepRecord, results: tuple[S
                   f"agent got the stored prompts bitwise ({tuple(prompt.shape)})", **extra)
 
 
-def check_grad_monitor(step: StepResult, logged: dict | None, measured: float, trainable_llm: bool) -> CheckResult:
-    """8: the monitor logs the encoder gradient norm of the refresh step, and it is plausible."""
-    reported = step.grad_norms.get("encoder")
+def _logged_qwen_grad(results: Sequence[StepResult], logged: Sequence[dict],
+                      reported: float) -> tuple[list, str | None]:
+    """What each step logged as Qwen_grad, and the first way it breaks Monitor's promise (None if it keeps it).
+
+    The promise (training/monitor.py): every record carries the encoder norm of the last refresh step
+    (`reported` for the first), so a cached step repeats it rather than logging its own norm, always 0.
+    """
+    values = [record.get("Qwen_grad") for record in logged]
+    if not values or values[0] is None:
+        return values, "metrics.jsonl has no Qwen_grad for the refresh step: Monitor.record must write it."
+    if values[0] != reported:
+        return values, (f"the monitor logged Qwen_grad {values[0]:.3e} but the refresh step measured "
+                        f"{reported:.3e}: Monitor.observe must take grad_norms['encoder'] of refresh steps.")
+    expected = reported
+    for step, (r, value) in enumerate(zip(results[1:], values[1:]), start=2):
+        if r.refreshed and not r.skipped:
+            expected = r.grad_norms.get("encoder", 0.0)
+        if value is None:
+            return values, f"metrics.jsonl has no Qwen_grad for step {step}: Monitor.record must write it."
+        if value != expected:
+            what = "refresh step" if r.refreshed else "cached step"
+            return values, (f"the monitor logged Qwen_grad {value:.3e} on {what} {step}, but every step must report "
+                            f"the last refresh step's encoder norm, {expected:.3e}: Monitor.observe must update "
+                            "last_encoder_grad on refresh steps only (a cached step gives the encoder no gradient).")
+    return values, None
+
+
+def check_grad_monitor(results: Sequence[StepResult], logged: Sequence[dict], measured: float,
+                       trainable_llm: bool) -> CheckResult:
+    """8: every step's record logs the encoder gradient norm of the refresh step, and it is plausible.
+
+    `results` and `logged` are the steps' results and metrics.jsonl records in order, refresh step first.
+    """
+    refresh = results[0]
+    if refresh.skipped:
+        return result(8, False, None, "the refresh step's loss was NaN/Inf, so it measured no Qwen_grad; see "
+                      "check 9.")
+    reported = refresh.grad_norms.get("encoder")
     if reported is None:
         return result(8, False, None, "StepResult.grad_norms has no 'encoder' entry: train_step does not measure "
                       "the encoder group, so Qwen_grad cannot be logged.")
-    value = None if logged is None else logged.get("Qwen_grad")
-    if value is None:
-        return result(8, False, None, "metrics.jsonl has no Qwen_grad for the refresh step: Monitor.record "
-                      "must write it.")
-    if value != reported:
-        return result(8, False, value, f"the monitor logged Qwen_grad {value:.3e} but the refresh step measured "
-                      f"{reported:.3e}: Monitor.observe must take grad_norms['encoder'] of refresh steps.")
+    values, broken = _logged_qwen_grad(results, logged, reported)
+    value = values[0] if values else None
+    if broken:
+        return result(8, False, value, broken, logged=values)
     if not trainable_llm:
         ok = value == 0.0
         return result(8, ok, value, "LLM frozen: Qwen_grad is 0 as expected and logged (the projection's norm is "
@@ -286,31 +318,44 @@ def check_grad_monitor(step: StepResult, logged: dict | None, measured: float, t
     if not low <= value <= high:
         hint = "vanishing: the loss barely reaches the encoder" if value < low else "exploding: lower --qwen-lr"
         return result(8, False, value, f"Qwen_grad {value:.3e} is outside [{low:g}, {high:g}] ({hint}).")
-    return result(8, True, value, f"Qwen_grad {value:.3e} logged for the refresh step, equal to the encoder "
-                  "gradient norm measured in backward")
+    return result(8, True, value, f"Qwen_grad {value:.3e} logged for the refresh step and repeated on the cached "
+                  "step, equal to the encoder gradient norm measured in backward")
 
 
-def check_step_updates(results: tuple[StepResult, StepResult], changes: dict[str, float],
-                       no_grad: list[str], zero_grad: list[str]) -> CheckResult:
-    """9: both steps back-propagate a finite loss and the first step changes every parameter group.
+def check_step_updates(results: tuple[StepResult, StepResult], changes: Mapping[str, float],
+                       groups: Mapping[str, list[str]], grads: Mapping[str, GradInfo], no_grad: list[str],
+                       zero_grad: list[str]) -> CheckResult:
+    """9: both steps back-propagate a finite loss, and the first step changes every parameter it gave a gradient.
 
-    `changes` is each non-empty group's largest absolute parameter change over the refresh step.
+    `changes` is each trainable parameter's largest absolute change over the refresh step, by name;
+    `groups` names the members of each parameter group; `grads` the refresh step's gradients.
     """
     loss = results[0].loss
+    group_changes = {group: max(changes[n] for n in names if n in changes)
+                     for group, names in groups.items() if any(n in changes for n in names)}
+    stuck = [n for n, delta in changes.items() if delta == 0.0 and n in grads and grads[n].norm > 0.0]
     extra = {"loss": loss, "params_without_grad": no_grad, "params_with_zero_grad": zero_grad,
-             "group_changes": changes}
+             "group_changes": group_changes, "unchanged_params": stuck}
     if any(r.skipped for r in results):
         return result(9, False, None, "the loss was NaN/Inf, so train_step skipped the update; run with "
                       "--precision fp32 to tell an overflow from a bug in the objective.", **extra)
-    unchanged = [name for name, delta in changes.items() if delta == 0.0]
-    value = min(changes.values()) if changes else None
+    unchanged = [name for name, delta in group_changes.items() if delta == 0.0]
+    value = min(group_changes.values()) if group_changes else None
     if unchanged:
         return result(9, False, value, f"loss {loss:.4f} is finite but parameter groups {listing(unchanged)} did "
                       "not change in the optimiser step: they got no gradient, are not in the optimiser, or have "
                       "lr 0." + (f" Parameters without gradient: {listing(no_grad)}." if no_grad else ""), **extra)
-    moved = ", ".join(f"{name} {delta:.1e}" for name, delta in changes.items())
-    return result(9, True, value, f"loss {loss:.4f} finite on both steps; every group changed (max |Δ|: {moved})",
-                  **extra)
+    if stuck:
+        narrow = sorted({_short(grads[n].dtype) for n in stuck if grads[n].dtype != torch.float32})
+        # A bf16 weight of 1.0 cannot take a step below 2^-8: the update is computed, then rounded away.
+        rounding = f" Some are {'/'.join(narrow)}, too coarse to hold a small update: see check 6." if narrow else ""
+        return result(9, False, value, f"loss {loss:.4f} is finite but {len(stuck)} parameters got a non-zero "
+                      f"gradient on the refresh step and did not change in the optimiser step: {listing(stuck)}. "
+                      "They are missing from the optimiser (ArcSystem.parameter_groups, training/setup.py "
+                      f"build_optimizer) or sit in a parameter group with lr 0.{rounding}", **extra)
+    moved = ", ".join(f"{name} {delta:.1e}" for name, delta in group_changes.items())
+    return result(9, True, value, f"loss {loss:.4f} finite on both steps; every parameter with a gradient changed "
+                  f"(max |Δ| per group: {moved})", **extra)
 
 
 def check_metrics(lines: list[str], records: list[dict]) -> CheckResult:

@@ -52,7 +52,7 @@ class Observation:
     records: tuple[StepRecord, StepRecord]  # refresh step, cached step
     results: tuple[StepResult, StepResult]
     stored: torch.Tensor | None  # [B, P] cache entries for the batch after the refresh step
-    changes: dict[str, float]  # largest |Δ| per non-empty parameter group over the refresh step
+    changes: dict[str, float]  # largest |Δ| of each trainable parameter (by name) over the refresh step
     lines: list[str]  # the monitor's console lines
     logged: list[dict]  # the metrics.jsonl records the two steps appended
     seconds: list[float]  # wall time of each step
@@ -67,13 +67,24 @@ def stored_prompts(cache: PromptCache, batch: Batch) -> torch.Tensor | None:
     return torch.stack([entries[key] for key in keys]).clone()
 
 
-def _snapshot(groups: dict[str, list[torch.nn.Parameter]]) -> dict[str, list[torch.Tensor]]:
-    return {name: [p.detach().clone() for p in params] for name, params in groups.items() if params}
+def _trainable(system: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    return {name: p for name, p in system.named_parameters() if p.requires_grad and p.numel() > 0}
 
 
-def _largest_change(groups: dict[str, list[torch.nn.Parameter]], before: dict[str, list[torch.Tensor]]) -> dict:
-    return {name: max((p.detach() - q).abs().max().item() for p, q in zip(groups[name], old))
-            for name, old in before.items()}
+def _snapshot(params: dict[str, torch.nn.Parameter]) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in params.items()}
+
+
+def _changes(params: dict[str, torch.nn.Parameter], before: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Largest |Δ| per parameter: a group's maximum would hide a subset of it that did not step."""
+    return {name: (params[name].detach() - old).abs().max().item() for name, old in before.items()}
+
+
+def _group_members(system: torch.nn.Module, groups: dict[str, list[torch.nn.Parameter]]) -> dict[str, list[str]]:
+    """The parameter names of each non-empty group (`groups` holds the tensors, train_step's view of them)."""
+    names = {id(p): name for name, p in system.named_parameters()}
+    members = {group: [names[id(p)] for p in params if id(p) in names] for group, params in groups.items()}
+    return {group: found for group, found in members.items() if found}
 
 
 def _grad_scale(trainer: Trainer) -> Callable[[], float]:
@@ -87,7 +98,8 @@ def observe(trainer: Trainer) -> Observation:
     batch = collate(trainer.sampler.next_batch()).to(acc.device)
     monitor = trainer.monitor
     offset = monitor.metrics_path.stat().st_size if monitor and monitor.metrics_path.exists() else 0
-    before = _snapshot(trainer.groups)
+    params = _trainable(acc.unwrap_model(trainer.system))
+    before = _snapshot(params)
     records, results, lines, seconds = [], [], [], []
     stored, changes = None, {}
     with StepProbe(acc.unwrap_model(trainer.system), _grad_scale(trainer)) as probe:
@@ -100,7 +112,7 @@ def observe(trainer: Trainer) -> Observation:
             rate = len(batch) / max(seconds[-1], 1e-9)
             results.append(result)
             if step == 0:
-                changes = _largest_change(trainer.groups, before)
+                changes = _changes(params, before)
                 stored = stored_prompts(trainer.cache, batch)
             if monitor is not None:
                 monitor.observe(step + 1, result)
@@ -137,9 +149,9 @@ def judge(trainer: Trainer, obs: Observation) -> tuple[list[CheckResult], list[s
                                     trainer.accelerator.scaler is not None),
         checks.check_prompt_cache(refresh, cached, obs.results, obs.stored, projection if frozen else llm,
                                   "projection" if frozen else "encoder LLM"),
-        checks.check_grad_monitor(obs.results[0], obs.logged[0] if obs.logged else None,
-                                  checks.grad_norm(refresh, llm), not frozen),
-        checks.check_step_updates(obs.results, obs.changes, no_grad, zero_grad),
+        checks.check_grad_monitor(obs.results, obs.logged, checks.grad_norm(refresh, llm), not frozen),
+        checks.check_step_updates(obs.results, obs.changes, _group_members(system, trainer.groups), grads,
+                                  no_grad, zero_grad),
         checks.check_metrics(obs.lines, obs.logged),
     ]
     return results, no_grad, zero_grad
