@@ -46,7 +46,7 @@ def solve_at(system, tasks, budget: float, seed: int, out: Path, checkpoint: str
     cfg.validate()
     summary = run(system, tasks, cfg, out, checkpoint, report=False)
     return {"task_score": summary["task_score"], "plain_score": summary["plain"]["task_score"],
-            "gain": summary["refinement_gain"]["task_score"], "s_task": summary["seconds_per_task"]["mean"],
+            "gain": summary["ttt_gain"]["task_score"], "s_task": summary["seconds_per_task"]["mean"],
             "errors": len(summary["errors"])}
 
 

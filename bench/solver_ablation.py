@@ -1,7 +1,7 @@
 """Solver ablation: named solver variants on one seeded task sample at one budget, side by side.
 
 Each `--variant NAME[:KEY=VALUE,...]` overrides the default `SolveConfig` by dotted keys (as
-`arc-efe evaluate --set solve.KEY=VALUE` does, through the same resolver), e.g. `steps2:refine.agent_steps=2`
+`arc-efe evaluate --set solve.KEY=VALUE` does, through the same resolver), e.g. `steps2:ttt.agent_steps=2`
 or `norule:size_rule=false`; `base` alone is the
 default solver. Every variant solves the same tasks (`arc-efe evaluate --limit N --sample-seed S`) in
 `--workers` one-thread processes and gets one table row: task score, tasks solved, the plain score, mean
@@ -42,10 +42,10 @@ def variant_config(spec: str, budget: float, seed: int) -> tuple[str, SolveConfi
 
 
 def row_of(summary: dict) -> dict:
-    refine = summary["refine"]
+    ttt = summary["ttt"]
     return {"task_score": summary["task_score"], "solved": len(summary["solved_tasks"]),
-            "plain_score": summary["plain"]["task_score"], "updates": refine["steps_mean"] or 0.0,
-            "demo_cells": refine["demo_cell_accuracy_after_mean"] or 0.0,
+            "plain_score": summary["plain"]["task_score"], "updates": ttt["steps_mean"] or 0.0,
+            "demo_cells": ttt["demo_cell_accuracy_after_mean"] or 0.0,
             "s_task": summary["seconds_per_task"]["mean"]}
 
 

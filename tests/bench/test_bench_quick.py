@@ -94,7 +94,7 @@ def test_solver_ablation_rejects_an_unknown_setting():
     spec = importlib.util.spec_from_file_location("bench_solver_ablation", BENCH / "solver_ablation.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    name, cfg = module.variant_config("steps2:refine.agent_steps=2,size_rule=false", 5.0, 0)
-    assert (name, cfg.refine.agent_steps, cfg.size_rule, cfg.time_budget) == ("steps2", 2, False, 5.0)
+    name, cfg = module.variant_config("steps2:ttt.agent_steps=2,size_rule=false", 5.0, 0)
+    assert (name, cfg.ttt.agent_steps, cfg.size_rule, cfg.time_budget) == ("steps2", 2, False, 5.0)
     with pytest.raises(Exception, match="no_such_key"):
-        module.variant_config("bad:refine.no_such_key=1", 5.0, 0)
+        module.variant_config("bad:ttt.no_such_key=1", 5.0, 0)

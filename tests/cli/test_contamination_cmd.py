@@ -15,13 +15,13 @@ from arc_efe.data.bundled import bundled_raw
 from arc_efe.data.sources import load_tasks
 from arc_efe.checkpoint_files import resolve_checkpoint
 from arc_efe.solving.load import DEFAULT_MODEL_DIR
-from arc_efe.training.config import TrainConfig, tiny_preset
+from arc_efe.training.config import DataConfig, TrainConfig, tiny_preset
 from arc_efe.training.loop import train
 from arc_efe.training.provenance import TRAINED_ON_FILE, load_provenance, training_provenance
 from arc_efe.training.setup import split_tasks
 
 SEEN, UNSEEN = "4cd1b7b2", "ca8de6ea"  # two small arc1/evaluation tasks; the run trains on SEEN, renamed
-FAST = ["--time-budget", "5", "--refine-steps", "0", "--augmentations", "1", "--no-report", "--device", "cpu"]
+FAST = ["--time-budget", "5", "--ttt-steps", "0", "--augmentations", "1", "--no-report", "--device", "cpu"]
 
 
 def _write(folder, names_to_eval_ids):
@@ -101,9 +101,9 @@ def test_unknown_provenance_warns_and_scores(run_dir, eval_dir, tmp_path, capsys
 
 def test_shipped_model_record_is_reproduced_and_refuses_only_its_duplicate():
     stored = load_provenance(DEFAULT_MODEL_DIR)
-    cfg = from_dict(TrainConfig, json.loads((DEFAULT_MODEL_DIR / "config.json").read_text()))
+    data = from_dict(DataConfig, json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())["data"])
     # The same split code path as the run that trained it: the record must say what it actually saw.
-    assert json.loads(json.dumps(training_provenance(*split_tasks(cfg.data)))) == stored
+    assert json.loads(json.dumps(training_provenance(*split_tasks(data)))) == stored
     info = json.loads((DEFAULT_MODEL_DIR / "model_info.json").read_text())
     assert info["overlaps"]["arc1/evaluation"]["ids"] == stored["overlaps"]["arc1/evaluation"]["ids"]
     tasks = load_tasks("arc1/evaluation").tasks

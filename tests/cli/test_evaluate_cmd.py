@@ -73,8 +73,8 @@ def test_evaluate_writes_submission_scores_and_report_and_resumes(run_dir, tasks
     assert set(submission) == {t.id for t in picked}
     assert all(len(attempts) == 2 for tests in submission.values() for attempts in tests)
     scores = json.loads((out / "scores.json").read_text())
-    for key in ("test_score", "task_score", "solved_tasks", "refinement_gain", "plain", "levers",
-                "seconds_per_task", "refine"):
+    for key in ("test_score", "task_score", "solved_tasks", "ttt_gain", "plain", "levers",
+                "seconds_per_task", "ttt"):
         assert key in scores, key
     assert [t["id"] for t in scores["tasks"]] == [t.id for t in picked]
     assert all(t["seconds"] > 0 for t in scores["tasks"])  # the budget itself: tests/solving/test_solver.py
@@ -93,9 +93,9 @@ def test_solver_flags_reach_the_saved_settings(run_dir, tasks_dir, tmp_path):
     assert main(argv + ["--out", str(tmp_path / "default")]) == 0
     assert main(argv + ["--out", str(tmp_path / "flags"), "--agent-steps", "0", "--no-size-rule"]) == 0
     default, flags = (json.loads((tmp_path / name / "run.json").read_text())["solve"] for name in ("default", "flags"))
-    assert (default["size_rule"], default["refine"]["agent_steps"]) == (True, 2)
-    assert (flags["size_rule"], flags["refine"]["agent_steps"]) == (False, None)
-    assert json.loads((tmp_path / "flags" / "scores.json").read_text())["refine"]["size_rule_tasks"] == 0
+    assert (default["size_rule"], default["ttt"]["agent_steps"]) == (True, 2)
+    assert (flags["size_rule"], flags["ttt"]["agent_steps"]) == (False, None)
+    assert json.loads((tmp_path / "flags" / "scores.json").read_text())["ttt"]["size_rule_tasks"] == 0
 
 
 def test_solve_a_challenges_file_without_solutions(run_dir, tmp_path, capsys):
@@ -176,19 +176,19 @@ def test_load_system_names_missing_keys_and_shape_mismatches(run_dir, tmp_path):
 def test_config_file_and_set_reach_every_solve_field_and_flags_win_over_the_file(run_dir, tasks_dir, tmp_path,
                                                                                  capsys):
     config = tmp_path / "solve.yaml"
-    config.write_text("solve:\n  time_budget: 0.5\n  vote_reserve: 1.5\n  refine:\n    rows_per_step: 4\n"
+    config.write_text("solve:\n  time_budget: 0.5\n  vote_reserve: 1.5\n  ttt:\n    rows_per_step: 4\n"
                       "    check_every: 3\n")
     argv = ["evaluate", "--checkpoint", str(run_dir), "--tasks", str(tasks_dir), "--limit", "1", "--no-report",
             "--allow-contaminated", "--config", str(config)]
-    sets = ["--set", "solve.refine.prompt_lr=0.01", "--set", "solve.refine.adapter_lr=0.002",
-            "--set", "solve.refine.holdout=false", "--time-budget", "0.4"]
+    sets = ["--set", "solve.ttt.prompt_lr=0.01", "--set", "solve.ttt.adapter_lr=0.002",
+            "--set", "solve.ttt.holdout=false", "--time-budget", "0.4"]
     assert main(argv + ["--out", str(tmp_path / "a")] + sets) == 0
     solve = json.loads((tmp_path / "a" / "run.json").read_text())["solve"]
     assert solve["time_budget"] == 0.4 and solve["vote_reserve"] == 1.5  # the flag beat the file
-    assert (solve["refine"]["rows_per_step"], solve["refine"]["check_every"]) == (4, 3)
-    assert (solve["refine"]["prompt_lr"], solve["refine"]["adapter_lr"], solve["refine"]["holdout"]) == \
+    assert (solve["ttt"]["rows_per_step"], solve["ttt"]["check_every"]) == (4, 3)
+    assert (solve["ttt"]["prompt_lr"], solve["ttt"]["adapter_lr"], solve["ttt"]["holdout"]) == \
         (0.01, 0.002, False)
     capsys.readouterr()
-    assert main(argv + ["--out", str(tmp_path / "b"), "--set", "solve.refine.no_such_key=1"]) == 1
+    assert main(argv + ["--out", str(tmp_path / "b"), "--set", "solve.ttt.no_such_key=1"]) == 1
     err = capsys.readouterr().err
     assert "no_such_key" in err and "Traceback" not in err

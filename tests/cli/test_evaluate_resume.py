@@ -62,7 +62,7 @@ def folders(tmp_path_factory):
 def evaluate_argv(run_dir, tasks_dir, out) -> list[str]:
     # Bounded refinement under a budget it never reaches: the result depends on steps, not on the clock.
     return ["evaluate", "--checkpoint", str(run_dir), "--tasks", str(tasks_dir), "--out", str(out),
-            "--time-budget", "1000", "--refine-steps", "4", "--augmentations", "2", "--no-report"]
+            "--time-budget", "1000", "--ttt-steps", "4", "--augmentations", "2", "--no-report"]
 
 
 def test_killed_evaluate_resumes_to_the_same_submission(folders, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from arc_efe.data.task import Pair, Task
-from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.ttt import TTTConfig
 from arc_efe.solving.run import run, without_test_outputs
 from arc_efe.solving.solver import SolveConfig
 
@@ -17,9 +17,9 @@ from .conftest import make_recolor_task
 
 VIEWS = 3
 CFG = SolveConfig(time_budget=1e6, augmentations=VIEWS,
-                  refine=RefineConfig(max_steps=6, check_every=2, rows_per_step=4))
+                  ttt=TTTConfig(max_steps=6, check_every=2, rows_per_step=4))
 # What a record holds apart from its grades and wall time.
-COMPARED = ("attempts", "plain_attempts", "refined", "votes", "views", "refine", "error")
+COMPARED = ("attempts", "plain_attempts", "refined", "votes", "views", "ttt", "error", "experts", "programs")
 
 
 def tasks() -> list[Task]:
@@ -83,9 +83,9 @@ def test_attempts_do_not_depend_on_the_test_outputs(system, tmp_path):
     for task in original:
         record = records[task.id]
         assert record.error is None and record.views == VIEWS, (task.id, record.error, record.views)
-        assert record.refine["steps"] > 0 and record.refine["stopped"] in ("max_steps", "solved")
-    assert [records[t.id].refine["size_rule"] is None for t in original] == [False, False, True]
-    assert records["recolor"].refine["holdout"] is not None
+        assert record.ttt["steps"] > 0 and record.ttt["stopped"] in ("max_steps", "solved")
+    assert [records[t.id].ttt["size_rule"] is None for t in original] == [False, False, True]
+    assert records["recolor"].ttt["holdout"] is not None
     assert records["recolor"].correct is not None  # the answers were there to grade
     for name in ("no_answers", "wrong_answers"):
         other_records, other_submission = solved[name]

@@ -17,7 +17,7 @@ import torch
 from arc_efe.data.sources import load_tasks
 from arc_efe.solving.load import default_model
 from arc_efe.system import ArcSystem
-from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.ttt import TTTConfig
 from arc_efe.solving.run import sample_tasks
 from arc_efe.solving.solver import SolveConfig, Solver
 
@@ -30,7 +30,7 @@ def attempts():
     system, _ = ArcSystem.load(default_model()[0])
     tasks = sample_tasks(load_tasks("arc1/evaluation").tasks, 10, 0)
     # A budget no task reaches: refinement stops at max_steps, so the result does not depend on speed.
-    cfg = SolveConfig(time_budget=10_000, refine=RefineConfig(max_steps=6, check_every=3))
+    cfg = SolveConfig(time_budget=10_000, ttt=TTTConfig(max_steps=6, check_every=3))
     records = {task.id: Solver(system, cfg).solve(task) for task in tasks}
     assert all(r.error is None for r in records.values()), {k: r.error for k, r in records.items()}
     return {k: [[a.tolist() for a in row] for row in r.attempts] for k, r in records.items()}

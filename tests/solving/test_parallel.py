@@ -5,14 +5,14 @@ import pytest
 import torch
 
 from arc_efe.solving.records import read_records
-from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.ttt import TTTConfig
 from arc_efe.solving.run import run
 from arc_efe.solving.solver import SolveConfig
 
 
 def test_two_workers_give_the_records_of_one_and_resume(system, tmp_path, recolor_task):
     # Bounded refinement and a generous budget: the records do not depend on timing.
-    cfg = SolveConfig(time_budget=300, augmentations=2, refine=RefineConfig(max_steps=4, check_every=2))
+    cfg = SolveConfig(time_budget=300, augmentations=2, ttt=TTTConfig(max_steps=4, check_every=2))
     tasks = [recolor_task(f"t{i}", demos=3, tests=1, seed=i) for i in range(3)]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the workers, so the arithmetic is the same
@@ -27,7 +27,7 @@ def test_two_workers_give_the_records_of_one_and_resume(system, tmp_path, recolo
     assert sorted(seen) == [("t0", True), ("t1", True), ("t2", False)] and seen[-1] == ("t2", False)
     a, b = read_records(tmp_path / "one"), read_records(tmp_path / "two")
     for task in tasks:
-        assert a[task.id].refine["steps"] == b[task.id].refine["steps"] == 4
+        assert a[task.id].ttt["steps"] == b[task.id].ttt["steps"] == 4
         assert all(np.array_equal(x, y) for r1, r2 in zip(a[task.id].attempts, b[task.id].attempts)
                    for x, y in zip(r1, r2))
     assert one["task_score"] == two["task_score"] and two["num_tasks"] == 3

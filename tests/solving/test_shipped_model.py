@@ -10,7 +10,7 @@ from arc_efe.data.sources import find_task
 from arc_efe.checkpoint_files import WEIGHTS_FILE
 from arc_efe.solving.load import default_model, describe_model
 from arc_efe.system import ArcSystem
-from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.ttt import TTTConfig
 from arc_efe.solving.solver import SolveConfig, Solver
 
 EASY_TASK = "c8f0f002"  # recolour 7 -> 5, 3x6 grids
@@ -37,6 +37,6 @@ def test_shipped_model_solves_an_easy_training_task_end_to_end(shipped):
     _, _, system, _ = shipped
     torch.manual_seed(0)
     # A generous budget with bounded refinement: the result does not depend on the machine's speed.
-    cfg = SolveConfig(time_budget=600, refine=RefineConfig(max_steps=150))
+    cfg = SolveConfig(time_budget=600, ttt=TTTConfig(max_steps=150))
     record = Solver(system, cfg).solve(find_task(EASY_TASK))
-    assert record.error is None and record.solved, record.refine
+    assert record.error is None and record.solved, record.ttt

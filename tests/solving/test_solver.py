@@ -11,7 +11,7 @@ from arc_efe.data.grid import to_grid
 from arc_efe.data.task import Pair, Task
 from arc_efe.system import ArcSystem
 from arc_efe.solving.records import RECORDS_FILE, TaskRecord, read_records
-from arc_efe.solving.refine import RefineConfig
+from arc_efe.solving.ttt import TTTConfig
 from arc_efe.solving.report import summarize
 from arc_efe.solving.run import run, sample_tasks, without_test_outputs
 from arc_efe.solving.solver import SolveConfig, Solver
@@ -40,7 +40,7 @@ def awkward_tasks() -> list[Task]:
 
 
 def test_awkward_tasks_get_two_valid_attempts_within_the_budget(system, tmp_path, recolor_task):
-    cfg = SolveConfig(time_budget=0.7, refine=RefineConfig(max_steps=10_000))
+    cfg = SolveConfig(time_budget=0.7, ttt=TTTConfig(max_steps=10_000))
     Solver(system, cfg).solve(recolor_task("warm-up", seed=1))  # first calls pay one-off costs
     tasks = awkward_tasks()
     summary = run(system, tasks, cfg, tmp_path, checkpoint="tiny", report=True)
@@ -64,49 +64,49 @@ def test_awkward_tasks_get_two_valid_attempts_within_the_budget(system, tmp_path
 
 def test_time_budget_is_used_and_not_exceeded(system, recolor_task):
     # Small refinement steps, so the budget spans many of them.
-    refine = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0, rows_per_step=2)
-    solver = Solver(system, SolveConfig(time_budget=3.0, refine=refine))
+    ttt = TTTConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0, rows_per_step=2)
+    solver = Solver(system, SolveConfig(time_budget=3.0, ttt=ttt))
     solver.solve(recolor_task("warm-up", seed=1))
     record = solver.solve(recolor_task(seed=1))
-    assert record.refine["stopped"] == "budget" and record.refine["steps"] > 0
+    assert record.ttt["stopped"] == "budget" and record.ttt["steps"] > 0
     assert 2.7 <= record.seconds <= 3.3, record.seconds
     assert record.views > 1  # refinement left time for voting
 
 
 def test_a_budget_smaller_than_the_plain_pass_returns_the_plain_attempts(system, recolor_task):
     record = Solver(system, SolveConfig(time_budget=1e-4)).solve(recolor_task(seed=1))
-    assert record.views == 0 and record.refine["steps"] == 0 and record.refine["views"] == 1
+    assert record.views == 0 and record.ttt["steps"] == 0 and record.ttt["views"] == 1
     assert all(np.array_equal(a, b) for r1, r2 in zip(record.attempts, record.plain_attempts) for a, b in zip(r1, r2))
     assert [len(r) for r in record.attempts] == [2, 2] and record.error is None
 
 
 def test_solving_leaves_the_weights_as_they_were(system, recolor_task):
     before = {k: v.clone() for k, v in system.state_dict().items()}
-    record = Solver(system, SolveConfig(time_budget=5, refine=RefineConfig(max_steps=5))).solve(recolor_task(seed=1))
-    assert record.refine["steps"] > 0
+    record = Solver(system, SolveConfig(time_budget=5, ttt=TTTConfig(max_steps=5))).solve(recolor_task(seed=1))
+    assert record.ttt["steps"] > 0
     assert all(torch.equal(before[k], v) for k, v in system.state_dict().items())
 
 
 def test_same_task_same_result(system, recolor_task):
-    cfg = SolveConfig(time_budget=10, augmentations=3, refine=RefineConfig(max_steps=3))
+    cfg = SolveConfig(time_budget=10, augmentations=3, ttt=TTTConfig(max_steps=3))
     first = Solver(system, cfg).solve(recolor_task(seed=1))
     second = Solver(system, cfg).solve(recolor_task(seed=1))
-    assert first.refine == second.refine
+    assert first.ttt == second.ttt
     assert all(np.array_equal(a, b) for r1, r2 in zip(first.attempts, second.attempts) for a, b in zip(r1, r2))
 
 
 def test_refinement_solves_a_task_the_plain_prediction_misses(system, tmp_path, recolor_task):
-    """An untrained model cannot recolour, but a few steps on the demos teach it: lever "refine"."""
-    refine = RefineConfig(max_steps=200, prompt_lr=3e-2, adapter_lr=3e-2)
-    cfg = SolveConfig(time_budget=10, augmentations=1, refine=refine)
+    """An untrained model cannot recolour, but a few steps on the demos teach it: lever "ttt"."""
+    ttt = TTTConfig(max_steps=200, prompt_lr=3e-2, adapter_lr=3e-2)
+    cfg = SolveConfig(time_budget=10, augmentations=1, ttt=ttt)
     summary = run(system, [recolor_task(seed=1)], cfg, tmp_path, checkpoint="tiny", report=False)
     record = summary["tasks"][0]
-    assert record["refine"]["stopped"] == "solved"
-    assert record["refine"]["demo_before"]["exact"] == 0.0 and record["refine"]["demo_after"]["exact"] == 1.0
+    assert record["ttt"]["stopped"] == "solved"
+    assert record["ttt"]["demo_before"]["exact"] == 0.0 and record["ttt"]["demo_after"]["exact"] == 1.0
     assert record["plain_correct"] == [False, False] and record["correct"] == [True, True]
-    assert record["lever"] == "refine" and summary["levers"] == {"plain": 0, "refine": 1, "vote": 0}
+    assert record["lever"] == "ttt" and summary["levers"] == {"plain": 0, "ttt": 1, "vote": 0, "search": 0}
     assert summary["test_score"] == 1.0 and summary["plain"]["test_score"] == 0.0
-    assert summary["refinement_gain"] == {"test_score": 1.0, "task_score": 1.0}
+    assert summary["ttt_gain"] == {"test_score": 1.0, "task_score": 1.0}
 
 
 def test_a_failing_task_is_recorded_and_the_run_goes_on(system, tmp_path, monkeypatch, recolor_task):
@@ -154,13 +154,15 @@ def grids(*values):
 
 
 @pytest.mark.parametrize(
-    "plain, refined, final, lever",
-    [([1, 5], [1], [1, 6], "plain"), ([5, 6], [1], [1, 6], "refine"), ([5, 6], [7], [5, 1], "vote"),
-     ([1, 5], [1], [5, 6], None)],
+    "plain, refined, final, experts, lever",
+    [([1, 5], [1], [1, 6], [], "plain"), ([5, 6], [1], [1, 6], [], "ttt"), ([5, 6], [7], [5, 1], [], "vote"),
+     ([5, 6], [7], [1, 5], ["search", "neural"], "search"), ([5, 6], [7], [5, 1], ["search", "neural"], "vote"),
+     ([1, 5], [1], [5, 6], [], None)],
 )
-def test_lever_names_what_first_solves_a_solved_task(plain, refined, final, lever):
+def test_lever_names_what_first_solves_a_solved_task(plain, refined, final, experts, lever):
     task = Task("t", [Pair(np.array([[0]]), np.array([[1]]))], [Pair(np.array([[0]]), np.array([[1]]))])
-    record = TaskRecord("t", [grids(*final)], [grids(*plain)], grids(*refined), 1.0)
+    record = TaskRecord("t", [grids(*final)], [grids(*plain)], grids(*refined), 1.0,
+                        experts=[experts] if experts else [])
     record.grade(task)
     assert record.lever == lever
     assert record.solved == (1 in final)
@@ -184,9 +186,9 @@ def test_every_view_prompt_is_encoded_and_every_view_votes_when_time_allows(syst
         return real(self, task, aug)
 
     monkeypatch.setattr(Solver, "_view_prompt", spy)
-    record = Solver(system, SolveConfig(time_budget=30, augmentations=5, refine=RefineConfig(max_steps=2))).solve(
+    record = Solver(system, SolveConfig(time_budget=30, augmentations=5, ttt=TTTConfig(max_steps=2))).solve(
         recolor_task(seed=1))
-    assert seen == [0, 1, 2, 3, 4] and record.refine["views"] == 5 and record.views == 5
+    assert seen == [0, 1, 2, 3, 4] and record.ttt["views"] == 5 and record.views == 5
 
 
 def test_sample_is_seeded_and_in_id_order(recolor_task):
@@ -217,7 +219,7 @@ def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch, recol
         return real(inputs, *args, **kwargs)
 
     monkeypatch.setattr(system.agent, "forward", spy)
-    cfg = SolveConfig(time_budget=2.0, size_rule=False, refine=RefineConfig(max_steps=0, agent_steps=1))
+    cfg = SolveConfig(time_budget=2.0, size_rule=False, ttt=TTTConfig(max_steps=0, agent_steps=1))
     Solver(system, cfg).solve(recolor_task(seed=1))
     assert ((30, 30), None) in seen
     # The last calls are the voting views: full canvas, and (nothing was refined) the model's own steps.
@@ -237,9 +239,9 @@ def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, mo
 
     monkeypatch.setattr(system.agent, "forward", spy)
     task = awkward_tasks()[1]  # "unseen-size"
-    cfg = SolveConfig(time_budget=5.0, refine=RefineConfig(max_steps=3, check_every=1))
+    cfg = SolveConfig(time_budget=5.0, ttt=TTTConfig(max_steps=3, check_every=1))
     record = Solver(system, cfg).solve(task)
-    assert record.refine["size_rule"] == "2hx2w"
+    assert record.ttt["size_rule"] == "2hx2w"
     assert all(a.shape == (10, 10) for a in record.attempts[0])
     assert guesses[-1] == [[10, 10]]  # the last voting view was told the rule's size
     assert planning_steps == {None, 2}  # plain prediction: the model's own; refinement and voting: 2
@@ -248,5 +250,5 @@ def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, mo
     told = {tuple(size) for g in guesses[2:] for size in g}
     assert told == {(4, 4), (6, 4), (4, 6), (10, 10)}
     without = Solver(system, SolveConfig(time_budget=5.0, size_rule=False,
-                                         refine=RefineConfig(max_steps=3, check_every=1))).solve(task)
-    assert without.refine["size_rule"] is None
+                                         ttt=TTTConfig(max_steps=3, check_every=1))).solve(task)
+    assert without.ttt["size_rule"] is None

@@ -2,7 +2,6 @@
 adapter's restore, fitting a simple task, fresh update rows that never hold the held-out demo, the
 deadline, and held-out step selection."""
 
-import time
 
 import numpy as np
 import pytest
@@ -11,8 +10,9 @@ import torch
 from arc_efe.data.augment import Augmentation
 from arc_efe.data.stats import STATS_DIM
 from arc_efe.data.task import Pair, Task
-from arc_efe.solving.refine import (DemoScore, RefineConfig, TaskAdapter, _Best, check_batch, demo_loss,
-                                    fixed_colors, random_colors, refine)
+from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.ttt import (DemoScore, TTTConfig, TaskAdapter, _Best, check_batch, demo_loss,
+                                    fixed_colors, random_colors, fit_task)
 
 
 def test_adapter_trains_inside_and_restores_on_exit_even_after_an_error(system):
@@ -60,28 +60,31 @@ def test_colour_permutations_move_only_colours_without_a_fixed_role():
     assert len(set(perms)) > 10  # the free colours really move
 
 
-def test_demo_loss_ignores_rows_with_zero_weight_and_can_read_every_step(system, recolor_task):
+def test_demo_loss_is_the_mean_over_rows_and_can_read_every_step(system, recolor_task):
     batch, _, _ = check_batch(recolor_task(demos=3), [0])
     prompt = torch.randn(3, system.agent.prompt_dim, requires_grad=True)
-    out = system.agent(batch.query_input, batch.query_input_mask, prompt)
-    weight = torch.tensor([1.0, 0.0, 1.0])
-    loss = demo_loss(out, batch, weight, size_weight=1.0)
+    out = system.predict(batch.query_input, batch.query_input_mask, prompt)
+    loss = demo_loss(out, batch, size_weight=1.0)
     loss.backward()
-    assert prompt.grad[1].abs().max() == 0 and prompt.grad[0].abs().max() > 0
-    per_row = [demo_loss(out, batch, torch.eye(3)[i], 1.0).item() for i in range(3)]
-    assert loss.item() == pytest.approx((per_row[0] + per_row[2]) / 2, rel=1e-5)
+    assert all(prompt.grad[i].abs().max() > 0 for i in range(3))  # every row reaches its prompt
+    per_row = []
+    for i in range(3):
+        one, _, _ = check_batch(Task("r", [recolor_task(demos=3).train[i]], []), [0])
+        per_row.append(demo_loss(system.predict(one.query_input, one.query_input_mask, prompt[i:i + 1]), one,
+                                 1.0).item())
+    assert loss.item() == pytest.approx(sum(per_row) / 3, rel=1e-4)
     assert len({round(v, 4) for v in per_row}) == 3  # rows really differ
-    assert demo_loss(out, batch, weight, 1.0, all_steps=True).item() != pytest.approx(loss.item())
+    assert demo_loss(out, batch, 1.0, all_steps=True).item() != pytest.approx(loss.item())
 
 
-def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system, recolor_task):
+def test_ttt_fits_a_simple_task_and_stops_once_every_demo_is_exact(system, recolor_task):
     task = recolor_task(demos=4)
     views = [0, 1]
-    cfg = RefineConfig(max_steps=300, prompt_lr=3e-2, adapter_lr=3e-2, check_every=2)
+    cfg = TTTConfig(max_steps=300, prompt_lr=3e-2, adapter_lr=3e-2, check_every=2)
     original = [p.clone() for p in TaskAdapter(system.agent_parts(), cfg.adapter).params]
     with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
         prompts = view_prompts(system, task, views)
-        result = refine(system, task, views, prompts, adapter, cfg, time.perf_counter() + 60, holdout=3)
+        result = fit_task(system, task, views, prompts, adapter, cfg, TaskClock(60), holdout=3)
         tuned = [p.clone() for p in adapter.params]
     assert result.stopped == "solved" and 0 < result.steps < 300 and result.best_step == result.steps
     assert result.before.exact == 0.0 and result.after == DemoScore(1.0, 1.0)
@@ -92,14 +95,15 @@ def test_refine_fits_a_simple_task_and_stops_once_every_demo_is_exact(system, re
     assert all(torch.equal(a, b) for a, b in zip(TaskAdapter(system.agent_parts(), cfg.adapter).params, original))
 
 
-def test_refine_stops_before_the_deadline(system, recolor_task):
+def test_ttt_stops_before_the_deadline(system, recolor_task):
     task = recolor_task(demos=4)
-    cfg = RefineConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0)  # too slow to solve anything
-    start = time.perf_counter()
+    cfg = TTTConfig(max_steps=10_000, prompt_lr=1e-6, adapter_lr=0.0)  # too slow to solve anything
+    clock = TaskClock(2.0)
     with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
-        result = refine(system, task, [0, 2], view_prompts(system, task, [0, 2]), adapter, cfg, start + 2.0)
+        result = fit_task(system, task, [0, 2], view_prompts(system, task, [0, 2]), adapter, cfg, clock)
     assert result.stopped == "budget" and result.steps > 0
-    assert time.perf_counter() - start <= 2.2
+    assert clock.elapsed() <= 2.2
+    assert clock.runs["ttt_update"] == result.steps and clock.spent["ttt_check"] > 0  # where the time went
 
 
 def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
@@ -118,14 +122,13 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
         planning_steps.add(steps)
         return agent_forward(inputs, mask, prompt, steps, out_size)
 
-    cfg = RefineConfig(max_steps=12, rows_per_step=4, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6,
+    cfg = TTTConfig(max_steps=12, rows_per_step=4, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6,
                        agent_steps=1)
     system.agent.forward = recording
     try:
         with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
             prompts = view_prompts(system, task, [0, 1, 2])
-            result = refine(system, task, [0, 1, 2], prompts, adapter, cfg, time.perf_counter() + 60, holdout=3,
-                            seed=1)
+            result = fit_task(system, task, [0, 1, 2], prompts, adapter, cfg, TaskClock(60), holdout=3, seed=1)
     finally:
         del system.agent.forward
     assert result.steps == 12 and len(seen) == 12 and all(len(rows) == 4 for rows in seen)
@@ -138,7 +141,7 @@ def test_max_steps_zero_only_measures(system, recolor_task):
     task = recolor_task(demos=2)
     with TaskAdapter(system.agent_parts(), ()) as adapter:
         prompts = view_prompts(system, task, [0])
-        result = refine(system, task, [0], prompts, adapter, RefineConfig(max_steps=0), time.perf_counter() + 60)
+        result = fit_task(system, task, [0], prompts, adapter, TTTConfig(max_steps=0), TaskClock(60))
     assert result.steps == 0 and result.stopped == "max_steps" and result.offset.abs().max() == 0
     assert result.holdout_before is None and result.before == result.after
 
@@ -158,8 +161,8 @@ def test_best_step_prefers_held_out_accuracy_and_keeps_the_earlier_of_equals(sys
 
 def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="max_steps"):
-        RefineConfig(max_steps=-1).validate()
+        TTTConfig(max_steps=-1).validate()
     with pytest.raises(ValueError, match="check_every"):
-        RefineConfig(check_every=0).validate()
+        TTTConfig(check_every=0).validate()
     with pytest.raises(ValueError, match="rows_per_step"):
-        RefineConfig(rows_per_step=0).validate()
+        TTTConfig(rows_per_step=0).validate()

@@ -32,9 +32,9 @@ FLAG_PATHS = {
     "attempts": "solve.attempts",
     "augmentations": "solve.augmentations",
     "size_rule": "solve.size_rule",
-    "refine_steps": "solve.refine.max_steps",
-    "agent_steps": "solve.refine.agent_steps",
-    "adapter": "solve.refine.adapter",
+    "ttt_steps": "solve.ttt.max_steps",
+    "agent_steps": "solve.ttt.agent_steps",
+    "adapter": "solve.ttt.adapter",
     "precision": "solve.precision",
     "seed": "solve.seed",
 }
@@ -56,24 +56,24 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
                         "folder skips tasks already done")
     p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N tasks")
     p.add_argument("--sample-seed", type=int, default=0, metavar="S", help="seed of the --limit sample (0)")
-    add_config_arguments(p, "solve.refine.rows_per_step=16")
+    add_config_arguments(p, "solve.ttt.rows_per_step=16")
     # Shorthands for solve.* keys (FLAG_PATHS): defaults shown are SolveConfig's.
     p.add_argument("--time-budget", type=float, metavar="SECONDS",
                    help=f"seconds per task, all in ({DEFAULTS.time_budget:g})")
     p.add_argument("--attempts", type=int, choices=[1, 2], help="attempts per test input (2)")
     p.add_argument("--augmentations", type=int,
-                   help=f"spatial views (D8 elements, identity first) that refine and vote, 1..8 "
+                   help=f"spatial views (D8 elements, identity first) that test-time train and vote, 1..8 "
                         f"({DEFAULTS.augmentations})")
     p.add_argument("--no-size-rule", dest="size_rule", action="store_const", const=False,
                    help="let the agent predict every output size, even when the demos follow a size rule")
-    p.add_argument("--refine-steps", type=int,
-                   help=f"most refinement updates per task, 0: none ({DEFAULTS.refine.max_steps})")
+    p.add_argument("--ttt-steps", "--refine-steps", dest="ttt_steps", type=int,
+                   help=f"most refinement updates per task, 0: none ({DEFAULTS.ttt.max_steps})")
     p.add_argument("--agent-steps", type=int, metavar="N",
                    help=f"planning steps per agent pass while refining and voting, 0: the model's own "
-                        f"({DEFAULTS.refine.agent_steps})")
+                        f"({DEFAULTS.ttt.agent_steps})")
     p.add_argument("--adapter", type=_adapter,
                    help=f"comma-separated agent submodules tuned per task, 'none': only the prompt "
-                        f"({','.join(DEFAULTS.refine.adapter)})")
+                        f"({','.join(DEFAULTS.ttt.adapter)})")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="fp32")
     p.add_argument("--seed", type=int, help="seed of the per-task augmentations (0)")
     p.add_argument("--no-report", action="store_true", help="skip the PNGs and report/index.html")
@@ -101,7 +101,7 @@ def _config(args: argparse.Namespace) -> SolveConfig:
     """The SolveConfig from defaults, --config, the shorthand flags and --set (in that order)."""
     if args.agent_steps == 0:  # "0: the model's own" is the config's null
         args.agent_steps = None
-        args.overrides = ["solve.refine.agent_steps=null", *args.overrides]
+        args.overrides = ["solve.ttt.agent_steps=null", *args.overrides]
     return resolve_config(SolveRunConfig, to_dict(SolveRunConfig()), args, FLAG_PATHS).solve
 
 
@@ -201,7 +201,7 @@ def _summary(summary: dict, out: str, args: argparse.Namespace) -> str:
     seconds = summary["seconds_per_task"]
     lines = [f"{summary['num_tasks']} tasks, {seconds['mean']:.2f} s/task (max {seconds['max']:.2f})"]
     if "test_score" in summary:
-        gain = summary["refinement_gain"]
+        gain = summary["ttt_gain"]
         lines += [
             f"test score (Kaggle):  {summary['test_score']:.4f}   plain {summary['plain']['test_score']:.4f}   "
             f"gain {gain['test_score']:+.4f}",

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 RECORDS_FILE = "tasks.jsonl"
 RUN_FILE = "run.json"
-LEVERS = ("plain", "refine", "vote")
+LEVERS = ("plain", "ttt", "vote", "search")
 
 Attempts = list[list[np.ndarray]]  # per test input, the attempt grids
 
@@ -34,20 +34,25 @@ Attempts = list[list[np.ndarray]]  # per test input, the attempt grids
 class TaskRecord:
     """What solving one task produced and measured. Grades (`correct`...) stay None when the test
     outputs are unknown. `lever` names what first solves a solved task: the plain prediction, the
-    refined prediction without augmentation, or only the vote."""
+    test-time-trained prediction without augmentation, the vote over views, or a search program (the
+    neural levers are tried first). `experts[t][k]` names the expert behind attempt k of test input t
+    ("neural", "plain" for the fallback, or "search", whose program text is `programs[t][k]`)."""
 
     id: str
     attempts: Attempts
     plain_attempts: Attempts
     refined: list[np.ndarray]  # per test input, the refined prediction on the un-augmented input
     seconds: float
-    refine: dict[str, Any] = field(default_factory=dict)  # steps, stopped, demo accuracy before/after
+    ttt: dict[str, Any] = field(default_factory=dict)  # test-time training: steps, stopped, demo accuracy
     votes: list[list[int]] = field(default_factory=list)  # per test input, votes of each attempt
     views: int = 0  # augmented views that voted
     error: str | None = None
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage of the task's clock, and total
+    experts: list[list[str]] = field(default_factory=list)
+    programs: list[list[str | None]] = field(default_factory=list)
     correct: list[bool] | None = None
     plain_correct: list[bool] | None = None
-    refine_correct: list[bool] | None = None
+    ttt_correct: list[bool] | None = None
     solved: bool | None = None
     lever: str | None = None
 
@@ -62,10 +67,18 @@ class TaskRecord:
 
         self.correct = hits(self.attempts)
         self.plain_correct = hits(self.plain_attempts)
-        self.refine_correct = hits([[g] for g in self.refined]) if self.refined else [False] * len(truths)
+        self.ttt_correct = hits([[g] for g in self.refined]) if self.refined else [False] * len(truths)
         self.solved = all(self.correct)
-        levers = (all(self.plain_correct), all(self.refine_correct), self.solved)
+        by_search = any(self._solved_only_by_search(row, t) for row, t in zip(range(len(truths)), truths))
+        levers = (all(self.plain_correct), all(self.ttt_correct), self.solved and not by_search, self.solved)
         self.lever = next((name for name, ok in zip(LEVERS, levers) if ok), None) if self.solved else None
+
+    def _solved_only_by_search(self, test: int, truth: np.ndarray) -> bool:
+        """Test input `test`'s right attempts all came from the search expert."""
+        if not self.experts:
+            return False
+        right = [k for k, g in enumerate(self.attempts[test]) if np.array_equal(g, truth)]
+        return bool(right) and all(self.experts[test][k] == "search" for k in right)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

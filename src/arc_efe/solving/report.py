@@ -47,8 +47,8 @@ def _mean(values: list[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def _refine_summary(records: list[TaskRecord]) -> dict[str, Any]:
-    info = [r.refine for r in records if r.error is None]
+def _ttt_summary(records: list[TaskRecord]) -> dict[str, Any]:
+    info = [r.ttt for r in records if r.error is None]
     before = [i["demo_before"] for i in info if "demo_before" in i]
     after = [i["demo_after"] for i in info if "demo_after" in i]
     return {
@@ -77,7 +77,7 @@ def _scored(final: Scores, plain: Scores, records: list[TaskRecord]) -> dict[str
         "per_test": final.per_task,
         "plain": {"test_score": plain.test_score, "task_score": plain.task_score,
                   "solved_tasks": plain.solved_tasks},
-        "refinement_gain": {"test_score": final.test_score - plain.test_score,
+        "ttt_gain": {"test_score": final.test_score - plain.test_score,
                             "task_score": final.task_score - plain.task_score},
         "levers": {lever: sum(r.lever == lever for r in records) for lever in LEVERS},
     }
@@ -93,7 +93,7 @@ def summarize(tasks: list[Task], records: dict[str, TaskRecord]) -> dict[str, An
         "seconds_per_task": {"mean": _mean(seconds), "max": max(seconds, default=None), "total": sum(seconds),
                              "per_task": {r.id: r.seconds for r in rows}},
         "views_mean": _mean([r.views for r in rows]),
-        "refine": _refine_summary(rows),
+        "ttt": _ttt_summary(rows),
         "errors": {r.id: r.error for r in rows if r.error},
     }
     if tasks and all(t.has_test_outputs for t in tasks):
@@ -109,7 +109,7 @@ def _fmt(score: dict | None) -> str:
 
 
 def _entry(out_dir: Path, record: TaskRecord) -> str:
-    info = record.refine
+    info = record.ttt
     facts = [f"lever: {record.lever or '–'}",
              f"refinement: {info.get('steps', 0)} steps ({info.get('stopped', '–')})",
              f"demos before: {_fmt(info.get('demo_before'))}", f"after: {_fmt(info.get('demo_after'))}",

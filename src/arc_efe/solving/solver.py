@@ -8,7 +8,7 @@ Per task, in one time budget (seconds, everything included), each stage checking
    all demos seen in that view), while that stays within a quarter of the budget; and the demos'
    output-size rule (`size_rule.py`), if any, which from here on fixes every output's size;
 3. refinement (`refine.py`: test-time training of the whole agent by default, plus one prompt offset
-   per view, at `refine.agent_steps` planning steps) until the deadline less the voting time (what the
+   per view, at `ttt.agent_steps` planning steps) until the deadline less the voting time (what the
    views need, at most half of what is left);
 4. every test input in each view with that view's refined prompt, mapped back by the exact inverse and
    voted (`vote.py`); each view, the first too, is priced, so none passes the deadline.
@@ -20,7 +20,6 @@ task's result does not depend on which tasks ran before it.
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -34,14 +33,16 @@ from arc_efe.data.batching import collate, make_test_sample, query_sample
 from arc_efe.data.grid import MAX_SIZE, grid_key
 from arc_efe.data.task import Pair, Task
 from arc_efe.system import ArcSystem, crop
+from arc_efe.solving.clock import TaskClock
 from arc_efe.solving.records import TaskRecord
-from arc_efe.solving.refine import RefineConfig, RefineResult, TaskAdapter, refine
+from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, fit_task
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import choose_attempts, tally_augmented
 
 logger = logging.getLogger(__name__)
 
 Prediction = tuple[Augmentation, np.ndarray, float]  # view, grid in the view's frame, confidence
+PLAIN, ENCODE, VOTE = "plain", "encode", "vote"  # stages on the task's clock (test-time training adds its own)
 
 
 @dataclass
@@ -50,9 +51,9 @@ class SolveConfig:
 
     time_budget: float = 30.0  # seconds per task, everything included
     attempts: int = 2
-    augmentations: int = 8  # spatial views (D8 elements, identity first) that refine and vote, 1..8
+    augmentations: int = 8  # spatial views (D8 elements, identity first) that test-time train and vote, 1..8
     size_rule: bool = True  # fix the output size by the demos' size rule when they have one (size_rule.py)
-    refine: RefineConfig = field(default_factory=RefineConfig)
+    ttt: TTTConfig = field(default_factory=TTTConfig)
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
     vote_reserve: float = 1.1  # safety factor on the estimated voting time kept out of refinement
@@ -66,7 +67,7 @@ class SolveConfig:
             raise ValueError(f"augmentations must be 1..8 (spatial views), got {self.augmentations}")
         if self.vote_reserve < 0:
             raise ValueError(f"vote_reserve must be >= 0, got {self.vote_reserve}")
-        self.refine.validate()
+        self.ttt.validate()
 
 
 def task_rng(seed: int, task_id: str) -> np.random.Generator:
@@ -94,64 +95,61 @@ class Solver:
 
     def solve(self, task: Task) -> TaskRecord:
         """Solve `task`; any exception becomes a record with the error and fallback attempts."""
-        start = time.perf_counter()
+        clock = TaskClock(self.cfg.time_budget)
         try:
             with self._autocast():
-                record = self._solve(task, start)
+                record = self._solve(task, clock)
         except Exception as err:  # noqa: BLE001 - one bad task must not stop a 400-task run
             logger.warning("task %s failed: %s\n%s", task.id, err, traceback.format_exc())
-            record = fallback_record(task, self.cfg.attempts, time.perf_counter() - start,
-                                     f"{type(err).__name__}: {err}")
+            record = fallback_record(task, self.cfg.attempts, clock.elapsed(), f"{type(err).__name__}: {err}")
         record.grade(task)
         return record
 
-    def _solve(self, task: Task, start: float) -> TaskRecord:
+    def _solve(self, task: Task, clock: TaskClock) -> TaskRecord:
         cfg = self.cfg
-        deadline = start + cfg.time_budget
         rng = task_rng(cfg.seed, task.id)
         n_demos = len(task.train)
-        holdout = int(rng.integers(n_demos)) if cfg.refine.holdout and n_demos >= 3 else None
+        holdout = int(rng.integers(n_demos)) if cfg.ttt.holdout and n_demos >= 3 else None
         rule = task_size_rule(task) if cfg.size_rule else None
 
-        tick = time.perf_counter()
-        plain = self.system.plain_attempts([task])[task.id]
-        plain_seconds = time.perf_counter() - tick
-        tick = time.perf_counter()
-        prompts = [self._view_prompt(task, IDENTITY)]  # [1, P] per view
-        encode_seconds = time.perf_counter() - tick
+        with clock.stage(PLAIN):
+            plain = self.system.plain_attempts([task])[task.id]
+        with clock.stage(ENCODE):
+            prompts = [self._view_prompt(task, IDENTITY)]  # [1, P] per view
         # plain_attempts encoded the demos once and ran the agent twice over the test inputs.
-        agent_seconds = max(plain_seconds - encode_seconds, 0.0) / 2
+        agent_seconds = max(clock.price(PLAIN) - clock.price(ENCODE), 0.0) / 2
         # The other spatial views' prompts, while encoding stays within a quarter of the budget.
         for d8 in range(1, cfg.augmentations):
-            if time.perf_counter() + encode_seconds > start + cfg.time_budget / 4:
+            if not clock.fits(clock.price(ENCODE), until=clock.start + cfg.time_budget / 4):
                 break
-            prompts.append(self._view_prompt(task, Augmentation(d8)))
+            with clock.stage(ENCODE):
+                prompts.append(self._view_prompt(task, Augmentation(d8)))
         views = list(range(len(prompts)))  # D8 ids, identity first
         prompts = torch.cat(prompts)  # [V, P]
-        # Voting gets the time its views need, at most half of what is left; refinement the rest.
+        # Voting gets the time its views need, at most half of what is left; test-time training the rest.
         vote_seconds = cfg.vote_reserve * len(views) * agent_seconds
-        refine_deadline = deadline - min(vote_seconds, max(deadline - time.perf_counter(), 0.0) / 2)
+        ttt_until = clock.deadline - min(vote_seconds, clock.left() / 2)
 
-        # Refinement's own record replaces "steps" and "stopped" whenever it runs (max_steps > 0).
+        # Test-time training's own record replaces "steps" and "stopped" whenever it runs (max_steps > 0).
         info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "off", "views": len(views),
                                 "size_rule": None if rule is None else str(rule)}
         offsets = torch.zeros_like(prompts)
-        with TaskAdapter(self.system.agent_parts(), cfg.refine.adapter) as adapter:
-            if cfg.refine.max_steps > 0:
+        with TaskAdapter(self.system.agent_parts(), cfg.ttt.adapter) as adapter:
+            if cfg.ttt.max_steps > 0:
                 try:
-                    result = refine(self.system, task, views, prompts, adapter, cfg.refine, refine_deadline,
-                                    holdout, seed=int(rng.integers(2**31)), known_size=rule is not None)
-                except FloatingPointError as err:  # a NaN in refinement: the plain attempts stand
+                    result = fit_task(self.system, task, views, prompts, adapter, cfg.ttt, clock, ttt_until,
+                                      holdout, seed=int(rng.integers(2**31)), known_size=rule is not None)
+                except FloatingPointError as err:  # a NaN in test-time training: the plain attempts stand
                     logger.warning("task %s: %s; keeping its plain attempts", task.id, err)
-                    return self._plain_record(task, plain, info, time.perf_counter() - start, err)
+                    return self._plain_record(task, plain, info, clock, err)
                 offsets = result.offset
-                info.update(_refine_info(result))
-            # Every view is priced, the first too: refinement reserved its time, and a view that would pass
-            # the deadline is skipped (then the plain attempts stand).
-            # Views are read with the planning steps the agent was refined at (unrefined: its own).
-            steps = cfg.refine.agent_steps if cfg.refine.max_steps > 0 else None
-            predictions = self._vote(task, views, prompts + offsets, deadline, agent_seconds, rule, steps)
-        return self._record(task, plain, predictions, info, time.perf_counter() - start)
+                info.update(_ttt_info(result))
+            # Every view is priced, the first too: test-time training reserved its time, and a view that
+            # would pass the deadline is skipped (then the plain attempts stand).
+            # Views are read with the planning steps the agent was trained at (untrained: its own).
+            steps = cfg.ttt.agent_steps if cfg.ttt.max_steps > 0 else None
+            predictions = self._vote(task, views, prompts + offsets, clock, agent_seconds, rule, steps)
+        return self._record(task, plain, predictions, info, clock)
 
     @torch.no_grad()
     def _view_prompt(self, task: Task, aug: Augmentation) -> torch.Tensor:
@@ -161,47 +159,50 @@ class Solver:
         return self.system.prompts([sample.context], stats, sample_offset=False).refined
 
     @torch.no_grad()
-    def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, deadline: float,
+    def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, clock: TaskClock,
               first_seconds: float, rule: SizeRule | None, steps: int | None) -> list[list[Prediction]]:
-        """Per test input, one prediction per spatial view (D8 id) that fits before `deadline`, view v read
-        with prompts[v] [P] and `steps` planning steps. The first view is estimated to cost `first_seconds`,
-        each later one the slowest view so far. With a size `rule`, each output has the rule's size (the
-        agent's fixed guess)."""
+        """Per test input, one prediction per spatial view (D8 id) that fits before the task's deadline,
+        view v read with prompts[v] [P] and `steps` planning steps. The first view is estimated to cost
+        `first_seconds`, each later one the slowest view so far. With a size `rule`, each output has the
+        rule's size (the agent's fixed guess)."""
         per_test: list[list[Prediction]] = [[] for _ in task.test]
-        slowest = first_seconds
         for v, d8 in enumerate(views):
-            if time.perf_counter() + slowest > deadline:
+            if not clock.fits(max(first_seconds, clock.price(VOTE))):
                 break
-            tick = time.perf_counter()
-            aug = Augmentation(d8)
-            inputs = [aug.apply(pair.input) for pair in task.test]
-            known = None if rule is None else torch.tensor(view_sizes(rule, [p.input for p in task.test], d8))
-            # Without a rule the output size is unknown: the full canvas lets the agent draw any size.
-            canvas = MAX_SIZE if known is None else max(int(known.max()), *(max(g.shape) for g in inputs))
-            # The query carries no output: test outputs (known when evaluating) must not reach the agent.
-            queries = [query_sample(task.id, Pair(g), aug) for g in inputs]
-            batch = collate(queries, canvas=canvas).to(self.device)
-            known = None if known is None else known.to(self.device)
-            out = self.system.predict(batch.query_input, batch.query_input_mask,
-                                    prompts[v].expand(len(task.test), -1), steps=steps, out_size=known)
-            grid, size = out.predict()  # with a rule, its size
-            confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
-            for t in range(len(task.test)):
-                h, w = int(size[t, 0]), int(size[t, 1])
-                per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
-            slowest = max(slowest, time.perf_counter() - tick)
+            with clock.stage(VOTE):
+                self._vote_view(task, v, d8, prompts, rule, steps, per_test)
         return per_test
 
-    def _plain_record(self, task: Task, plain: list[list[np.ndarray]], info: dict[str, Any], seconds: float,
+    def _vote_view(self, task: Task, v: int, d8: int, prompts: torch.Tensor, rule: SizeRule | None,
+                   steps: int | None, per_test: list[list[Prediction]]) -> None:
+        """Append view `d8`'s prediction of every test input to `per_test`."""
+        aug = Augmentation(d8)
+        inputs = [aug.apply(pair.input) for pair in task.test]
+        known = None if rule is None else torch.tensor(view_sizes(rule, [p.input for p in task.test], d8))
+        # Without a rule the output size is unknown: the full canvas lets the agent draw any size.
+        canvas = MAX_SIZE if known is None else max(int(known.max()), *(max(g.shape) for g in inputs))
+        # The query carries no output: test outputs (known when evaluating) must not reach the agent.
+        queries = [query_sample(task.id, Pair(g), aug) for g in inputs]
+        batch = collate(queries, canvas=canvas).to(self.device)
+        known = None if known is None else known.to(self.device)
+        out = self.system.predict(batch.query_input, batch.query_input_mask,
+                                  prompts[v].expand(len(task.test), -1), steps=steps, out_size=known)
+        grid, size = out.predict()  # with a rule, its size
+        confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
+        for t in range(len(task.test)):
+            h, w = int(size[t, 0]), int(size[t, 1])
+            per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
+
+    def _plain_record(self, task: Task, plain: list[list[np.ndarray]], info: dict[str, Any], clock: TaskClock,
                       err: Exception) -> TaskRecord:
         """The plain attempts as the answer, with the error that stopped refinement recorded."""
         info = {**info, "stopped": "error"}
         attempts = [choose_attempts([], self.cfg.attempts, fallback=row) for row in plain]
-        return TaskRecord(task.id, attempts, plain, [row[-1] for row in plain], seconds, refine=info,
-                          error=f"{type(err).__name__}: {err}")
+        return TaskRecord(task.id, attempts, plain, [row[-1] for row in plain], clock.elapsed(), ttt=info,
+                          error=f"{type(err).__name__}: {err}", stages=clock.record())
 
     def _record(self, task: Task, plain: list[list[np.ndarray]], predictions: list[list[Prediction]],
-                info: dict[str, Any], seconds: float) -> TaskRecord:
+                info: dict[str, Any], clock: TaskClock) -> TaskRecord:
         attempts, votes = [], []
         for plain_row, preds in zip(plain, predictions):
             candidates = tally_augmented(preds)
@@ -212,11 +213,11 @@ class Solver:
         # The first view is the identity: its prediction is the refined one without voting (when no view
         # ran, nothing was refined either, and plain attempt 2 is that same prediction).
         refined = [preds[0][1] if preds else plain_row[-1] for plain_row, preds in zip(plain, predictions)]
-        return TaskRecord(task.id, attempts, plain, refined, seconds, refine=info, votes=votes,
-                          views=len(predictions[0]))
+        return TaskRecord(task.id, attempts, plain, refined, clock.elapsed(), ttt=info, votes=votes,
+                          views=len(predictions[0]), stages=clock.record())
 
 
-def _refine_info(result: RefineResult) -> dict[str, Any]:
+def _ttt_info(result: TTTResult) -> dict[str, Any]:
     info = {"steps": result.steps, "best_step": result.best_step, "stopped": result.stopped,
             "demo_before": asdict(result.before), "demo_after": asdict(result.after)}
     if result.holdout_before is not None:

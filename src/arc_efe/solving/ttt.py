@@ -1,5 +1,5 @@
-"""Per-task refinement at solve time: test-time training of the agent (and per-view prompt offsets)
-on the task's own demonstrations, within a deadline.
+"""Test-time training (TTT) at solve time: the agent (and per-view prompt offsets) trained on the task's
+own demonstrations, on the task's clock.
 
 Views: the solver picks V spatial views (D8 elements, identity first) and encodes, for each, the prompt
 p_v + δ_v of all demos seen in that view. A spatial view can change what the rule says (a left shift
@@ -26,7 +26,6 @@ prompt per leave-one-out row and a fixed pool of augmented rows, a 180-degree-tu
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,13 +39,16 @@ from arc_efe.data.batching import Batch, Sample, collate, query_sample
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy, exact_match
+from arc_efe.solving.clock import TaskClock
 from arc_efe.system import ArcSystem
 
 logger = logging.getLogger(__name__)
 
+UPDATE, CHECK = "ttt_update", "ttt_check"  # the stages fit_task times on the task's clock
+
 
 @dataclass
-class RefineConfig:
+class TTTConfig:
     """Refinement settings; the time limit comes from the solver's per-task budget."""
 
     max_steps: int = 1000  # gradient updates at most
@@ -66,15 +68,15 @@ class RefineConfig:
 
     def validate(self) -> None:
         if self.max_steps < 0:
-            raise ValueError(f"refine.max_steps must be >= 0, got {self.max_steps}")
+            raise ValueError(f"ttt.max_steps must be >= 0, got {self.max_steps}")
         if self.agent_steps is not None and self.agent_steps < 1:
-            raise ValueError(f"refine.agent_steps must be >= 1 or None, got {self.agent_steps}")
+            raise ValueError(f"ttt.agent_steps must be >= 1 or None, got {self.agent_steps}")
         for name in ("rows_per_step", "check_every"):
             if getattr(self, name) < 1:
-                raise ValueError(f"refine.{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"ttt.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("prompt_lr", "adapter_lr", "size_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(f"refine.{name} must be >= 0, got {getattr(self, name)}")
+                raise ValueError(f"ttt.{name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass
@@ -86,7 +88,7 @@ class DemoScore:
 
 
 @dataclass
-class RefineResult:
+class TTTResult:
     offset: torch.Tensor  # [V, P] the kept per-view offsets ε_v
     steps: int  # gradient updates made
     best_step: int  # updates before the kept ε/adapter
@@ -106,7 +108,7 @@ class TaskAdapter:
         modules = parts
         unknown = [n for n in names if n not in modules]
         if unknown:
-            raise ValueError(f"refine.adapter: no agent submodule {unknown}; known: {sorted(modules)}")
+            raise ValueError(f"ttt.adapter: no agent submodule {unknown}; known: {sorted(modules)}")
         self.params = [p for n in names for p in modules[n].parameters()]
         self._saved: list[torch.Tensor] = []
         self._flags: list[bool] = []
@@ -163,9 +165,8 @@ def check_batch(task: Task, views: list[int]) -> tuple[Batch, torch.Tensor, torc
     return collate(samples), demo_index, view_index
 
 
-def demo_loss(out: AgentOutput, batch: Batch, weight: torch.Tensor, size_weight: float,
-              all_steps: bool = False) -> torch.Tensor:
-    """Weighted mean over rows of (cell CE on valid target cells + size_weight × size CE) at the final
+def demo_loss(out: AgentOutput, batch: Batch, size_weight: float, all_steps: bool = False) -> torch.Tensor:
+    """Mean over rows of (cell CE on valid target cells + size_weight × size CE) at the final
     planning step, or averaged over every step when `all_steps` (each step gets its own gradient)."""
     steps = range(out.cell_logits.shape[1]) if all_steps else [out.cell_logits.shape[1] - 1]
     mask = batch.query_output_mask.float()
@@ -178,7 +179,7 @@ def demo_loss(out: AgentOutput, batch: Batch, weight: torch.Tensor, size_weight:
         size = (F.cross_entropy(out.height_logits[:, t].float(), labels[:, 0], reduction="none")
                 + F.cross_entropy(out.width_logits[:, t].float(), labels[:, 1], reduction="none"))  # [B]
         per_row = per_row + (cell + size_weight * size) / len(steps)
-    return (per_row * weight).sum() / weight.sum().clamp(min=1e-9)
+    return per_row.mean()
 
 
 def _score(exact: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor) -> DemoScore | None:
@@ -220,26 +221,27 @@ class _Best:
         self.adapter = adapter.snapshot()
 
 
-def refine(
+def fit_task(
     system: ArcSystem,
     task: Task,
     views: list[int],
     prompts: torch.Tensor,
     adapter: TaskAdapter,
-    cfg: RefineConfig,
-    deadline: float,
+    cfg: TTTConfig,
+    clock: TaskClock,
+    until: float | None = None,
     holdout: int | None = None,
     seed: int = 0,
     known_size: bool = False,
-) -> RefineResult:
+) -> TTTResult:
     """Tune per-view offsets ε [V, P] (and the adapter, inside its context) on `task`'s demos seen in the
     spatial `views` (D8 ids, identity first), whose prompts are `prompts` [V, P], until every demo is
-    exact in every view, `max_steps` updates, or `deadline` (a `time.perf_counter()` value) would be
-    passed by one more update and its check. On return the adapter holds the kept check's values.
-    `holdout` is a demo index left out of the updates; `seed` draws the update rows. `known_size`: the
-    task has a size rule (`size_rule.py`), so every row's true output size is the agent's fixed size
-    guess, the size loss is off and rows are scored at that size. Raises FloatingPointError when a loss or a
-    check's logits are not finite (the caller's TaskAdapter context restores the adapter)."""
+    exact in every view, `max_steps` updates, or the task's `clock` says one more update and its check
+    would not end by `until` (a `clock.now()` value; default the task's deadline). On return the adapter
+    holds the kept check's values. `holdout` is a demo index left out of the updates; `seed` draws the
+    update rows. `known_size`: the task has a size rule (`size_rule.py`), so every row's true output size
+    is the agent's fixed size guess, the size loss is off and rows are scored at that size. Raises
+    FloatingPointError on a non-finite loss or check."""
     device = prompts.device
     rng = np.random.default_rng(seed)
     checks, demo_index, view_index = check_batch(task, views)
@@ -254,23 +256,20 @@ def refine(
     size_weight = 0.0 if known_size else cfg.size_weight  # a known size needs no size head
     fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
     best, history = _Best(), []
-    update_seconds, check_seconds = 0.0, 0.0
     stopped, before, checked_at = "max_steps", None, -1
 
     def check(step: int) -> bool:
         """Score every (demo, view) row at `step`, offer the result as the best; True when all are exact."""
-        nonlocal before, check_seconds, checked_at
-        tick = time.perf_counter()
-        with torch.no_grad():
+        nonlocal before, checked_at
+        with clock.stage(CHECK), torch.no_grad():
             out = system.predict(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index],
-                               steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
-        if not bool(torch.isfinite(out.cell_logits).all()):
-            raise FloatingPointError(f"refinement of {task.id}: non-finite cell logits at the check after "
-                                     f"{step} updates")
-        scores, held_scores, key = _measure(out, checks, held)
-        before = before or (scores, held_scores)
-        best.offer(step, key, offsets, adapter, scores, held_scores)
-        check_seconds = max(check_seconds, time.perf_counter() - tick)
+                                 steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
+            if not bool(torch.isfinite(out.cell_logits).all()):
+                raise FloatingPointError(f"test-time training of {task.id}: non-finite cell logits at the check "
+                                         f"after {step} updates")
+            scores, held_scores, key = _measure(out, checks, held)
+            before = before or (scores, held_scores)
+            best.offer(step, key, offsets, adapter, scores, held_scores)
         checked_at = step
         return scores.exact == 1.0
 
@@ -280,32 +279,32 @@ def refine(
             break
         if step == cfg.max_steps:
             break
-        # One more update is only worth it if it and its check still fit before the deadline.
-        estimate = update_seconds or 3 * check_seconds
-        if time.perf_counter() + estimate + check_seconds > deadline:
+        # One more update is only worth it if it and its check still fit: priced by the slowest so far
+        # (before the first update, three checks' worth).
+        if not clock.fits(clock.price(UPDATE, 3 * clock.price(CHECK)) + clock.price(CHECK), until):
             stopped = "budget"
             break
-        tick = time.perf_counter()
-        row_views = rng.integers(len(views), size=cfg.rows_per_step)  # index into views, per row
-        samples = [demo_row(task, int(rng.choice(trainable)), Augmentation(views[v], random_colors(rng, fixed)))
-                   for v in row_views]
-        part = collate(samples).to(device)
-        out = system.predict(part.query_input, part.query_input_mask,
-                           (prompts + offsets)[torch.from_numpy(row_views)], steps=cfg.agent_steps,
-                           out_size=part.output_size if known_size else None)
-        loss = demo_loss(out, part, torch.ones(len(samples), device=device), size_weight, cfg.all_steps)
-        if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check
-            raise FloatingPointError(f"refinement of {task.id}: the demo loss is {loss.item()} at update {step + 1}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        history.append(float(loss.detach()))
-        update_seconds = max(update_seconds, time.perf_counter() - tick)
+        with clock.stage(UPDATE):
+            rows = rng.integers(len(views), size=cfg.rows_per_step)  # index into views, per row
+            samples = [demo_row(task, int(rng.choice(trainable)), Augmentation(views[v], random_colors(rng, fixed)))
+                       for v in rows]
+            part = collate(samples).to(device)
+            out = system.predict(part.query_input, part.query_input_mask,
+                                 (prompts + offsets)[torch.from_numpy(rows)], steps=cfg.agent_steps,
+                                 out_size=part.output_size if known_size else None)
+            loss = demo_loss(out, part, size_weight, cfg.all_steps)
+            if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check
+                raise FloatingPointError(f"test-time training of {task.id}: the demo loss is {loss.item()} at "
+                                         f"update {step + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            history.append(float(loss.detach()))
     if checked_at != len(history) and stopped != "solved":
         check(len(history))  # the last updates' result (its time was kept free)
     adapter.load(best.adapter)
-    logger.debug("refined %d steps (%s), kept step %d", len(history), stopped, best.step)
-    return RefineResult(
+    logger.debug("test-time trained %d steps (%s), kept step %d", len(history), stopped, best.step)
+    return TTTResult(
         offset=best.offset, steps=len(history), best_step=best.step, stopped=stopped,
         before=before[0], after=best.all, holdout_before=before[1], holdout_after=best.holdout, history=history,
     )

@@ -126,7 +126,7 @@ class Monitor:
 
     def load_state_dict(self, state: dict) -> None:
         # Runs saved before the rename kept it under its log name.
-        self.last_encoder_grad = state.get("last_encoder_grad", state.get("last_encoder_grad", 0.0))
+        self.last_encoder_grad = state.get("last_encoder_grad", state.get("last_qwen_grad", 0.0))
         self.last_prompt_term = state["last_prompt_term"]
         self.zero_grad_refreshes = state["zero_grad_refreshes"]
         self.nonfinite_steps = state["nonfinite_steps"]
