@@ -87,7 +87,7 @@ def gen_sets(data: DataConfig, n: int, heldout: list[str] | None) -> tuple[TaskS
     a = TaskSet("generated", GeneratedTasks(seen, GEN_SEED, difficulty).tasks(0, n), note_a, seen)
     if not untrained:
         return a, TaskSet("untrained", [], "every family was trained on and --heldout-families names none")
-    note_b = ""
+    note_b = "" if trained else "no family trained: (a)'s families again, from another seed stream"
     if heldout is not None:
         leaked = [f for f in heldout if f in trained]
         note_b = (f"--heldout-families; the config names {len(leaked)} of them among its gen: sources "
