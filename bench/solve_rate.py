@@ -27,6 +27,7 @@ from arc_efe.solving.load import default_model
 from arc_efe.system import ArcSystem
 from arc_efe.solving.run import run, sample_tasks
 from arc_efe.solving.solver import SolveConfig
+from arc_efe.training.provenance import contaminated_ids, load_provenance
 from arc_efe.training.loop import Trainer
 
 
@@ -40,13 +41,15 @@ def tiny_checkpoint(out: Path) -> Path:
     return out
 
 
-def solve_at(system, tasks, budget: float, seed: int, out: Path, checkpoint: str) -> dict:
-    """One budget's row: task score, plain task score, gain and mean seconds per task."""
-    cfg = SolveConfig(time_budget=budget, seed=seed)
+def solve_at(system, tasks, budget: float, args: argparse.Namespace, out: Path, checkpoint: str) -> dict:
+    """One budget's row: task score, tasks solved, plain task score, gain, tasks the search lever solved,
+    mean seconds per task."""
+    cfg = SolveConfig(time_budget=budget, seed=args.seed, experts=args.experts, search_share=args.search_share)
     cfg.validate()
-    summary = run(system, tasks, cfg, out, checkpoint, report=False)
-    return {"task_score": summary["task_score"], "plain_score": summary["plain"]["task_score"],
-            "gain": summary["ttt_gain"]["task_score"], "s_task": summary["seconds_per_task"]["mean"],
+    summary = run(system, tasks, cfg, out, checkpoint, report=False, workers=args.workers)
+    return {"task_score": summary["task_score"], "solved": len(summary["solved_tasks"]),
+            "plain_score": summary["plain"]["task_score"], "gain": summary["ttt_gain"]["task_score"],
+            "search_lever": summary["levers"]["search"], "s_task": summary["seconds_per_task"]["mean"],
             "errors": len(summary["errors"])}
 
 
@@ -60,11 +63,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the solver's augmentations")
     p.add_argument("--budgets", default="10,30,60", help="comma-separated seconds per task")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--experts", default="search,neural", help="comma-separated experts, in the order they run")
+    p.add_argument("--search-share", type=float, default=SolveConfig().search_share,
+                   help="most of the budget the search may use")
+    p.add_argument("--workers", type=int, default=1, help="one-thread solver processes")
     p.add_argument("--out", help="keep each budget's solver outputs here (rerunning resumes); default: temporary")
     p.add_argument("--quick", action="store_true", help="2 tasks at 0.5 s and 1 s (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
         args.limit, args.budgets = 2, "0.5,1"
+    args.experts = [e.strip() for e in args.experts.split(",") if e.strip()]
     try:
         args.budgets = [float(b) for b in args.budgets.split(",") if b.strip()]
     except ValueError:
@@ -90,16 +98,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {len(missing)} task(s) in {args.tasks} have no test outputs (e.g. {missing[0]})",
                   file=sys.stderr)
             return 1
+        provenance = load_provenance(checkpoint)
+        seen = set(contaminated_ids(provenance, tasks)) if provenance else set()
+        if seen:  # as `arc-efe evaluate` does: a task the model trained on is no test of it
+            print(f"skipping {len(seen)} task(s) the checkpoint trained on: {sorted(seen)}", flush=True)
+            tasks = [t for t in tasks if t.id not in seen]
         print(f"checkpoint {checkpoint}; {len(tasks)} tasks from {args.tasks} (seed {args.seed})", flush=True)
-        print(f"{'budget_s':>8} {'task_score':>10} {'plain':>7} {'gain':>7} {'s/task':>7}", flush=True)
+        print(f"experts {','.join(args.experts)}", flush=True)
+        print(f"{'budget_s':>8} {'task_score':>10} {'solved':>6} {'plain':>7} {'gain':>7} {'search':>6} {'s/task':>7}",
+              flush=True)
         rows = {}
         for budget in args.budgets:
             label = budget_label(budget)
-            row = solve_at(system, tasks, budget, args.seed, root / f"budget-{label}", str(checkpoint))
+            row = solve_at(system, tasks, budget, args, root / f"budget-{label}", str(checkpoint))
             rows[label] = row
             errors = f"  ({row['errors']} task errors)" if row["errors"] else ""
-            print(f"{label:>8} {row['task_score']:>10.4f} {row['plain_score']:>7.4f} {row['gain']:>+7.4f} "
-                  f"{row['s_task']:>7.2f}{errors}", flush=True)
+            print(f"{label:>8} {row['task_score']:>10.4f} {row['solved']:>6d} {row['plain_score']:>7.4f} "
+                  f"{row['gain']:>+7.4f} {row['search_lever']:>6d} {row['s_task']:>7.2f}{errors}", flush=True)
     summary: dict[str, object] = {"budgets": list(rows), "tasks": len(tasks)}
     for label, row in rows.items():
         summary.update({f"{key}_{label}": value for key, value in row.items() if key != "errors"})

@@ -32,7 +32,8 @@ def total_loss(system, batch):
     efe, _ = efe_loss(out.after, batch.query_output, batch.query_output_mask, batch.output_size, EFEConfig(),
                       0.6, out.backward_logits, out.prompt_pair)
     target = (batch.query_output, batch.output_size)
-    reward = refinement_reward(cell_accuracy(*out.before.predict(), *target), cell_accuracy(*out.after.predict(), *target))
+    before, after = cell_accuracy(*out.before.predict(), *target), cell_accuracy(*out.after.predict(), *target)
+    reward = refinement_reward(before, after)
     pg, _ = policy_gradient_loss(out.policy.log_prob, reward, out.policy.value, out.policy.entropy, PGConfig())
     return efe + pg
 

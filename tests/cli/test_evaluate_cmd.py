@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 from accelerate.state import AcceleratorState
@@ -192,3 +193,24 @@ def test_config_file_and_set_reach_every_solve_field_and_flags_win_over_the_file
     assert main(argv + ["--out", str(tmp_path / "b"), "--set", "solve.ttt.no_such_key=1"]) == 1
     err = capsys.readouterr().err
     assert "no_such_key" in err and "Traceback" not in err
+
+
+def test_experts_flag_search_alone_names_the_program_in_records_scores_and_pictures(run_dir, tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    grids = [rng.integers(0, 5, (3, 4)) for _ in range(4)]
+    pairs = [{"input": g.tolist(), "output": g[:, ::-1].tolist()} for g in grids]
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "flip.json").write_text(json.dumps({"train": pairs[:3], "test": pairs[3:]}))
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--checkpoint", str(run_dir), "--tasks", str(tasks), "--out", str(out),
+            "--experts", "search", "--time-budget", "5"]
+    assert main(argv) == 0
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["levers"]["search"] == 1 and scores["first_attempt_experts"] == {"search": 1}
+    record = json.loads((out / "tasks.jsonl").read_text().splitlines()[0])
+    assert record["experts"][0][0] == "search" and record["programs"][0][0]
+    assert json.loads((out / "run.json").read_text())["solve"]["experts"] == ["search"]
+    png = tmp_path / "flip.png"
+    assert main(["show", "flip", "--tasks", str(tasks), "--prediction", str(out / "submission.json"),
+                 "-o", str(png)]) == 0 and png.stat().st_size > 1000

@@ -18,7 +18,8 @@ def test_a_nan_in_refinement_falls_back_to_the_plain_attempts(system, recolor_ta
 
     monkeypatch.setattr(ttt_module, "demo_loss", nan_on_second_update)
     weights = {name: p.detach().clone() for name, p in system.named_parameters()}
-    cfg = SolveConfig(time_budget=1000.0, augmentations=2, ttt=TTTConfig(max_steps=6, check_every=3))
+    cfg = SolveConfig(time_budget=1000.0, augmentations=2, ttt=TTTConfig(max_steps=6, check_every=3),
+                      experts=["neural"])  # the search expert would answer this recolouring itself
     task = recolor_task()
     record = Solver(system, cfg).solve(task)
 

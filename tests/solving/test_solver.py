@@ -207,6 +207,29 @@ def test_solve_config_is_validated():
         SolveConfig(time_budget=0).validate()
     with pytest.raises(ValueError, match="augmentations"):
         SolveConfig(augmentations=9).validate()
+    with pytest.raises(ValueError, match="experts"):
+        SolveConfig(experts=["search", "oracle"]).validate()
+    with pytest.raises(ValueError, match="search_share"):
+        SolveConfig(search_share=0).validate()
+
+
+def flip_task(task_id: str = "flip") -> Task:
+    """Output = input mirrored left-right, on random 3x4 grids: one search primitive, hard for a tiny
+    untrained agent."""
+    rng = np.random.default_rng(3)
+    pairs = [Pair(g, g[:, ::-1].copy()) for g in (rng.integers(0, 5, (3, 4)) for _ in range(4))]
+    return Task(task_id, pairs[:3], pairs[3:])
+
+
+def test_search_alone_answers_with_its_program_and_the_portfolio_ranks_it_first(system):
+    task = flip_task()
+    alone = Solver(system, SolveConfig(time_budget=5.0, experts=["search"])).solve(task)
+    assert alone.solved and alone.lever == "search" and alone.experts[0][0] == "search"
+    assert alone.programs[0][0] and alone.plain_attempts[0][0].shape == task.test[0].input.shape
+    both = Solver(system, SolveConfig(time_budget=5.0, ttt=TTTConfig(max_steps=4))).solve(task)
+    assert both.solved and both.experts[0][0] == "search" and both.lever == "search"
+    assert both.programs[0][0] == alone.programs[0][0]
+    assert both.stages["search"] > 0 and both.stages["vote"] > 0 and both.seconds <= 5.5
 
 
 def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch, recolor_task):
@@ -219,7 +242,8 @@ def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch, recol
         return real(inputs, *args, **kwargs)
 
     monkeypatch.setattr(system.agent, "forward", spy)
-    cfg = SolveConfig(time_budget=2.0, size_rule=False, ttt=TTTConfig(max_steps=0, agent_steps=1))
+    cfg = SolveConfig(time_budget=2.0, size_rule=False, ttt=TTTConfig(max_steps=0, agent_steps=1),
+                      experts=["neural"])
     Solver(system, cfg).solve(recolor_task(seed=1))
     assert ((30, 30), None) in seen
     # The last calls are the voting views: full canvas, and (nothing was refined) the model's own steps.
@@ -239,7 +263,7 @@ def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, mo
 
     monkeypatch.setattr(system.agent, "forward", spy)
     task = awkward_tasks()[1]  # "unseen-size"
-    cfg = SolveConfig(time_budget=5.0, ttt=TTTConfig(max_steps=3, check_every=1))
+    cfg = SolveConfig(time_budget=5.0, ttt=TTTConfig(max_steps=3, check_every=1), experts=["neural"])
     record = Solver(system, cfg).solve(task)
     assert record.ttt["size_rule"] == "2hx2w"
     assert all(a.shape == (10, 10) for a in record.attempts[0])
@@ -249,6 +273,6 @@ def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, mo
     assert guesses[:2] == [None, None] and all(g is not None for g in guesses[2:])
     told = {tuple(size) for g in guesses[2:] for size in g}
     assert told == {(4, 4), (6, 4), (4, 6), (10, 10)}
-    without = Solver(system, SolveConfig(time_budget=5.0, size_rule=False,
+    without = Solver(system, SolveConfig(time_budget=5.0, size_rule=False, experts=["neural"],
                                          ttt=TTTConfig(max_steps=3, check_every=1))).solve(task)
     assert without.ttt["size_rule"] is None

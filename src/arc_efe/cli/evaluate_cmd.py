@@ -37,6 +37,9 @@ FLAG_PATHS = {
     "adapter": "solve.ttt.adapter",
     "precision": "solve.precision",
     "seed": "solve.seed",
+    "experts": "solve.experts",
+    "search_share": "solve.search_share",
+    "merge": "solve.merge",
 }
 DEFAULTS = SolveConfig()
 
@@ -44,6 +47,10 @@ DEFAULTS = SolveConfig()
 def _adapter(text: str) -> list[str]:
     """`--adapter film,heads` -> ["film", "heads"]; `none` or empty -> [] (only the prompt offsets)."""
     return [] if text.strip().lower() in ("", "none") else [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
@@ -74,6 +81,13 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--adapter", type=_adapter,
                    help=f"comma-separated agent submodules tuned per task, 'none': only the prompt "
                         f"({','.join(DEFAULTS.ttt.adapter)})")
+    p.add_argument("--experts", type=_names,
+                   help=f"experts in the order they run, comma-separated: search, neural "
+                        f"({','.join(DEFAULTS.experts)})")
+    p.add_argument("--search-share", type=float, metavar="F",
+                   help=f"most of the budget the search may use, 0..1 ({DEFAULTS.search_share:g})")
+    p.add_argument("--merge", choices=["search_first", "likelihood"],
+                   help=f"how candidates become attempts ({DEFAULTS.merge})")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="fp32")
     p.add_argument("--seed", type=int, help="seed of the per-task augmentations (0)")
     p.add_argument("--no-report", action="store_true", help="skip the PNGs and report/index.html")

@@ -12,7 +12,9 @@ from arc_efe.data.generators import FAMILIES, generate_task
 from arc_efe.data.grid import TaskFormatError
 from arc_efe.data.sources import TaskNotFoundError, find_task, load_tasks
 from arc_efe.data.task import Task
+from arc_efe.solving.records import read_records
 from arc_efe.solving.render import render_task
+from arc_efe.solving.report import program_notes
 from arc_efe.solving.submission import SubmissionError, load_submission
 
 
@@ -40,7 +42,7 @@ def show(args: argparse.Namespace) -> int:
     except (TaskFormatError, TaskNotFoundError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    attempts = None
+    attempts, notes = None, []
     if args.prediction:
         try:
             submission = load_submission(args.prediction, tasks=[task])
@@ -48,10 +50,18 @@ def show(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
         attempts = dict(enumerate(submission[task.id]))
+        notes = _programs_beside(Path(args.prediction), task.id)
     path = Path(args.output or f"{task.id}.png")
-    render_task(task, attempts, path=path)
+    render_task(task, attempts, path=path, notes=notes)
     print(path)
     return 0
+
+
+def _programs_beside(submission: Path, task_id: str) -> list[str]:
+    """The search programs behind a task's attempts, from the tasks.jsonl an evaluate/solve run wrote beside
+    its submission.json (none when there is no such file)."""
+    records = read_records(submission.parent)
+    return program_notes(records[task_id].programs) if task_id in records else []
 
 
 def _resolve_task(name: str, source: str | None, solutions: str | None, seed: int = 0) -> Task:

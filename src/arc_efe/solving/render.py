@@ -156,11 +156,13 @@ def _draw_test_row(
 
 
 def draw_task(
-    task: Task, attempts: dict[int, list[np.ndarray]] | None = None, cfg: RenderConfig | None = None
+    task: Task, attempts: dict[int, list[np.ndarray]] | None = None, cfg: RenderConfig | None = None,
+    notes: list[str] | tuple[str, ...] = (),
 ) -> Figure:
     """A Figure (Agg canvas) of `task`: one row per demo (input -> output), then one per test input with
     its expected output when known and the attempts for it (`attempts[test_index]`), each marked
-    correct (green, ✓) or wrong (red, ✗). Its size is `figure_size(task, attempts, cfg)`.
+    correct (green, ✓) or wrong (red, ✗), and `notes` (e.g. the search programs behind attempts) under the
+    picture. Its size is `figure_size(task, attempts, cfg)`.
     """
     cfg = cfg or RenderConfig()
     attempts = attempts or {}
@@ -175,9 +177,12 @@ def draw_task(
     fig = Figure(figsize=(width_in, height_in), dpi=cfg.dpi)
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False)
+    bottom = 0.02 + (0.18 * len(notes) + 0.1) / height_in if notes else 0.02
     fig.subplots_adjust(
-        left=0.02, right=0.98, bottom=0.02, top=1 - cfg.title_in / height_in, wspace=0.35, hspace=0.45
+        left=0.02, right=0.98, bottom=bottom, top=1 - cfg.title_in / height_in, wspace=0.35, hspace=0.45
     )
+    if notes:
+        fig.text(0.02, 0.01, "\n".join(notes), ha="left", va="bottom", fontsize=fontsize, family="monospace")
     # Pinned near the top edge so it stays clear of the first row's panel titles.
     fig.suptitle(f"task {task.id}", fontsize=fontsize + 3, y=1 - 0.08 / height_in, va="top")
     for r, pair in enumerate(task.train):
@@ -198,10 +203,11 @@ def render_task(
     *,
     path: str | Path,
     cfg: RenderConfig | None = None,
+    notes: list[str] | tuple[str, ...] = (),
 ) -> None:
-    """Write `draw_task(task, attempts, cfg)` to a PNG at `path`, of exactly figure_size x dpi pixels."""
+    """Write `draw_task(task, attempts, cfg, notes)` to a PNG at `path`, of exactly figure_size x dpi pixels."""
     cfg = cfg or RenderConfig()
-    fig = draw_task(task, attempts, cfg)
+    fig = draw_task(task, attempts, cfg, notes)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=cfg.dpi, format="png")

@@ -39,8 +39,13 @@ def render_record(out_dir: Path, task: Task, record: TaskRecord, overwrite: bool
     """The task with its attempts (marked when the outputs are known) to `report/<id>.png`."""
     path = out_dir / REPORT_DIR / picture_name(task.id)
     if overwrite or not path.exists():
-        render_task(task, dict(enumerate(record.attempts)), path=path)
+        render_task(task, dict(enumerate(record.attempts)), path=path, notes=program_notes(record.programs))
     return path
+
+
+def program_notes(programs: list[list[str | None]]) -> list[str]:
+    """One line per attempt that a search program made: `test 1, attempt 2: flip_lr`."""
+    return [f"test {t + 1}, attempt {k + 1}: {p}" for t, row in enumerate(programs) for k, p in enumerate(row) if p]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -80,6 +85,8 @@ def _scored(final: Scores, plain: Scores, records: list[TaskRecord]) -> dict[str
         "ttt_gain": {"test_score": final.test_score - plain.test_score,
                             "task_score": final.task_score - plain.task_score},
         "levers": {lever: sum(r.lever == lever for r in records) for lever in LEVERS},
+        # Which expert gave each task's first attempt (per test input), and how many of those were right.
+        "first_attempt_experts": dict(Counter(row[0] for r in records for row in r.experts)),
     }
 
 

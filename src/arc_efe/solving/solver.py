@@ -20,6 +20,7 @@ task's result does not depend on which tasks ran before it.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -33,16 +34,20 @@ from arc_efe.data.batching import collate, make_test_sample, query_sample
 from arc_efe.data.grid import MAX_SIZE, grid_key
 from arc_efe.data.task import Pair, Task
 from arc_efe.system import ArcSystem, crop
+from arc_efe.search import SearchConfig, search_task
 from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.likelihood import view_likelihoods
+from arc_efe.solving.merge import MergeRule, Ranked, attempts_from, merge
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, fit_task
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
-from arc_efe.solving.vote import choose_attempts, tally_augmented
+from arc_efe.solving.vote import tally_augmented
 
 logger = logging.getLogger(__name__)
 
 Prediction = tuple[Augmentation, np.ndarray, float]  # view, grid in the view's frame, confidence
-PLAIN, ENCODE, VOTE = "plain", "encode", "vote"  # stages on the task's clock (test-time training adds its own)
+PLAIN, ENCODE, VOTE, SEARCH, SCORE = "plain", "encode", "vote", "search", "score"  # stages on the task's clock
+EXPERTS = ("search", "neural")
 
 
 @dataclass
@@ -56,7 +61,13 @@ class SolveConfig:
     ttt: TTTConfig = field(default_factory=TTTConfig)
     seed: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
-    vote_reserve: float = 1.1  # safety factor on the estimated voting time kept out of refinement
+    vote_reserve: float = 1.1  # safety factor on the estimated voting time kept out of test-time training
+    # Experts run in this order on the task's clock; the search gets at most `search_share` of the budget
+    # (it stops at the first depth that verifies a program), the neural expert the rest.
+    experts: list[str] = field(default_factory=lambda: ["search", "neural"])
+    search_share: float = 0.5
+    search: SearchConfig = field(default_factory=SearchConfig)
+    merge: MergeRule = "search_first"  # how the experts' candidates become two attempts (merge.py)
 
     def validate(self) -> None:
         if self.time_budget <= 0:
@@ -67,6 +78,12 @@ class SolveConfig:
             raise ValueError(f"augmentations must be 1..8 (spatial views), got {self.augmentations}")
         if self.vote_reserve < 0:
             raise ValueError(f"vote_reserve must be >= 0, got {self.vote_reserve}")
+        unknown = [e for e in self.experts if e not in EXPERTS]
+        if not self.experts or unknown or len(set(self.experts)) != len(self.experts):
+            raise ValueError(f"experts must be distinct names from {list(EXPERTS)}, got {self.experts}")
+        if not 0.0 < self.search_share <= 1.0:
+            raise ValueError(f"search_share must be in (0, 1], got {self.search_share}")
+        self.search.validate()
         self.ttt.validate()
 
 
@@ -106,6 +123,24 @@ class Solver:
         return record
 
     def _solve(self, task: Task, clock: TaskClock) -> TaskRecord:
+        search = self._search(task, clock) if "search" in self.cfg.experts else [[] for _ in task.test]
+        if "neural" not in self.cfg.experts:
+            fallback = [[Ranked(p.input.copy(), "plain")] for p in task.test]  # nothing else to offer
+            return self._record(task, [[r.grid for r in row] for row in fallback], search,
+                                [[] for _ in task.test], fallback, [row[0].grid for row in fallback], {}, clock)
+        return self._neural(task, clock, search)
+
+    def _search(self, task: Task, clock: TaskClock) -> list[list[Ranked]]:
+        """Verified programs' predictions per test input, within the search's share of the budget."""
+        seconds = clock.left(clock.start + self.cfg.search_share * self.cfg.time_budget)
+        with clock.stage(SEARCH):
+            result = search_task(task, time.monotonic() + seconds, self.cfg.search)
+        return [[Ranked(c.grid, "search", program=c.program, length=c.length) for c in row]
+                for row in result.candidates]
+
+    def _neural(self, task: Task, clock: TaskClock, search: list[list[Ranked]]) -> TaskRecord:
+        """Plain prediction, view prompts, test-time training and the vote; the agent scores every expert's
+        candidates while it still holds the task's tuning (search present)."""
         cfg = self.cfg
         rng = task_rng(cfg.seed, task.id)
         n_demos = len(task.train)
@@ -141,7 +176,7 @@ class Solver:
                                       holdout, seed=int(rng.integers(2**31)), known_size=rule is not None)
                 except FloatingPointError as err:  # a NaN in test-time training: the plain attempts stand
                     logger.warning("task %s: %s; keeping its plain attempts", task.id, err)
-                    return self._plain_record(task, plain, info, clock, err)
+                    return self._plain_record(task, plain, search, info, clock, err)
                 offsets = result.offset
                 info.update(_ttt_info(result))
             # Every view is priced, the first too: test-time training reserved its time, and a view that
@@ -149,7 +184,35 @@ class Solver:
             # Views are read with the planning steps the agent was trained at (untrained: its own).
             steps = cfg.ttt.agent_steps if cfg.ttt.max_steps > 0 else None
             predictions = self._vote(task, views, prompts + offsets, clock, agent_seconds, rule, steps)
-        return self._record(task, plain, predictions, info, clock)
+            neural = [[Ranked(c.grid, "neural", votes=c.votes) for c in tally_augmented(preds)]
+                      for preds in predictions]
+            if any(search):
+                self._score(task, views[: len(predictions[0])], prompts + offsets, search, neural, clock, steps)
+        fallback = [[Ranked(g, "plain") for g in row] for row in plain]
+        # The first view is the identity: its prediction is the trained one without voting (when no view
+        # ran, nothing was trained either, and plain attempt 2 is that same prediction).
+        refined = [preds[0][1] if preds else row[-1] for row, preds in zip(plain, predictions)]
+        return self._record(task, plain, search, neural, fallback, refined, info, clock, len(predictions[0]))
+
+    def _score(self, task: Task, views: list[int], prompts: torch.Tensor, search: list[list[Ranked]],
+               neural: list[list[Ranked]], clock: TaskClock, steps: int | None) -> None:
+        """The product-of-experts score of every candidate, view by view while the clock allows (a view
+        costs about what a vote view did)."""
+        totals: list[dict[tuple, list[float]]] = [{} for _ in task.test]
+        for v, d8 in enumerate(views):
+            if not clock.fits(max(clock.price(SCORE), clock.price(VOTE))):
+                break
+            with clock.stage(SCORE):
+                for t, pair in enumerate(task.test):
+                    grids = {grid_key(r.grid): r.grid for r in search[t] + neural[t]}
+                    scores = view_likelihoods(self.system, task.id, pair.input, list(grids.values()), d8,
+                                              prompts[v], steps)
+                    for key, score in zip(grids, scores):
+                        totals[t].setdefault(key, []).append(score)
+        for t in range(len(task.test)):
+            for r in search[t] + neural[t]:
+                seen = totals[t].get(grid_key(r.grid))
+                r.likelihood = float(np.mean(seen)) if seen else None
 
     @torch.no_grad()
     def _view_prompt(self, task: Task, aug: Augmentation) -> torch.Tensor:
@@ -193,28 +256,27 @@ class Solver:
             h, w = int(size[t, 0]), int(size[t, 1])
             per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
 
-    def _plain_record(self, task: Task, plain: list[list[np.ndarray]], info: dict[str, Any], clock: TaskClock,
-                      err: Exception) -> TaskRecord:
-        """The plain attempts as the answer, with the error that stopped refinement recorded."""
-        info = {**info, "stopped": "error"}
-        attempts = [choose_attempts([], self.cfg.attempts, fallback=row) for row in plain]
-        return TaskRecord(task.id, attempts, plain, [row[-1] for row in plain], clock.elapsed(), ttt=info,
-                          error=f"{type(err).__name__}: {err}", stages=clock.record())
+    def _plain_record(self, task: Task, plain: list[list[np.ndarray]], search: list[list[Ranked]],
+                      info: dict[str, Any], clock: TaskClock, err: Exception) -> TaskRecord:
+        """The plain attempts (after any verified program) as the answer, with the error that stopped
+        test-time training recorded."""
+        fallback = [[Ranked(g, "plain") for g in row] for row in plain]
+        record = self._record(task, plain, search, [[] for _ in task.test], fallback, [row[-1] for row in plain],
+                              {**info, "stopped": "error"}, clock)
+        record.error = f"{type(err).__name__}: {err}"
+        return record
 
-    def _record(self, task: Task, plain: list[list[np.ndarray]], predictions: list[list[Prediction]],
-                info: dict[str, Any], clock: TaskClock) -> TaskRecord:
-        attempts, votes = [], []
-        for plain_row, preds in zip(plain, predictions):
-            candidates = tally_augmented(preds)
-            chosen = choose_attempts(candidates, self.cfg.attempts, fallback=plain_row)
-            by_key = {grid_key(c.grid): c.votes for c in candidates}
-            attempts.append(chosen)
-            votes.append([by_key.get(grid_key(g), 0) for g in chosen])
-        # The first view is the identity: its prediction is the refined one without voting (when no view
-        # ran, nothing was refined either, and plain attempt 2 is that same prediction).
-        refined = [preds[0][1] if preds else plain_row[-1] for plain_row, preds in zip(plain, predictions)]
-        return TaskRecord(task.id, attempts, plain, refined, clock.elapsed(), ttt=info, votes=votes,
-                          views=len(predictions[0]), stages=clock.record())
+    def _record(self, task: Task, plain: list[list[np.ndarray]], search: list[list[Ranked]],
+                neural: list[list[Ranked]], fallback: list[list[Ranked]], refined: list[np.ndarray],
+                info: dict[str, Any], clock: TaskClock, views: int = 0) -> TaskRecord:
+        """The record of a solved task: per test input, the attempts the merged ranking gives."""
+        chosen = [attempts_from(merge(s, n, f, self.cfg.merge), self.cfg.attempts)
+                  for s, n, f in zip(search, neural, fallback)]
+        return TaskRecord(task.id, [[r.grid for r in row] for row in chosen], plain, refined, clock.elapsed(),
+                          ttt=info, votes=[[r.votes for r in row] for row in chosen], views=views,
+                          stages=clock.record(),
+                          experts=[[r.expert for r in row] for row in chosen],
+                          programs=[[r.program for r in row] for row in chosen])
 
 
 def _ttt_info(result: TTTResult) -> dict[str, Any]:
