@@ -33,7 +33,6 @@ def test_log_prob_is_the_true_density_of_delta(tanh_squash):
     sample = net.sample(prompt, stats)
     expected = reference(net, prompt, stats).log_prob(sample.delta)
     assert torch.allclose(sample.log_prob, expected, atol=1e-3)
-    assert torch.allclose(net.log_prob(prompt, stats, sample.delta), sample.log_prob, atol=1e-3)
 
 
 def test_tanh_jacobian_is_included():

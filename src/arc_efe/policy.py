@@ -109,14 +109,6 @@ class RefinerPolicy(nn.Module):
     def _squash(self, u: torch.Tensor) -> torch.Tensor:
         return self.cfg.action_scale * (torch.tanh(u) if self.cfg.tanh_squash else u)
 
-    def _unsquash(self, delta: torch.Tensor) -> torch.Tensor:
-        x = delta.float() / self.cfg.action_scale
-        if not self.cfg.tanh_squash:
-            return x
-        # A δ at the box edge (tanh saturated in fp32) has no finite pre-image; pull it just inside.
-        edge = 1 - torch.finfo(x.dtype).eps
-        return torch.atanh(x.clamp(-edge, edge))
-
     def sample(self, prompt: torch.Tensor, stats: torch.Tensor, deterministic: bool = False,
                generator: torch.Generator | None = None) -> PolicySample:
         """Draw δ (the mode's image when deterministic) with its log-prob, entropy and value."""
@@ -132,8 +124,3 @@ class RefinerPolicy(nn.Module):
             entropy=gaussian_entropy + self._log_jacobian(u),
             value=value,
         )
-
-    def log_prob(self, prompt: torch.Tensor, stats: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
-        """Re-evaluate log π(δ | p, s) [B] for a stored action δ [B, P]."""
-        mean, log_std, _ = self(prompt, stats)
-        return self._log_prob_u(mean, log_std, self._unsquash(delta))

@@ -136,17 +136,23 @@ class ArcSystem(nn.Module):
         return SystemOutput(p.base, p.refined, p.policy, before, after, backward_logits, pair)
 
     @torch.no_grad()
-    def plain_attempts(self, tasks: list[Task], batch_size: int = 16) -> dict[str, list[list[np.ndarray]]]:
+    def plain_attempts(self, tasks: list[Task], batch_size: int = 16,
+                       prompts: dict[str, Prompts] | None = None) -> dict[str, list[list[np.ndarray]]]:
         """{task_id: [[attempt 1 (p), attempt 2 (p + mean δ)] per test input]}: one agent pass per test
         input, no test-time training, no voting. A test output's size is unknown, so the full 30x30 canvas
-        lets the agent predict any size."""
+        lets the agent predict any size. `prompts[task_id]` ([1, P] each, all demos as context) skips
+        encoding a task the caller already encoded."""
         device = next(self.parameters()).device
         samples = [(t.id, make_test_sample(t, i, IDENTITY)) for t in tasks for i in range(len(t.test))]
         attempts: dict[str, list[list[np.ndarray]]] = {t.id: [] for t in tasks}
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
             batch = collate([s for _, s in chunk], canvas=MAX_SIZE).to(device)
-            p = self.prompts(batch.contexts, batch.stats, sample_offset=False)
+            if prompts is None:
+                p = self.prompts(batch.contexts, batch.stats, sample_offset=False)
+            else:
+                rows = [prompts[task_id] for task_id, _ in chunk]
+                p = Prompts(torch.cat([r.base for r in rows]), rows[0].policy, torch.cat([r.refined for r in rows]))
             grids = []
             for prompt in (p.base, p.refined):
                 grid, size = self.predict(batch.query_input, batch.query_input_mask, prompt).predict()

@@ -177,18 +177,25 @@ def test_summary_without_known_outputs_has_no_scores():
     assert summary["seconds_per_task"]["mean"] == 2.0
 
 
-def test_every_view_prompt_is_encoded_and_every_view_votes_when_time_allows(system, monkeypatch, recolor_task):
-    seen = []
-    real = Solver._view_prompt
+def test_every_view_prompt_is_encoded_once_and_every_view_votes_when_time_allows(system, monkeypatch,
+                                                                                 recolor_task):
+    seen, encoded = [], []
+    real, encode = Solver._view_prompts, system.encoder.forward
 
     def spy(self, task, aug):
         seen.append(aug.d8)
         return real(self, task, aug)
 
-    monkeypatch.setattr(Solver, "_view_prompt", spy)
+    def count(contexts):
+        encoded.append(len(contexts))
+        return encode(contexts)
+
+    monkeypatch.setattr(Solver, "_view_prompts", spy)
+    monkeypatch.setattr(system.encoder, "forward", count)
     record = Solver(system, SolveConfig(time_budget=30, augmentations=5, ttt=TTTConfig(max_steps=2))).solve(
         recolor_task(seed=1))
     assert seen == [0, 1, 2, 3, 4] and record.ttt["views"] == 5 and record.views == 5
+    assert encoded == [1] * 5  # one pass per view: the plain prediction reuses the identity view's prompt
 
 
 def test_sample_is_seeded_and_in_id_order(recolor_task):

@@ -33,7 +33,7 @@ from arc_efe.data.augment import IDENTITY, Augmentation
 from arc_efe.data.batching import collate, make_test_sample, query_sample
 from arc_efe.data.grid import MAX_SIZE, grid_key
 from arc_efe.data.task import Pair, Task
-from arc_efe.system import ArcSystem, crop
+from arc_efe.system import ArcSystem, Prompts, crop
 from arc_efe.search import SearchConfig, search_task
 from arc_efe.solving.clock import TaskClock
 from arc_efe.solving.likelihood import view_likelihoods
@@ -147,18 +147,18 @@ class Solver:
         holdout = int(rng.integers(n_demos)) if cfg.ttt.holdout and n_demos >= 3 else None
         rule = task_size_rule(task) if cfg.size_rule else None
 
-        with clock.stage(PLAIN):
-            plain = self.system.plain_attempts([task])[task.id]
         with clock.stage(ENCODE):
-            prompts = [self._view_prompt(task, IDENTITY)]  # [1, P] per view
-        # plain_attempts encoded the demos once and ran the agent twice over the test inputs.
-        agent_seconds = max(clock.price(PLAIN) - clock.price(ENCODE), 0.0) / 2
+            identity = self._view_prompts(task, IDENTITY)
+        with clock.stage(PLAIN):  # the agent twice over the test inputs, with p and p + δ
+            plain = self.system.plain_attempts([task], prompts={task.id: identity})[task.id]
+        prompts = [identity.refined]  # [1, P] per view
+        agent_seconds = clock.price(PLAIN) / 2
         # The other spatial views' prompts, while encoding stays within a quarter of the budget.
         for d8 in range(1, cfg.augmentations):
             if not clock.fits(clock.price(ENCODE), until=clock.start + cfg.time_budget / 4):
                 break
             with clock.stage(ENCODE):
-                prompts.append(self._view_prompt(task, Augmentation(d8)))
+                prompts.append(self._view_prompts(task, Augmentation(d8)).refined)
         views = list(range(len(prompts)))  # D8 ids, identity first
         prompts = torch.cat(prompts)  # [V, P]
         # Voting gets the time its views need, at most half of what is left; test-time training the rest.
@@ -215,11 +215,11 @@ class Solver:
                 r.likelihood = float(np.mean(seen)) if seen else None
 
     @torch.no_grad()
-    def _view_prompt(self, task: Task, aug: Augmentation) -> torch.Tensor:
-        """p + δ [1, P] of all demos under `aug`: the context of every test input of that view."""
+    def _view_prompts(self, task: Task, aug: Augmentation) -> Prompts:
+        """p and p + δ [1, P] of all demos under `aug`: the context of every test input of that view."""
         sample = make_test_sample(task, 0, aug)
         stats = torch.from_numpy(sample.stats[None].astype(np.float32)).to(self.device)
-        return self.system.prompts([sample.context], stats, sample_offset=False).refined
+        return self.system.prompts([sample.context], stats, sample_offset=False)
 
     @torch.no_grad()
     def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, clock: TaskClock,

@@ -57,11 +57,6 @@ class PromptCache:
         self._entries.clear()
         self._size_after_prune = 0
 
-    @property
-    def hit_rate(self) -> float:
-        total = self.hits + self.misses
-        return self.hits / total if total else 0.0
-
     def state_dict(self) -> dict[str, Any]:
         """Entries, steps and counters; `refresh_every` comes from the config, not the state."""
         return {

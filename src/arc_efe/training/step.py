@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Hashable
 
 import torch
@@ -30,7 +30,6 @@ class StepResult:
     acc_after: float
     refreshed: bool  # the encoder ran (and got gradients) this step
     skipped: bool = False  # non-finite loss: no update was made
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 def batch_keys(batch: Batch) -> list[Hashable]:
