@@ -171,6 +171,12 @@ def _size_mask(sizes: np.ndarray, side: int) -> np.ndarray:
 BUCKET_RUN_BATCHES = 8
 
 
+def draw_sample(rng: np.random.Generator, task: Task, augment: bool, keep_background: bool) -> Sample:
+    """A training sample of `task`: a random augmentation (or none) and a random demo as the query."""
+    aug = random_augmentation(rng, keep_background=keep_background) if augment else IDENTITY
+    return make_sample(task, int(rng.integers(len(task.train))), aug)
+
+
 def task_side(task: Task) -> int:
     """Largest height or width over a task's demo grids: the canvas its training queries may need."""
     return max(max(g.shape) for p in task.train for g in (p.input, p.output) if g is not None)
@@ -259,12 +265,7 @@ class TaskSampler:
         return regrouped + order[whole:]
 
     def _sample(self, task: Task) -> Sample:
-        if self.augment:
-            aug = random_augmentation(self._rng, keep_background=self.keep_background)
-        else:
-            aug = IDENTITY
-        query_index = int(self._rng.integers(len(task.train)))
-        return make_sample(task, query_index, aug)
+        return draw_sample(self._rng, task, self.augment, self.keep_background)
 
     def state_dict(self) -> dict[str, Any]:
         return {

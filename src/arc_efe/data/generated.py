@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from arc_efe.data.augment import IDENTITY, random_augmentation
-from arc_efe.data.batching import Sample, TaskSampler, make_sample
+from arc_efe.data.batching import Sample, TaskSampler, draw_sample
 from arc_efe.data.generators import FAMILIES, generate_task
 from arc_efe.data.task import Task
 
@@ -88,8 +87,7 @@ class MixedSampler:
     def next_batch(self) -> list[Sample]:
         samples = self.real.next_batch() if self.real is not None else []
         for task in self.generated.tasks(self._drawn, self.n_generated):
-            aug = random_augmentation(self._rng, keep_background=self.keep_background) if self.augment else IDENTITY
-            samples.append(make_sample(task, int(self._rng.integers(len(task.train))), aug))
+            samples.append(draw_sample(self._rng, task, self.augment, self.keep_background))
         self._drawn += self.n_generated
         return samples
 
