@@ -283,3 +283,14 @@ def test_a_size_rule_fixes_every_voted_size_and_the_agents_size_guess(system, mo
     without = Solver(system, SolveConfig(time_budget=5.0, size_rule=False, experts=["neural"],
                                          ttt=TTTConfig(max_steps=3, check_every=1))).solve(task)
     assert without.ttt["size_rule"] is None
+
+
+@pytest.mark.parametrize("budget", [0.3, 1.5])
+def test_no_stage_order_overruns_the_budget(system, recolor_task, budget):
+    """Both experts, every stage priced on the one clock: no task passes its budget (plus a margin for one
+    stage's jitter on a loaded machine), and the record says where the time went."""
+    cfg = SolveConfig(time_budget=budget, ttt=TTTConfig(max_steps=10_000))
+    for task in (recolor_task(seed=2), flip_task(), awkward_tasks()[1]):
+        record = Solver(system, cfg).solve(task)
+        assert record.error is None and record.seconds <= budget * 1.15 + 0.1, (task.id, record.stages)
+        assert set(record.stages) >= {"search", "total"} and record.stages["total"] <= budget * 1.15 + 0.1
