@@ -60,3 +60,16 @@ def test_epoch_end_evaluates_and_keeps_best(small_tasks_dir, tmp_path):
     assert all(e["tasks"] == 2 and 0.0 <= e["solve_rate"] <= 1.0 for e in evals)
     assert (run / "best" / "model.safetensors").exists()
     assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-00000004"]
+
+
+def test_best_follows_cell_accuracy_while_nothing_is_solved(small_tasks_dir, tmp_path, monkeypatch):
+    from arc_efe.training import loop
+
+    cells = iter([0.2, 0.5, 0.3])
+    monkeypatch.setattr(loop, "evaluate_heldout", lambda system, tasks, limit: {
+        "solve_rate": 0.0, "test_score": 0.0, "cell_accuracy": next(cells), "solved": 0, "tasks": len(tasks)}
+        if tasks else {})
+    run = train(tiny_config(small_tasks_dir, tmp_path / "run", epochs=3, prompt_refresh=1, keep_last=3))
+    best = json.loads((run / "best" / "checksums.json").read_text())["model.safetensors"]["sha256"]
+    step4 = json.loads((run / "checkpoints" / "step-00000004" / "checksums.json").read_text())
+    assert best == step4["model.safetensors"]["sha256"]  # epoch 2 drew the held-out outputs best

@@ -143,7 +143,7 @@ class Trainer:
 
     def end_of_epoch(self) -> None:
         """Held-out evaluation (real tasks, and generated ones under `gen_` keys), a checkpoint, and `best/`
-        when the solve rate improved (the real tasks' when there are any)."""
+        when the solve rate improved (the real tasks' when there are any; cell accuracy breaks ties)."""
         self.state.last_eval_epoch = int(self.epoch)
         score = None
         if self.accelerator.is_main_process and (self.val_tasks or self.gen_val_tasks):
@@ -158,7 +158,10 @@ class Trainer:
                              self.state.last_eval_epoch, "generated" if prefix else "real", part["solve_rate"],
                              part["solved"], part["tasks"], part["cell_accuracy"])
             self.monitor.record_eval(self.state.step, self.epoch, scores)
-            score = scores["solve_rate"] if self.val_tasks else scores["gen_solve_rate"]
+            prefix = "" if self.val_tasks else "gen_"
+            # Cell accuracy breaks ties (a solved task moves the rate by >= 1/len, far more than 1e-3): while
+            # nothing is solved yet, best/ still follows the model that draws the held-out outputs best.
+            score = scores[prefix + "solve_rate"] + 1e-3 * scores[prefix + "cell_accuracy"]
             self.system.train()
         self.save(best_score=score)
 
