@@ -78,6 +78,6 @@ import json, sys
 path, pairs_s, peak, train_s, steps, budget, limit = sys.argv[1:]
 s = json.load(open(path))
 print(f"pairs_s={pairs_s} peak_gpu_mib={peak} train_s={train_s} steps={steps} task_score={s['task_score']:.4g} "
-      f"plain_score={s['plain']['task_score']:.4g} gain={s['refinement_gain']['task_score']:.4g} "
+      f"plain_score={s['plain']['task_score']:.4g} gain={s['ttt_gain']['task_score']:.4g} "
       f"s_task={s['seconds_per_task']['mean']:.4g} tasks={limit} budget_s={budget}")
 EOF
