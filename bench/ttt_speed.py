@@ -1,0 +1,147 @@
+"""Speed of one test-time-training update: ms per update of `solving/ttt.py`'s real loop, per canvas size.
+
+On CPU the solver's reach is bounded by how many updates fit in its budget, so this times exactly what
+`fit_task` times as its "ttt_update" stage: draw `rows_per_step` (demo, view, colours) rows, collate,
+forward with the solver's planning steps, the demo loss, backward and Adam over the whole agent plus the
+per-view prompt offsets. The task is synthetic (4 random S x S demos) and the 8 view prompts are random:
+the update's cost depends on the canvas, not on what the grids say. The model is the shipped one unless
+`--checkpoint` names another; `--quick` uses a tiny untrained agent instead (a smoke test).
+
+    python bench/ttt_speed.py [--sizes 7,15,30] [--updates 30] [--threads 1] [--device cpu|cuda]
+
+Each size gets one untimed warm-up fit, then `--updates` timed updates (median reported); one more short
+fit per size runs under torch.profiler and its top ops by self CPU time are printed.
+Last line: `ms_7x7=... ms_15x15=... ms_30x30=...` (median ms per update).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from common import machine_line, summary_line, sync
+
+from arc_efe.agent import AgentConfig, build_agent
+from arc_efe.data.task import Pair, Task
+from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.ttt import UPDATE, TaskAdapter, TTTConfig, fit_task
+
+VIEWS = list(range(8))
+DEMOS = 4
+
+
+class TimingClock(TaskClock):
+    """A task clock with no real deadline that keeps every run's duration (GPU work included)."""
+
+    def __init__(self, device: str):
+        super().__init__(budget=1e9)
+        self.device = device
+        self.durations: dict[str, list[float]] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        sync(self.device)
+        tick = self.now()
+        with super().stage(name), torch.profiler.record_function(name):
+            yield
+            sync(self.device)
+        self.durations.setdefault(name, []).append(self.now() - tick)
+
+
+class AgentOnly:
+    """The slice of ArcSystem that fit_task uses (predict, agent_parts), for `--quick` without a checkpoint."""
+
+    def __init__(self, agent: torch.nn.Module):
+        self.agent = agent
+
+    def predict(self, inputs, input_mask, prompt, steps=None, out_size=None):
+        return self.agent(inputs, input_mask, prompt, steps=steps, out_size=out_size)
+
+    def agent_parts(self) -> dict[str, torch.nn.Module]:
+        return dict(self.agent.named_children())
+
+
+def synthetic_task(size: int, seed: int) -> Task:
+    """DEMOS random size x size demos (a few colours each, so colour permutations have work to do)."""
+    rng = np.random.default_rng(seed)
+
+    def grid() -> np.ndarray:
+        return rng.choice([0, 0, 1, 2, 3], size=(size, size)).astype(np.int64)
+
+    return Task(f"synthetic{size}", [Pair(grid(), grid()) for _ in range(DEMOS)], [Pair(grid(), None)])
+
+
+def load_system(args: argparse.Namespace):
+    if args.quick:
+        torch.manual_seed(0)
+        return AgentOnly(build_agent(AgentConfig(channels=16, prompt_dim=32, heads=2)).to(args.device))
+    from arc_efe.solving.load import default_model
+    from arc_efe.system import ArcSystem
+
+    checkpoint = args.checkpoint or default_model()[0]
+    system, _ = ArcSystem.load(checkpoint, args.device)
+    return system
+
+
+def run_updates(system, task: Task, updates: int, cfg: TTTConfig, device: str) -> TimingClock:
+    """`updates` updates of fit_task on `task` with checks only at the start and end; the adapter is restored."""
+    prompt_dim = system.agent.prompt_dim
+    prompts = torch.randn(len(VIEWS), prompt_dim, generator=torch.Generator().manual_seed(0)).to(device)
+    clock = TimingClock(device)
+    run_cfg = TTTConfig(**{**cfg.__dict__, "max_steps": updates, "check_every": updates + 1})
+    with TaskAdapter(system.agent_parts(), run_cfg.adapter) as adapter:
+        fit_task(system, task, VIEWS, prompts, adapter, run_cfg, clock, holdout=None, seed=0)
+    return clock
+
+
+def profile_table(system, task: Task, cfg: TTTConfig, device: str, rows: int) -> str:
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        run_updates(system, task, 10, cfg, device)  # and its 2 checks (ttt_check rows)
+    return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="7,15,30", help="comma-separated canvas sides")
+    p.add_argument("--updates", type=int, default=30, help="timed updates per size")
+    p.add_argument("--rows", type=int, default=TTTConfig().rows_per_step, help="rows per update")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--checkpoint", help="a checkpoint folder (default: the shipped model)")
+    p.add_argument("--profile-rows", type=int, default=15, help="ops in each profiler table (0: no profile)")
+    p.add_argument("--quick", action="store_true", help="tiny untrained agent, 3 updates (smoke test)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    updates = 3 if args.quick else args.updates
+    sizes = [int(s) for s in args.sizes.split(",")]
+    print(machine_line())
+    system = load_system(args)
+    cfg = TTTConfig(rows_per_step=args.rows)
+    print(f"config: rows_per_step={cfg.rows_per_step} agent_steps={cfg.agent_steps} adapter={','.join(cfg.adapter)} "
+          f"views={len(VIEWS)} demos={DEMOS} updates={updates} device={args.device}")
+    summary: dict[str, object] = {}
+    for size in sizes:
+        task = synthetic_task(size, seed=size)
+        run_updates(system, task, 2, cfg, args.device)  # warm-up: allocator, first-call paths
+        clock = run_updates(system, task, updates, cfg, args.device)
+        times = clock.durations[UPDATE]
+        ms = 1000 * statistics.median(times)
+        print(f"{size}x{size}: {ms:.2f} ms/update median ({1000 / ms:.1f} updates/s), "
+              f"min {1000 * min(times):.2f} max {1000 * max(times):.2f} over {len(times)}")
+        if args.profile_rows > 0:
+            print(profile_table(system, task, cfg, args.device, args.profile_rows))
+        summary[f"ms_{size}x{size}"] = ms
+    print(summary_line(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
