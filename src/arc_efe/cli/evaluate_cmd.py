@@ -1,5 +1,6 @@
 """`arc-efe evaluate` (solve tasks with known outputs and score them) and `arc-efe solve` (tasks without
-solutions, e.g. a Kaggle challenges file: submission and pictures only)."""
+solutions, e.g. a Kaggle challenges file: submission and pictures only). Both run as they are under
+`torchrun` / `accelerate launch`: each rank solves its share and rank 0 prints and writes the results."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
 from arc_efe.checkpoint_files import CheckpointError, resolve_checkpoint
 from arc_efe.solving.load import DEFAULT_MODEL_DIR, default_model, describe_model
+from arc_efe.solving.ranks import Ranks, joined, launched_ranks, rank_device, share
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.run import SolveRunConfig, run, sample_tasks, without_test_outputs
 from arc_efe.solving.solver import SolveConfig
@@ -92,7 +94,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--seed", type=int, help="seed of the per-task augmentations (0)")
     p.add_argument("--no-report", action="store_true", help="skip the PNGs and report/index.html")
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="solve N tasks at a time in N one-thread processes (on a CPU, N = cores; 1)")
+                   help="solve N tasks at a time in N one-thread processes (on a CPU, N = cores; 1); under "
+                        "torchrun / accelerate launch, N per rank")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto")
 
 
@@ -137,22 +140,36 @@ def _load(args: argparse.Namespace) -> list[Task]:
 
 
 def evaluate(args: argparse.Namespace) -> int:
+    """One process, or one rank of several when a launcher (torchrun, accelerate launch) started it."""
+    try:
+        ranks = launched_ranks()
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    with joined(ranks):
+        return _evaluate(args, ranks)
+
+
+def _evaluate(args: argparse.Namespace, ranks: Ranks) -> int:
     try:
         cfg = _config(args)
         tasks = _load(args)
-        device = resolve_device(args.device)
+        device = rank_device(resolve_device(args.device), ranks)
         if args.checkpoint is None:
             checkpoint, info = default_model()
-            print(describe_model(info), flush=True)
+            if ranks.main:
+                print(describe_model(info), flush=True)
         else:
             checkpoint = resolve_checkpoint(args.checkpoint).resolve()
         system, _ = ArcSystem.load(checkpoint, device)
-        tasks, contamination = _contamination(args, checkpoint, tasks)
+        tasks, contamination = _contamination(args, checkpoint, tasks, loud=ranks.main)
     except (CheckpointError, ConfigError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     out = args.out or _default_out(checkpoint)
-    bar = tqdm(total=len(tasks), desc=args.mode, unit="task", dynamic_ncols=True)
+    # Each rank counts its own share; rank 0's bar stands for all.
+    desc = args.mode if ranks.world == 1 else f"{args.mode} (rank 0 of {ranks.world}, its share)"
+    bar = tqdm(total=len(share(tasks, ranks)), desc=desc, unit="task", dynamic_ncols=True, disable=not ranks.main)
     solved = 0
 
     def progress(task: Task, record: TaskRecord, resumed: bool) -> None:
@@ -164,41 +181,49 @@ def evaluate(args: argparse.Namespace) -> int:
 
     try:
         summary = run(system, tasks, cfg, out, str(checkpoint), report=not args.no_report, on_record=progress,
-                      workers=args.workers, contamination=contamination)
+                      workers=args.workers, contamination=contamination, ranks=ranks)
     except ValueError as err:
         bar.close()
         print(f"error: {err}", file=sys.stderr)
         return 1
     bar.close()
-    print(_summary(summary, out, args))
+    if ranks.main:
+        print(_summary(summary, out, args))
     return 0
 
 
-def _contamination(args: argparse.Namespace, checkpoint: Path, tasks: list[Task]) -> tuple[list[Task], dict]:
+def _contamination(args: argparse.Namespace, checkpoint: Path, tasks: list[Task],
+                   loud: bool = True) -> tuple[list[Task], dict]:
     """The tasks to score and what to record about contamination. Tasks whose content the checkpoint
     trained on (its trained_on.json) are refused unless --allow-contaminated; a checkpoint without
-    provenance is scored with a warning. `solve` scores nothing, so it checks nothing."""
+    provenance is scored with a warning (`loud`: printed; one rank of several prints). `solve` scores
+    nothing, so it checks nothing."""
     if args.mode != "evaluate":
         return tasks, {}
+
+    def warn(text: str) -> None:
+        if loud:
+            print(f"warning: {text}", file=sys.stderr)
+
     provenance = load_provenance(checkpoint)
     if provenance is None:
-        print(f"warning: {checkpoint} has no {TRAINED_ON_FILE}: what it trained on is unknown, so these scores "
-              "cannot be checked for contamination", file=sys.stderr)
+        warn(f"{checkpoint} has no {TRAINED_ON_FILE}: what it trained on is unknown, so these scores "
+             "cannot be checked for contamination")
         return tasks, {"provenance": "unknown"}
     ids = contaminated_ids(provenance, tasks)
     if not ids:
         return tasks, {}
     shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
     if args.allow_contaminated:
-        print(f"warning: scoring {len(ids)} task(s) this checkpoint trained on ({shown}) because of "
-              "--allow-contaminated; scores.json lists them as 'contaminated'", file=sys.stderr)
+        warn(f"scoring {len(ids)} task(s) this checkpoint trained on ({shown}) because of "
+             "--allow-contaminated; scores.json lists them as 'contaminated'")
         return tasks, {"contaminated": ids}
     clean = [t for t in tasks if t.id not in set(ids)]
     if not clean:
         raise ValueError(f"the checkpoint trained on all {len(ids)} task(s) ({shown}); refusing to score them "
                          "(for a training-set score pass --allow-contaminated: scored, flagged as contaminated)")
-    print(f"warning: refusing to score {len(ids)} task(s) this checkpoint trained on ({shown}); scoring the "
-          f"other {len(clean)} (pass --allow-contaminated to include them)", file=sys.stderr)
+    warn(f"refusing to score {len(ids)} task(s) this checkpoint trained on ({shown}); scoring the "
+         f"other {len(clean)} (pass --allow-contaminated to include them)")
     return clean, {"refused_contaminated": ids}
 
 

@@ -1,6 +1,8 @@
 """One solving run over many tasks: solve (resumable), draw each task, write submission, scores, report.
 
-`arc-efe evaluate` and `arc-efe solve` are thin wrappers around `run`.
+`arc-efe evaluate` and `arc-efe solve` are thin wrappers around `run`. Under `torchrun` / `accelerate
+launch` each rank solves its share of the tasks (`ranks.py`) and rank 0 writes the run's files, the same
+files one process writes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from arc_efe.config import to_dict
 from arc_efe.data.task import Pair, Task
 from arc_efe.system import ArcSystem
+from arc_efe.solving import ranks as rk
 from arc_efe.solving.parallel import solve_in_workers
 from arc_efe.solving.records import TaskRecord, append_record, check_run, read_records
 from arc_efe.solving.report import SCORES_FILE, render_record, write_outputs
@@ -61,11 +64,15 @@ def run(
     on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
     workers: int = 1,
     contamination: dict[str, Any] | None = None,
+    ranks: rk.Ranks | None = None,
 ) -> dict[str, Any]:
     """Solve `tasks` into `out_dir` (resuming a run with the same checkpoint and settings) and return
     the summary written to scores.json. `on_record(task, record, resumed)` follows each task; `workers`
     processes solve tasks at once (see solve_tasks). `contamination` (e.g. `{"contaminated": [ids]}`, what
-    the caller found checking the checkpoint's training data) goes into scores.json and run.json."""
+    the caller found checking the checkpoint's training data) goes into scores.json and run.json.
+    `ranks` (several: inside a joined process group, `ranks.joined`): this process solves its share, each
+    rank with its own `workers`, and every rank returns rank 0's summary."""
+    ranks = ranks or rk.Ranks()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = {"checkpoint": str(checkpoint), "solve": to_dict(cfg),
@@ -81,13 +88,49 @@ def run(
         if on_record is not None:
             on_record(task, record, resumed)
 
-    records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task, workers)
-    summary = write_outputs(out_dir, tasks, records, report)
-    if contamination:
-        summary.update(contamination)
-        # write_outputs knows only the scores; the contamination record must sit beside them in scores.json.
-        (out_dir / SCORES_FILE).write_text(json.dumps(summary, indent=2))
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    rk.prepare(out_dir, settings, ranks)
+    if ranks.world == 1:
+        records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task, workers)
+    else:
+        records = solve_share(Solver(system, cfg), tasks, out_dir, settings, after_task, workers, ranks)
+    summary = None
+    if ranks.main:
+        if ranks.world > 1:
+            rk.write_merged(out_dir, [records[t.id] for t in tasks])
+            for task in tasks if report else ():  # pictures a rank drew on another machine's disk
+                render_record(out_dir, task, records[task.id], overwrite=False)
+        summary = write_outputs(out_dir, tasks, records, report)
+        if contamination:
+            summary.update(contamination)
+            # write_outputs knows only the scores; the contamination record must sit beside them in scores.json.
+            (out_dir / SCORES_FILE).write_text(json.dumps(summary, indent=2))
+    summary = rk.from_main(summary, ranks)
+    rk.finish(out_dir, ranks)
     return summary
+
+
+def solve_share(
+    solver: Solver,
+    tasks: list[Task],
+    out_dir: Path,
+    settings: dict[str, Any],
+    on_record: Callable[[Task, TaskRecord, bool], None] | None,
+    workers: int,
+    ranks: rk.Ranks,
+) -> dict[str, TaskRecord]:
+    """Solve this rank's share of `tasks` into its rank folder (resuming it), skipping tasks any rank had
+    already recorded; return every task's record on rank 0 ({} on the others). `on_record` follows this
+    rank's tasks only."""
+    here = rk.rank_dir(out_dir, ranks.rank)
+    local = read_records(here)
+    earlier = read_records(out_dir) if ranks.main else {}  # a one-process run's, or one merged before
+    done = rk.all_records({**earlier, **local}, ranks)
+    todo = [t for t in rk.share(tasks, ranks) if t.id not in done or t.id in local]
+    ours = solve_tasks(solver, todo, here, settings, on_record, workers)
+    merged = rk.records_to_main(ours, ranks)
+    return {**done, **merged} if ranks.main else {}
 
 
 def solve_tasks(
