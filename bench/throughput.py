@@ -7,9 +7,16 @@ The reference mirrors the prototype's design at the same model sizes: one pair p
 fp32, one optimiser group and one joint gradient clip. Both run in this process, alternating, and the
 median of the repeats is reported.
 
+Two rates, because our loop trains each window's batch `prompt_refresh` times: unique pairs/s (new
+training pairs drawn per second: what data throughput means) and optimiser updates/s. The reference
+draws a new pair for every update, so its two rates are the same number. `ours_pair_updates_s`
+(batch x updates/s, repeats counted) is what this script called `ours_pairs_s` before, and the training
+log's `pairs_per_s`.
+
     python bench/throughput.py [--steps 50 --ref-steps 30 --repeats 5] [--quick]
 
-Last line: `ratio=... ours_pairs_s=... ref_pairs_s=... ours_ms_step=... ref_ms_step=...`.
+Last line: `unique_ratio=... updates_ratio=... ours_unique_pairs_s=... ours_updates_s=... ours_pair_updates_s=...
+ref_pairs_s=... ours_ms_step=... ref_ms_step=...`.
 """
 
 from __future__ import annotations
@@ -136,9 +143,12 @@ def main(argv: list[str] | None = None) -> int:
                 times.append(1000 * timed(fn) / n)
             print(f"repeat {r}: ours {ours_ms[-1]:.1f} ms/step, reference {ref_ms[-1]:.1f} ms/step", flush=True)
     ours_step, ref_step = median(ours_ms), median(ref_ms)
-    ours_pairs = cfg.data.batch_size * 1000 / ours_step
-    ref_pairs = 1000 / ref_step
-    print(summary_line({"ratio": ours_pairs / ref_pairs, "ours_pairs_s": ours_pairs, "ref_pairs_s": ref_pairs,
+    ours_updates, ref_updates = 1000 / ours_step, 1000 / ref_step
+    ours_unique = cfg.data.batch_size * ours_updates / cfg.prompt_refresh  # one new batch per window
+    ref_pairs = ref_updates  # one new pair per update
+    print(summary_line({"unique_ratio": ours_unique / ref_pairs, "updates_ratio": ours_updates / ref_updates,
+                        "ours_unique_pairs_s": ours_unique, "ours_updates_s": ours_updates,
+                        "ours_pair_updates_s": cfg.data.batch_size * ours_updates, "ref_pairs_s": ref_pairs,
                         "ours_ms_step": ours_step, "ref_ms_step": ref_step, "batch": cfg.data.batch_size,
                         "refresh": cfg.prompt_refresh, "ref_canvas": args.ref_canvas or "own",
                         "repeats": args.repeats}))

@@ -88,6 +88,7 @@ def test_two_ranks_write_the_run_folder_of_one_process(folders, one_process, tmp
     assert not (out / "ranks").exists()  # merged: the folder looks like a one-process run's
 
 
+@pytest.mark.slow  # two launches of 2 processes: about 45 s on a shared 2-core machine
 def test_a_killed_rank_resumes_its_own_share(folders, one_process, tmp_path):  # noqa: F811
     run_dir, tasks_dir = folders
     out = tmp_path / "killed"

@@ -32,9 +32,14 @@ def test_metrics_name_every_monitored_value(small_tasks_dir, tmp_path):
     run = train(tiny_config(small_tasks_dir, tmp_path / "run", max_steps=4, prompt_refresh=2))
     records = read_metrics(run)
     for key in ("Loss", "Qwen_grad", "Mask_ratio", "Reward", "acc_before", "acc_after", "pairs_per_s",
-                "Total", "term/risk", "term/ambiguity", "term/bidirectional", "term/size", "term/anchor",
-                "term/pg_policy_loss", "term/pg_entropy"):
+                "unique_pairs_per_s", "updates_per_s", "Total", "term/risk", "term/ambiguity",
+                "term/bidirectional", "term/size", "term/anchor", "term/pg_policy_loss", "term/pg_entropy"):
         assert key in records[-1], key
+    # pairs_per_s counts a pair once per update; each window's batch trains prompt_refresh (2) updates.
+    batch = tiny_config(small_tasks_dir, tmp_path / "run").data.batch_size
+    for r in records:
+        assert r["pairs_per_s"] == pytest.approx(batch * r["updates_per_s"])
+        assert r["unique_pairs_per_s"] == pytest.approx(r["pairs_per_s"] / 2)
     refreshed = [r for r in records if r["refreshed"]]
     assert refreshed and all(r["grad/encoder"] > 0 for r in refreshed)
     cached = [r for r in records if not r["refreshed"]]

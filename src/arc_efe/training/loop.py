@@ -184,10 +184,13 @@ class Trainer:
                 self.monitor.observe(self.state.step, result)
                 if self.state.step % self.cfg.log_every == 0 and not result.skipped:
                     now = time.perf_counter()
-                    rate = pairs_per_step * (self.state.step - tick_step) / max(now - tick, 1e-9)
+                    updates = (self.state.step - tick_step) / max(now - tick, 1e-9)
                     tick, tick_step = now, self.state.step
-                    line = self.monitor.record(self.state.step, self.epoch, result, rate,
-                                               {"lr_agent": self.scheduler.get_last_lr()[0]})
+                    # Each window's batch trains prompt_refresh updates: new pairs arrive that much slower.
+                    line = self.monitor.record(self.state.step, self.epoch, result, pairs_per_step * updates,
+                                               {"lr_agent": self.scheduler.get_last_lr()[0]},
+                                               unique_pairs_per_s=pairs_per_step * updates / self.cfg.prompt_refresh,
+                                               updates_per_s=updates)
                     bar.write(line)
             if self.cfg.save_every and self.state.step % self.cfg.save_every == 0 and self.state.step < total:
                 self.save()

@@ -21,12 +21,16 @@ ZERO_GRAD_WINDOW = 100  # refresh steps with encoder grad 0 before warning
 FLAT_REWARD_WINDOW = 200  # steps with reward exactly 0 before warning
 
 
-def format_line(step: int, r: StepResult, encoder_grad: float, pairs_per_s: float) -> str:
-    """`step | Loss | Qwen_grad | Mask_ratio | Reward | acc_before→acc_after | pairs/s`; Loss is the EFE loss."""
+def format_line(step: int, r: StepResult, encoder_grad: float, pairs_per_s: float,
+                unique_pairs_per_s: float | None = None) -> str:
+    """`step | Loss | Qwen_grad | Mask_ratio | Reward | acc_before→acc_after | pair-updates/s | unique pairs/s`;
+    Loss is the EFE loss. A window's batch trains `prompt_refresh` updates, so pair-updates/s (rows through
+    the optimiser, repeats counted) is that many times the unique pairs/s (new training pairs drawn)."""
+    unique = "" if unique_pairs_per_s is None else f" | {unique_pairs_per_s:.1f} unique pairs/s"
     return (
         f"step {step:6d} | Loss {r.efe:.4f} | Qwen_grad {encoder_grad:.2e} | "
         f"Mask_ratio {r.terms.get('mask_ratio', math.nan):.3f} | Reward {r.reward:+.4f} | "
-        f"acc {r.acc_before:.3f}→{r.acc_after:.3f} | {pairs_per_s:.1f} pairs/s"
+        f"acc {r.acc_before:.3f}→{r.acc_after:.3f} | {pairs_per_s:.1f} pair-updates/s{unique}"
     )
 
 
@@ -76,13 +80,21 @@ class Monitor:
             log.warning("Reward has been exactly 0 for %d steps: the refiner policy changes no prediction "
                         "(policy action scale too small, or the agent ignores the prompt).", FLAT_REWARD_WINDOW)
 
-    def record(self, step: int, epoch: float, r: StepResult, pairs_per_s: float, extra: dict) -> str:
-        """Write one jsonl record and TensorBoard scalars; return the console line."""
+    def record(self, step: int, epoch: float, r: StepResult, pairs_per_s: float, extra: dict,
+               unique_pairs_per_s: float | None = None, updates_per_s: float | None = None) -> str:
+        """Write one jsonl record and TensorBoard scalars; return the console line. `pairs_per_s` counts a
+        pair once per update it trains (the key keeps its name for older readers: bench/gpu.sh, past runs'
+        logs); `unique_pairs_per_s` counts each drawn pair once; `updates_per_s` counts optimiser steps."""
+        rates = {"pairs_per_s": pairs_per_s}
+        if unique_pairs_per_s is not None:
+            rates["unique_pairs_per_s"] = unique_pairs_per_s
+        if updates_per_s is not None:
+            rates["updates_per_s"] = updates_per_s
         record = {
             "step": step, "epoch": round(epoch, 4), "Loss": r.efe, "Total": r.loss,
             "Qwen_grad": self.last_encoder_grad, "Mask_ratio": r.terms.get("mask_ratio"),
             "Reward": r.reward, "acc_before": r.acc_before, "acc_after": r.acc_after,
-            "pairs_per_s": pairs_per_s, "refreshed": r.refreshed, "nonfinite_steps": self.nonfinite_steps,
+            **rates, "refreshed": r.refreshed, "nonfinite_steps": self.nonfinite_steps,
             **{f"term/{k}": v for k, v in r.terms.items()},
             "term/prompt": self.last_prompt_term,
             **{f"grad/{k}": v for k, v in r.grad_norms.items()},
@@ -94,7 +106,7 @@ class Monitor:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "step":
                     self.writer.add_scalar(key, value, step)
-        return format_line(step, r, self.last_encoder_grad, pairs_per_s)
+        return format_line(step, r, self.last_encoder_grad, pairs_per_s, unique_pairs_per_s)
 
     def record_eval(self, step: int, epoch: float, scores: dict) -> None:
         with (self.metrics_path.parent / "eval.jsonl").open("a") as f:
