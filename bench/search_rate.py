@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 from common import machine_line, summary_line
@@ -36,12 +37,23 @@ def score(task, result) -> list[bool]:
             for pair, cands in zip(task.test, result.candidates)]
 
 
+def read_ids(spec: str) -> set[str]:
+    """Task ids from `--ids`: a file (one id per line, first TSV column, # comments) or a comma list."""
+    path = Path(spec)
+    if not path.is_file():
+        return {part.strip() for part in spec.split(",") if part.strip()}
+    lines = [line.split("\t")[0].strip() for line in path.read_text().splitlines()]
+    return {line for line in lines if line and not line.startswith("#") and line != "task_id"}
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--tasks", default="arc1/training", help="tasks with known test outputs")
     p.add_argument("--limit", type=int, default=None, help="seeded sample size (default: every task)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    p.add_argument("--ids", help="only these task ids: a comma-separated list, or a file with one id per line "
+                   "(the first column of a TSV; lines starting with # skipped); applied before --limit")
     p.add_argument("--budget", type=float, default=2.0, help="seconds of search per task")
     p.add_argument("--depth", type=int, default=SearchConfig.max_depth, help="primitives per program, at most")
     p.add_argument("--past-first-hit", action="store_true",
@@ -59,7 +71,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(machine_line(), flush=True)
-    tasks = sample_tasks(load_tasks(args.tasks).tasks, args.limit, args.seed)
+    tasks = load_tasks(args.tasks).tasks
+    if args.ids:
+        wanted = read_ids(args.ids)
+        tasks = [t for t in tasks if t.id in wanted]
+    tasks = sample_tasks(tasks, args.limit, args.seed)
     if not all(t.has_test_outputs for t in tasks):
         print(f"error: some tasks in {args.tasks} have no test outputs", file=sys.stderr)
         return 1

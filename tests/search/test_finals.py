@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from arc_efe.search.finals import feasible, fit_finals
+from arc_efe.search.finals import CROP_LENGTH, feasible, fit_finals
 from arc_efe.search.grids import label_value
 
 
@@ -46,3 +46,34 @@ def test_tile_layout_with_d8_blocks(G):
 def test_feasible_shapes(G):
     assert feasible(G("12/34"), G("1234/1234"))
     assert not feasible(G("12/34"), G("123/123"))
+
+
+def test_tile_layout_under_a_colour_map(G):
+    """A recoloured state tiled: the map and the layout are fitted together, and applied in that order."""
+    finals = fit_finals([G("1M"), G("M0")], [G("1414"), G("4040")])
+    assert [f.text for f in finals] == ["recolour{10>4} | tile1x2[id,id]"]
+    assert finals[0].length == 2
+    np.testing.assert_array_equal(finals[0].apply(G("M3")), G("4343"))
+
+
+def test_anchored_crop_needs_one_output_shape_and_no_colour_map(G):
+    states, outputs = [G("123/456/789"), G("987/654/321")], [G("12/45"), G("98/65")]
+    assert fit_finals(states, outputs) == []  # crop finals only when asked (a task whose outputs shrink)
+    finals = fit_finals(states, outputs, crop=True)
+    assert finals[0].text == "crop_top_left_2x2" and finals[0].length == CROP_LENGTH
+    np.testing.assert_array_equal(finals[0].apply(G("111/222/333")), G("11/22"))
+    assert fit_finals(states, [G("52/45"), G("98/65")], crop=True) == []  # not the window: no map rescues it
+
+
+def test_crop_to_content_then_a_colour_map(G):
+    states = [G("0000/0120/0000"), G("000/030/010")]
+    finals = fit_finals(states, [G("56"), G("7/5")], crop=True)
+    assert finals[0].text == "crop_content | recolour{1>5,2>6,3>7}"
+    np.testing.assert_array_equal(finals[0].apply(G("00/21")), G("65"))
+    assert finals[0].apply(G("00/00")) is None
+
+
+def test_feasible_with_crops(G):
+    assert not feasible(G("123/456"), G("1/2"))
+    assert feasible(G("123/456"), G("1/2"), crop=True)
+    assert not feasible(G("12/34"), G("123/456/789"), crop=True)  # larger, and not a tiling

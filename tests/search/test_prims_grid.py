@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from arc_efe.search.dsl import GRID
+from arc_efe.search.grids import label_value
 from arc_efe.search.registry import BY_NAME, PRIMITIVES
 
 A = "120/340"
@@ -70,7 +71,47 @@ CASES = [
     ("count_row", "100/001", "11"), ("count_column", "100/001", "1/1"), ("count_square", "100/001", "11/11"),
     ("majority_colour_cell", "122/000", "2"), ("minority_colour_cell", "122/000", "1"),
     ("paint_majority", "122/300", "222/200"), ("paint_mark", "102", "M0M"), ("invert_mask", "102", "0M0"),
+    ("rays_down_mark", "100/000", "100/M00"), ("rays_up_mark", "000/010", "0M0/010"),
+    ("rays_right_mark", "100/000", "1MM/000"), ("rays_left_mark", "001", "MM1"), ("rays_right_mark", "1020", "1M2M"),
+    ("rays_vertical_mark", "000/010/000", "0M0/010/0M0"), ("rays_horizontal_mark", "000/010/000", "000/M1M/000"),
+    ("rays_cross_mark", "000/010/000", "0M0/M1M/0M0"), ("rays_diagonal_mark", "000/010/000", "M0M/010/M0M"),
+    ("fractal_minority", "22/10", "0000/0000/2200/1000"), ("fractal_minority", "00", None),
+    ("keep_centre_row", "123/456/789", "000/456/000"), ("keep_centre_column", "123/456/789", "020/050/080"),
+    ("keep_centre_row", "12/34", None),
+    ("recolour_nearest_minority", "2220/0001/0000", "2220/0002/0000"), ("recolour_nearest_minority", "110", None),
+    ("recolour_nearest_majority", "5501/0000/0002", "1101/0000/0002"),
+    ("paint_minority", "1112/0100", "2222/0200"), ("paint_minority", "000", None),
+    ("fall_objects_down", "110/000/010/000", "000/000/110/010"), ("fall_objects_down", "000/010", None),
+    ("fall_objects_up", "000/010", "010/000"), ("fall_objects_left", "01", "10"), ("fall_objects_right", "10", "01"),
+    ("move_to_largest", "0100/0000/0000/0220/0220", "0000/0000/0100/0220/0220"),
+    ("move_to_largest", "1000/0000/0022/0022", None),
+    ("move_to_smallest", "1110/0000/0000/0020", "0000/0000/1110/0020"),
+    ("move_to_smallest", "11/00/22", None),
 ]
+
+# Labelling primitives: per cell of the grid, the label (None: background, left as it is).
+LABELLED = [
+    ("label_neighbours_4", "11/10", [[2, 1], [1, None]]), ("label_neighbours_8", "11/10", [[2, 2], [2, None]]),
+    ("label_neighbours_4", "111/111/111", [[2, 3, 2], [3, 4, 3], [2, 3, 2]]),
+    ("label_col_mod2", "1111", [[0, 1, 0, 1]]), ("label_col_mod3", "1101", [[0, 1, None, 0]]),
+    ("label_row_mod2", "1/2/0", [[0], [1], [None]]), ("label_row_mod3", "1/2/3/4", [[0], [1], [2], [0]]),
+]
+
+
+@pytest.mark.parametrize(("name", "grid", "labels"), LABELLED, ids=[f"{c[0]}-{i}" for i, c in enumerate(LABELLED)])
+def test_labelling_primitive(name, grid, labels, G):
+    grid = G(grid)
+    expected = np.array([[grid[r, c] if label is None else label_value(int(grid[r, c]), label)
+                          for c, label in enumerate(row)] for r, row in enumerate(labels)], dtype=np.uint8)
+    np.testing.assert_array_equal(BY_NAME[name].fn(grid), expected)
+
+
+def test_mark_rays_differ_from_coloured_rays(G):
+    """The marked rays cover the cells the coloured rays paint, and only those."""
+    grid = G("0000/0100/0002/0000")
+    for direction in ("down", "up", "right", "left", "vertical", "horizontal", "cross", "diagonal"):
+        coloured, marked = BY_NAME[f"rays_{direction}"].fn(grid), BY_NAME[f"rays_{direction}_mark"].fn(grid)
+        np.testing.assert_array_equal(marked == 10, (coloured != grid))
 
 
 @pytest.mark.parametrize(("name", "grid", "expected"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
@@ -114,5 +155,5 @@ def test_idempotent(name):
 
 def test_every_grid_primitive_has_a_case():
     grid_ops = {p.name for p in PRIMITIVES if p.arg == GRID and p.result == GRID}
-    assert grid_ops - {c[0] for c in CASES} == set()
+    assert grid_ops - {c[0] for c in CASES} - {c[0] for c in LABELLED} == set()
     assert len(PRIMITIVES) >= 100

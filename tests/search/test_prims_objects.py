@@ -66,6 +66,11 @@ CONSUMED = [
     ("pieces_vote", "parts_tb_3", "10/23/40", "10"), ("pieces_and", "objects_4", SCENE, None),
     ("layout_colours", "grid_cells", CELLS, "10/34"), ("layout_colours", "objects_4", SCENE, None),
     ("fill_boxes", "objects_8", "10/01", "1M/M1"), ("crop_all", "objects_4", "0000/0100/0020/0000", "10/02"),
+    ("box_largest", "objects_4", "0000/0110/0120/0000", "11/12"),
+    ("box_largest_box", "objects_4", "0000/0110/0120/0000", "11/12"),
+    ("box_unique_colour", "objects_4", "10102", "2"), ("box_most_colours", "objects_8_multi", "120/000/003", "12"),
+    ("inside_largest", "objects_4", "11111/12031/11111", "203"),
+    ("inside_largest_box", "objects_4", "11111/12031/11111", "203"), ("inside_largest", "objects_4", "11/00", None),
 ]
 
 

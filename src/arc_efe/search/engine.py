@@ -18,7 +18,7 @@ import numpy as np
 
 from arc_efe.data.task import Task
 from arc_efe.search.dsl import GRID, Primitive
-from arc_efe.search.finals import Final, feasible, fit_finals
+from arc_efe.search.finals import Final, can_crop, feasible, fit_finals
 from arc_efe.search.grids import as_search_grid, fits, grid_key
 from arc_efe.search.objects import ObjectSet
 from arc_efe.search.registry import taking
@@ -101,6 +101,10 @@ class _Search:
         self.evaluated = 0
         self.depth_done = 0
         self.tried: set[bytes] = set()  # demo parts of the leaves already fitted
+        self.failed_first: set[bytes] = set()  # first-demo values no final turns into the first output
+        # A task whose outputs are smaller than its inputs: crop finals are tried on larger states too.
+        self.crop = all(can_crop(p.input, p.output) for p in task.train) and any(
+            p.input.shape != p.output.shape for p in task.train)
 
     def _tick(self) -> None:
         self.evaluated += 1
@@ -129,11 +133,22 @@ class _Search:
         return tuple(out)
 
     def _leaf(self, state: _State, prim: Primitive) -> None:
-        """A last-depth program: demos first, shape-pruned, tests only for programs that fit."""
-        demo_values = []
-        for i in range(self.demos):
+        """A last-depth program: the first demo alone first (most programs fail there: the other demos are
+        not run), then every demo, shape-pruned; the tests only for programs that fit."""
+        first = _apply(prim, state.values[0])
+        if first is None or not feasible(first, self.outputs[0], self.crop):
+            return
+        first_key = grid_key(first)
+        if first_key in self.failed_first:
+            return
+        if not fit_finals([first], self.outputs[:1], self.crop):  # no final fits the first demo: skip the rest
+            if len(self.failed_first) < self.cfg.max_states:
+                self.failed_first.add(first_key)
+            return
+        demo_values = [first]
+        for i in range(1, self.demos):
             out = _apply(prim, state.values[i])
-            if out is None or not feasible(out, self.outputs[i]):
+            if out is None or not feasible(out, self.outputs[i], self.crop):
                 return
             demo_values.append(out)
         key = b"#".join(grid_key(v) for v in demo_values)
@@ -141,7 +156,7 @@ class _Search:
             return  # an earlier program behaved the same on every demo: its finals were fitted already
         if len(self.tried) < self.cfg.max_states:
             self.tried.add(key)
-        finals = fit_finals(demo_values, self.outputs)
+        finals = fit_finals(demo_values, self.outputs, self.crop)
         if not finals:
             return
         tests = [_apply(prim, v) for v in state.values[self.demos:]]
@@ -149,10 +164,10 @@ class _Search:
             return
         self._accept(state.steps + (prim.name,), tuple(demo_values + tests), finals)
 
-    def _shape_ok(self, state: _State) -> bool:
+    def _shape_ok(self, state: _State, crop: bool = False) -> bool:
         """Whether a shape-keeping last step on this state could meet every demo output's shape."""
         grids = state.values[:self.demos] if state.kind == GRID else [v.grid for v in state.values[:self.demos]]
-        return all(feasible(g, o) for g, o in zip(grids, self.outputs))
+        return all(feasible(g, o, crop) for g, o in zip(grids, self.outputs))
 
     def _priority(self, state: _State) -> tuple[int, float]:
         """Expansion order for a depth the clock may cut short: states already shaped like the outputs
@@ -168,16 +183,24 @@ class _Search:
         return 3, float(sum(abs(g.shape[0] - o.shape[0]) + abs(g.shape[1] - o.shape[1])
                             for g, o in zip(demos, self.outputs)))
 
-    def _leaves(self, frontier: list[_State]) -> None:
+    def _strong(self, depth: int) -> int:
+        """Programs found no longer than a depth-`depth` program with a colour map (a crop or a mapped
+        tile final is longer: such a hit does not end the search before the next depth is tried)."""
+        return sum(1 for _, length, _ in self.found.values() if length <= depth + 1)
+
+    def _enough(self, depth: int) -> bool:
+        return len(self.found) >= self.cfg.max_programs and self._strong(depth) >= self.cfg.max_programs
+
+    def _leaves(self, frontier: list[_State], depth: int) -> None:
         """Every GRID-valued one-step extension of the frontier, tried as a finished program."""
         for state in frontier:
-            shape_ok = self._shape_ok(state)
+            shape_ok = self._shape_ok(state, self.crop)
             for prim in taking(state.kind):
                 if prim.result != GRID or (prim.keeps_shape and not shape_ok):
                     continue
                 self._tick()
                 self._leaf(state, prim)
-                if len(self.found) >= self.cfg.max_programs:
+                if self._enough(depth):
                     return
 
     def _grow(self, frontier: list[_State], seen: set[bytes]) -> list[_State]:
@@ -210,16 +233,16 @@ class _Search:
         seen = {_key(GRID, self.inputs)}
         try:
             self._tick()
-            self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs))
+            self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs, self.crop))
             self.tried.add(b"#".join(grid_key(v) for v in self.inputs[:self.demos]))
             for depth in range(1, self.cfg.max_depth + 1):
-                if len(self.found) >= self.cfg.max_programs:
+                if self._enough(depth - 1):
                     break
-                self._leaves(frontier)
-                if len(self.found) >= self.cfg.max_programs:
+                self._leaves(frontier, depth)
+                if self._enough(depth):
                     break
                 self.depth_done = depth
-                if self.found and not self.cfg.past_first_hit:
+                if self._strong(depth) and not self.cfg.past_first_hit:
                     break  # the shortest programs are found; deeper ones would rarely outrank them
                 if depth < self.cfg.max_depth:
                     frontier = sorted(self._grow(frontier, seen), key=self._priority)

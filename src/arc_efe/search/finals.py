@@ -13,11 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arc_efe.search.grids import BG, bbox
 from arc_efe.search.prims_geometry import D8
 
 _VIEWS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"id": lambda g: g, **D8}
 _SHAPE_KEEPING = ("id", "rot180", "flip_lr", "flip_ud")
 MAX_TILES = 5
+CROP_LENGTH = 2  # a crop final counts as two steps: it fits more states by chance than a colour map does
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,11 @@ def _coarse(values: np.ndarray) -> np.ndarray:
     return np.where(values < 10, values, 10 + values // 10)
 
 
-def _fit_table(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], coarse: bool) -> np.ndarray | None:
-    """The value -> colour table every demo agrees on; None when some value needs two colours."""
-    table = np.full(256, -1, dtype=np.int64)
+def _fit_table(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], coarse: bool,
+               start: np.ndarray | None = None) -> np.ndarray | None:
+    """The value -> colour table every demo agrees on (and `start`, when given, a table to extend: it is
+    not changed); None when some value needs two colours."""
+    table = np.full(256, -1, dtype=np.int64) if start is None else start.copy()
     for state, output in zip(states, outputs):  # demo by demo: most states fail on the first
         keys = _coarse(state.ravel()) if coarse else state.ravel()
         targets = output.ravel()
@@ -98,23 +102,48 @@ def _tile_counts(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) ->
     return (rows, cols) if (rows, cols) != (1, 1) and rows <= MAX_TILES and cols <= MAX_TILES else None
 
 
+def _block(output: np.ndarray, shape: tuple[int, int], i: int, j: int) -> np.ndarray:
+    return output[i * shape[0]:(i + 1) * shape[0], j * shape[1]:(j + 1) * shape[1]]
+
+
+def _tile_layout(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], counts: tuple[int, int],
+                 names: list[str], mapped: bool) -> tuple[list[str], np.ndarray | None] | None:
+    """Each block's D8 view, first match in `names` order; `mapped`: the views under one colour map that
+    every block of every demo agrees on (the first view that keeps the map consistent, block by block)."""
+    layout, table = [], None
+    for i in range(counts[0]):
+        for j in range(counts[1]):
+            for name in names:
+                if not mapped:  # demo by demo: most views fail on the first
+                    if all(np.array_equal(_block(o, s.shape, i, j), _VIEWS[name](s)) for s, o in zip(states, outputs)):
+                        break
+                    continue
+                views = [_VIEWS[name](s) for s in states]
+                blocks = [_block(o, s.shape, i, j) for s, o in zip(states, outputs)]
+                grown = _fit_table(views, blocks, False, table)
+                if grown is not None:
+                    table = grown
+                    break
+            else:
+                return None
+            layout.append(name)
+    return layout, table
+
+
 def _tile_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Final | None:
-    """Outputs made of rows x cols blocks, each block one fixed D8 view of the state."""
+    """Outputs made of rows x cols blocks, each block one fixed D8 view of the state; failing that, of the
+    state under one colour map (a recoloured state tiled)."""
     counts = _tile_counts(states, outputs)
     if counts is None:
         return None
     square = all(s.shape[0] == s.shape[1] for s in states)
     names = list(_VIEWS) if square else list(_SHAPE_KEEPING)
-    layout = []
-    for i in range(counts[0]):
-        for j in range(counts[1]):
-            view = next((name for name in names if all(
-                np.array_equal(o[i * s.shape[0]:(i + 1) * s.shape[0], j * s.shape[1]:(j + 1) * s.shape[1]],
-                               _VIEWS[name](s)) for s, o in zip(states, outputs))), None)
-            if view is None:
-                return None
-            layout.append(view)
-
+    found = (_tile_layout(states, outputs, counts, names, False)
+             or _tile_layout(states, outputs, counts, ["id"], True))  # mapped: plain copies only (cheap)
+    if found is None:
+        return None
+    layout, table = found
+    colour = None if table is None else _map_final(table, False)
     needs_square = any(name not in _SHAPE_KEEPING for name in layout)
 
     def apply(grid: np.ndarray) -> np.ndarray | None:
@@ -122,21 +151,92 @@ def _tile_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> 
             return None
         if grid.shape[0] * counts[0] > 30 or grid.shape[1] * counts[1] > 30:
             return None
+        if colour is not None:
+            grid = colour.apply(grid)
+            if grid is None:
+                return None
         blocks = [_VIEWS[name](grid) for name in layout]
         rows = [np.hstack(blocks[r * counts[1]:(r + 1) * counts[1]]) for r in range(counts[0])]
         return np.vstack(rows)
-    return Final(f"tile{counts[0]}x{counts[1]}[{','.join(layout)}]", 1, apply)
+    text = f"tile{counts[0]}x{counts[1]}[{','.join(layout)}]"
+    if colour is None:
+        return Final(text, 1, apply)
+    return Final(f"{colour.text} | {text}", 1 + colour.length, apply)
 
 
-def feasible(state: np.ndarray, output: np.ndarray) -> bool:
-    """Whether any final could turn a state of this shape into an output of that shape."""
+def _then(first_text: str, crop: Callable[[np.ndarray], np.ndarray | None], colour: Final) -> Final:
+    """A crop followed by a fitted colour final, as one final."""
+    def apply(grid: np.ndarray) -> np.ndarray | None:
+        cropped = crop(grid)
+        return None if cropped is None else colour.apply(cropped)
+    return Final(" | ".join(t for t in (first_text, colour.text) if t), CROP_LENGTH + colour.length, apply)
+
+
+def _anchored(anchor: str, oh: int, ow: int) -> Callable[[np.ndarray], np.ndarray | None]:
+    def crop(grid: np.ndarray) -> np.ndarray | None:
+        h, w = grid.shape
+        if h < oh or w < ow or anchor == "centre" and ((h - oh) % 2 or (w - ow) % 2):
+            return None
+        top = {"top_left": 0, "top_right": 0, "bottom_left": h - oh, "bottom_right": h - oh}.get(anchor, (h - oh) // 2)
+        left = {"top_left": 0, "bottom_left": 0, "top_right": w - ow, "bottom_right": w - ow}.get(anchor, (w - ow) // 2)
+        return grid[top:top + oh, left:left + ow]
+    return crop
+
+
+def _content(grid: np.ndarray) -> np.ndarray | None:
+    """The box of the non-background cells."""
+    box = bbox(grid != BG)
+    return None if box is None else grid[box[0]:box[1], box[2]:box[3]]
+
+
+def _crop_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> list[Final]:
+    """Crops that leave each demo state the shape of its output: a fixed corner or the centre when every
+    output has one shape (the window must then be the output itself), or the box of the content followed
+    by a colour final."""
+    crops: list[tuple[str, Callable]] = []
+    shapes = {o.shape for o in outputs}
+    if len(shapes) == 1:
+        oh, ow = shapes.pop()
+        crops += [(f"crop_{a}_{oh}x{ow}", _anchored(a, oh, ow)) for a in _ANCHORS]
+    crops.append(("crop_content", _content))
+    for text, crop in crops:
+        mapped = text.startswith("crop_content")  # a fixed window and a free colour map would fit too much
+        cropped = []
+        for state, output in zip(states, outputs):  # demo by demo: most crops fail on the first
+            c = crop(state)
+            if c is None or c.shape != output.shape or not mapped and not np.array_equal(c, output):
+                break
+            cropped.append(c)
+        else:
+            finals = [_then(text, crop, colour) for colour in _colour_finals(cropped, outputs)]
+            if finals:
+                return finals  # the first crop that fits: the others would mostly repeat its predictions
+    return []
+
+
+_ANCHORS = ("top_left", "top_right", "bottom_left", "bottom_right", "centre")
+
+
+def can_crop(state: np.ndarray, output: np.ndarray) -> bool:
+    return state.shape[0] >= output.shape[0] and state.shape[1] >= output.shape[1]
+
+
+def feasible(state: np.ndarray, output: np.ndarray, crop: bool = False) -> bool:
+    """Whether any final could turn a state of this shape into an output of that shape (`crop`: crop
+    finals are tried too, so any state at least as large as the output)."""
     (h, w), (oh, ow) = state.shape, output.shape
-    return (h, w) == (oh, ow) or (oh % h == 0 and ow % w == 0 and oh // h <= MAX_TILES and ow // w <= MAX_TILES)
+    return ((h, w) == (oh, ow) or (oh % h == 0 and ow % w == 0 and oh // h <= MAX_TILES and ow // w <= MAX_TILES)
+            or crop and h >= oh and w >= ow)
 
 
-def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> list[Final]:
-    """Every final step that maps each demo state onto its demo output, cheapest first."""
+def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop: bool = False) -> list[Final]:
+    """Every final step that maps each demo state onto its demo output, cheapest first (`crop`: crop
+    finals too, where the states are larger than the outputs)."""
     if all(s.shape == o.shape for s, o in zip(states, outputs)):
         return _colour_finals(states, outputs)
     tiled = _tile_final(states, outputs)
-    return [tiled] if tiled is not None else []
+    if tiled is not None:
+        return [tiled]
+    if crop and all(can_crop(s, o) for s, o in zip(states, outputs)):
+        return _crop_finals(states, outputs)
+    return []

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, bbox, fits, majority_colour
+from arc_efe.search.grids import BG, bbox, fits, majority_colour, minority_colour
 
 
 def _checked(grid: np.ndarray) -> np.ndarray | None:
@@ -160,6 +160,27 @@ def fractal_inverse(grid: np.ndarray) -> np.ndarray | None:
     return _checked(np.kron((grid == BG).astype(np.uint8), grid))
 
 
+def fractal_minority(grid: np.ndarray) -> np.ndarray | None:
+    """A copy of the grid in the block of every cell of the least frequent colour."""
+    colour = minority_colour(grid)
+    return None if colour is None else _checked(np.kron((grid == colour).astype(np.uint8), grid))
+
+
+def keep_centre(axis: int):
+    """Only the middle row (axis 0) or column (axis 1) kept, the rest background; odd lengths only."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        length = grid.shape[axis]
+        if length % 2 == 0 or length < 3:
+            return None
+        out = np.full_like(grid, BG)
+        if axis == 0:
+            out[length // 2] = grid[length // 2]
+        else:
+            out[:, length // 2] = grid[:, length // 2]
+        return out
+    return op
+
+
 def _symmetrise(grid: np.ndarray, views: list[np.ndarray]) -> np.ndarray | None:
     """Fill background cells from the same cell of each reflected view (same shape)."""
     out = grid.copy()
@@ -258,12 +279,13 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "tile_1x2": tile(1, 2), "tile_2x1": tile(2, 1), "tile_2x2": tile(2, 2), "tile_3x3": tile(3, 3),
     "mirror_right": mirror_right, "mirror_left": mirror_left, "mirror_down": mirror_down, "mirror_up": mirror_up,
     "mirror_quad": mirror_quad, "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
-    "fractal_majority": fractal_majority, "scale_by_colours": scale_by_colours, "pad_edges": pad_edges,
+    "fractal_majority": fractal_majority, "fractal_minority": fractal_minority,
+    "scale_by_colours": scale_by_colours, "pad_edges": pad_edges,
     "top_half": half("top"), "bottom_half": half("bottom"), "left_half": half("left"), "right_half": half("right"),
     "trim_border": trim_border, "add_border": add_border,
 }) + grid_ops({
     "symmetrise_lr": symmetrise_lr, "symmetrise_ud": symmetrise_ud, "symmetrise_both": symmetrise_both,
     "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
-    "repair_periodic": repair_periodic,
+    "repair_periodic": repair_periodic, "keep_centre_row": keep_centre(0), "keep_centre_column": keep_centre(1),
     "shift_up": shift(-1, 0), "shift_down": shift(1, 0), "shift_left": shift(0, -1), "shift_right": shift(0, 1),
 }, keeps_shape=True)

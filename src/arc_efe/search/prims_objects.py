@@ -109,6 +109,21 @@ def select(pick: Callable[[ObjectSet], Obj | None]):
     return op
 
 
+def box(pick: Callable[[ObjectSet], Obj | None], margin: int):
+    """The source grid inside the chosen object's bounding box, everything in it kept (`margin` 1: the box's
+    own frame cut off, the inside of a frame)."""
+    def op(found: ObjectSet) -> np.ndarray | None:
+        chosen = pick(found)
+        if chosen is None:
+            return None
+        h, w = chosen.shape
+        if h <= 2 * margin or w <= 2 * margin:
+            return None
+        top, left = chosen.top + margin, chosen.left + margin
+        return found.grid[top:top + h - 2 * margin, left:left + w - 2 * margin]
+    return op
+
+
 def _paint(found: ObjectSet, objs, base: np.ndarray | None = None) -> np.ndarray:
     out = np.full_like(found.grid, BG) if base is None else base.copy()
     for o in objs:
@@ -226,10 +241,16 @@ def crop_all(found: ObjectSet) -> np.ndarray | None:
 
 
 _KEEPS = ("largest", "smallest", "inner", "unique_colour", "unique_shape")
+_BOXES = ("largest", "largest_box", "unique_colour", "most_colours")
+_INSIDES = ("largest", "largest_box")
 
 PRIMITIVES = (
     [Primitive(name, fn, GRID, OBJECTS, "objects of each input") for name, fn in EXTRACTORS.items()]
     + [Primitive(f"select_{name}", select(pick), OBJECTS, GRID, "crop one object") for name, pick in _PICKS.items()]
+    + [Primitive(f"box_{name}", box(_PICKS[name], 0), OBJECTS, GRID, "crop the grid to one object's box")
+       for name in _BOXES]
+    + [Primitive(f"inside_{name}", box(_PICKS[name], 1), OBJECTS, GRID, "the inside of one frame")
+       for name in _INSIDES]
     + [Primitive(f"keep_{name}", keep(_PICKS[name], False), OBJECTS, GRID, "", True) for name in _KEEPS]
     + [Primitive(f"drop_{name}", keep(_PICKS[name], True), OBJECTS, GRID, "", True) for name in _KEEPS]
     + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map", True)

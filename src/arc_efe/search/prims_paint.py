@@ -117,6 +117,16 @@ def rays(directions: tuple[tuple[int, int], ...]):
     return op
 
 
+def rays_mark(directions: tuple[tuple[int, int], ...]):
+    """Like `rays`, but the ray cells take the mark, so the final colour map can tell ray from source."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        hit = np.zeros(grid.shape, dtype=bool)
+        for dr, dc in directions:
+            hit |= _smear(grid, dr, dc) != BG
+        return np.where((grid == BG) & hit, MARK, grid).astype(np.uint8)
+    return op
+
+
 def _between(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """Background cells whose nearest coloured cells on both sides along (dr, dc) share one colour."""
     ahead, behind = _smear(grid, dr, dc), _smear(grid, -dr, -dc)
@@ -285,6 +295,10 @@ PRIMITIVES = grid_ops({
     "rays_down": rays(((1, 0),)), "rays_up": rays(((-1, 0),)), "rays_right": rays(((0, 1),)),
     "rays_left": rays(((0, -1),)), "rays_vertical": rays(_ORTHO[:2]), "rays_horizontal": rays(_ORTHO[2:]),
     "rays_cross": rays(_ORTHO), "rays_diagonal": rays(_DIAG), "rays_star": rays(_ORTHO + _DIAG),
+    "rays_down_mark": rays_mark(((1, 0),)), "rays_up_mark": rays_mark(((-1, 0),)),
+    "rays_right_mark": rays_mark(((0, 1),)), "rays_left_mark": rays_mark(((0, -1),)),
+    "rays_vertical_mark": rays_mark(_ORTHO[:2]), "rays_horizontal_mark": rays_mark(_ORTHO[2:]),
+    "rays_cross_mark": rays_mark(_ORTHO), "rays_diagonal_mark": rays_mark(_DIAG),
     "connect_h": connect(True, False, False), "connect_v": connect(False, True, False),
     "connect_hv": connect(True, True, False), "connect_h_mark": connect(True, False, True),
     "connect_v_mark": connect(False, True, True), "connect_hv_mark": connect(True, True, True),

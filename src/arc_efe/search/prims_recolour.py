@@ -1,0 +1,72 @@
+"""GRID -> GRID primitives that recolour cells by where they are: from the nearest other colour, by how
+many neighbours they have, by their row or column index. All keep the shape.
+
+Where the new colour is a rule rather than a colour in the grid (a corner, every third column) they write
+a label (as `grids.label_value`: colour + 10 * (1 + label), labels here under 9) and leave the colours to
+the final colour map.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from arc_efe.search.dsl import grid_ops
+from arc_efe.search.grids import BG, majority_colour, minority_colour
+
+
+_FOUR = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=np.uint8)
+_EIGHT = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], dtype=np.uint8)
+
+
+def recolour_nearest(pick):
+    """Cells of the colour `pick(grid)` chooses take the colour of the nearest cell of any other
+    non-background colour (Euclidean; scipy's tie order). None when there is no such other cell."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        target = pick(grid)
+        if target is None:
+            return None
+        sources = (grid != BG) & (grid != target)
+        if not sources.any():
+            return None
+        indices = ndimage.distance_transform_edt(~sources, return_distances=False, return_indices=True)
+        nearest = grid[indices[0], indices[1]]
+        return np.where(grid == target, nearest, grid).astype(np.uint8)
+    return op
+
+
+def label_neighbours(diagonal: bool):
+    """Each coloured cell labelled by how many of its 4 (8) neighbours are coloured: corners, edges and
+    insides of shapes then map to colours of their own."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        solid = (grid != BG).astype(np.uint8)
+        count = ndimage.correlate(solid, _EIGHT if diagonal else _FOUR, mode="constant")
+        return np.where(solid, grid + 10 * (1 + count), grid).astype(np.uint8)
+    return op
+
+
+def label_position(axis: int, period: int):
+    """Each coloured cell labelled by its row (axis 0) or column (axis 1) index modulo `period`."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        index = np.arange(grid.shape[axis], dtype=np.uint8) % period
+        labels = grid + 10 * (1 + (index[:, None] if axis == 0 else index[None, :]))
+        return np.where(grid != BG, labels, grid).astype(np.uint8)
+    return op
+
+
+def paint_with(pick):
+    """Every coloured cell in the colour `pick(grid)` chooses (a shape takes the colour of a marker)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        colour = pick(grid)
+        return None if colour is None else np.where(grid != BG, colour, BG).astype(np.uint8)
+    return op
+
+
+PRIMITIVES = grid_ops({
+    "recolour_nearest_minority": recolour_nearest(minority_colour),
+    "recolour_nearest_majority": recolour_nearest(lambda g: majority_colour(g, exclude_bg=True)),
+    "label_neighbours_4": label_neighbours(False), "label_neighbours_8": label_neighbours(True),
+    "label_row_mod2": label_position(0, 2), "label_col_mod2": label_position(1, 2),
+    "label_row_mod3": label_position(0, 3), "label_col_mod3": label_position(1, 3),
+    "paint_minority": paint_with(minority_colour),
+}, keeps_shape=True)
