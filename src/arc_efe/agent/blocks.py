@@ -28,18 +28,25 @@ class PromptFiLM(nn.Module):
         self.channels = channels
         self.blocks = blocks
         self.proj = nn.Linear(prompt_dim, blocks * FILM_PARAMS_PER_BLOCK * channels)
+        # Adds the 1 of `1 + scale` once per pass (a constant, not saved), so each norm needs one addcmul.
+        self.register_buffer("ones", torch.tensor([1.0, 0.0, 1.0, 0.0])[:, None], persistent=False)
 
     def forward(self, prompt: torch.Tensor) -> torch.Tensor:
-        """prompt [B, P] -> [B, blocks, 4, C] (scale1, shift1, scale2, shift2)."""
-        return self.proj(prompt).view(prompt.shape[0], self.blocks, FILM_PARAMS_PER_BLOCK, self.channels)
+        """prompt [B, P] -> [B, blocks, 4, C] (1 + scale1, shift1, 1 + scale2, shift2)."""
+        film = self.proj(prompt).view(prompt.shape[0], self.blocks, FILM_PARAMS_PER_BLOCK, self.channels)
+        return film + self.ones
 
 
 class Region(NamedTuple):
-    """Each sample's active top-left box on an S canvas."""
+    """Each sample's active top-left box on an S canvas, with what every block reads from it (computed
+    once per planning step, not once per block). Axis 0 of the stacked fields: row heads, column heads."""
 
     rows: torch.Tensor  # [B, S] bool, row inside the box
     cols: torch.Tensor  # [B, S] bool, column inside the box
     cells: torch.Tensor  # [B, S, S, 1] float, 1 inside the box
+    lines: torch.Tensor  # [2, B, 1, 1] float, the box's height and width (at least 1)
+    keys: torch.Tensor  # [2, B, 1, 1, 1, S] key bias: row heads' keys are columns, column heads' rows
+    queries: torch.Tensor  # [2, B, S, 1, 1, 1] float, 1 on query lines inside the box (rows, then columns)
 
 
 def active_region(size: torch.Tensor, canvas: int) -> Region:
@@ -47,37 +54,28 @@ def active_region(size: torch.Tensor, canvas: int) -> Region:
     index = torch.arange(canvas, device=size.device)[None, :]  # [1, S]
     rows, cols = index < size[:, :1], index < size[:, 1:]  # each [B, S]
     cells = (rows[:, :, None] & cols[:, None, :]).unsqueeze(-1).float()  # [B, S, S, 1]
-    return Region(rows, cols, cells)
+    lines = torch.stack([rows, cols])  # [2, B, S]
+    extent = lines.sum(dim=2).clamp(min=1).float()[:, :, None, None]  # [2, B, 1, 1]
+    keys = key_bias(torch.stack([cols, rows]))[:, :, None, None, None, :]  # [2, B, 1, 1, 1, S]
+    return Region(rows, cols, cells, extent, keys, lines.float()[:, :, :, None, None, None])
 
 
 def key_bias(valid: torch.Tensor) -> torch.Tensor:
-    """Additive attention bias [B, L]: 0 on valid keys, -inf elsewhere. A region has >= 1 row and
+    """Additive attention bias [..., L]: 0 on valid keys, -inf elsewhere. A region has >= 1 row and
     column, so every softmax keeps a finite key; queries outside the region are zeroed afterwards."""
     return torch.zeros(valid.shape, device=valid.device).masked_fill(~valid, float("-inf"))
 
 
-def axial_means(x: torch.Tensor, region: Region) -> tuple[torch.Tensor, torch.Tensor]:
-    """Means over the region of each row [B, S, C] and each column [B, S, C] of x [B, S, S, C], which is
-    zero outside the region; lines outside the region get zeros."""
-    height = region.rows.sum(dim=1).clamp(min=1)[:, None, None]  # [B, 1, 1]
-    width = region.cols.sum(dim=1).clamp(min=1)[:, None, None]  # [B, 1, 1]
-    return x.sum(dim=2) / width, x.sum(dim=1) / height
+def axial_means(x: torch.Tensor, region: Region) -> torch.Tensor:
+    """Means over the region of each column and each row of x [B, S, S, C], which is zero outside the
+    region -> [2, B, S, C] (column means, then row means); lines outside the region get zeros."""
+    return torch.stack([x.sum(dim=1), x.sum(dim=2)]) / region.lines  # a column sums over the box's height
 
 
-def modulate(x: torch.Tensor, scale: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """x [B, S, S, C]; scale, shift [B, C]. `1 + scale` keeps an untrained FiLM near identity."""
-    return x * (1 + scale[:, None, None, :]) + shift[:, None, None, :]
-
-
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """Softmax attention over [..., L, d] plus an additive score bias broadcastable to [..., L, L].
-
-    Written out by hand: for L = 30 it beats CPU flash SDPA (6x under bf16 autocast, whose flash
-    backward is slow on short sequences). Scores go to fp32 before the softmax: autocast would do the
-    same, but its fused cast-and-softmax kernel is 2x slower than this.
-    """
-    scores = ((q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)).float() + bias.float()  # [..., L, L]
-    return scores.softmax(dim=-1) @ v
+def modulate(x: torch.Tensor, gain: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """x [B, S, S, C]; gain, shift [B, C]. The gain is FiLM's `1 + scale`, which keeps an untrained
+    FiLM near identity."""
+    return torch.addcmul(shift[:, None, None, :], x, gain[:, None, None, :])
 
 
 class AxialAttention(nn.Module):
@@ -88,6 +86,12 @@ class AxialAttention(nn.Module):
     from the mean state of the query's row (column heads) or column (row heads): row r can ask for
     source row r // 2 or H - 1 - r directly from its coordinate features, a mapping that dot-product
     scores over summed position embeddings learn far more slowly (their rank is at most the head dim).
+
+    Both halves run as one batch of sequences [2, B, line, head, position, d]: index 0 holds the row
+    heads (lines are rows), 1 the column heads on the transposed canvas (lines are columns). On the
+    small canvases of test-time training an update costs per op, not per flop, so the layout keeps ops
+    few. Softmax attention is written out: for L <= 30 it beats CPU flash SDPA (6x under bf16 autocast).
+    Scores go to fp32 before the softmax, as autocast would do.
     """
 
     def __init__(self, channels: int, heads: int, positions: int):
@@ -105,24 +109,32 @@ class AxialAttention(nn.Module):
         if h != w or h > self.positions:
             raise ValueError(f"AxialAttention: canvas must be square and at most {self.positions}, got {h}x{w}")
         half, d = self.heads // 2, c // self.heads
-        q, k, v = self.qkv(x).view(b, h, w, 3, self.heads, d).unbind(dim=3)  # each [B, H, W, nh, d]
-        row_mean, col_mean = axial_means(x, region)  # [B, H, C], [B, W, C]
-        # Pointers are per axis line, shared by its cells: [B, half, query position, key position], the
-        # keys sliced to the canvas and masked outside the region.
-        by_col = self.row_pointer(col_mean).view(b, w, half, self.positions)[..., :w].transpose(1, 2)
-        by_col = by_col + key_bias(region.cols)[:, None, None, :]  # [B, half, W, W]
-        by_row = self.col_pointer(row_mean).view(b, h, half, self.positions)[..., :h].transpose(1, 2)
-        by_row = by_row + key_bias(region.rows)[:, None, None, :]  # [B, half, H, H]
-        # Row heads: each row is a sequence over W; rows outside the region have no keys, so output 0.
-        rows = [t[..., :half, :].transpose(2, 3) for t in (q, k, v)]  # each [B, H, half, W, d]
-        rows_out = attend(*rows, by_col[:, None]).transpose(2, 3)  # [B, H, W, half, d]
-        rows_out = rows_out * region.rows[:, :, None, None, None]
-        # Column heads: each column is a sequence over H.
-        cols = [t[..., half:, :].permute(0, 2, 3, 1, 4) for t in (q, k, v)]  # each [B, W, half, H, d]
-        cols_out = attend(*cols, by_row[:, None]).permute(0, 3, 1, 2, 4)  # [B, H, W, half, d]
-        cols_out = cols_out * region.cols[:, None, :, None, None]
-        merged = torch.cat([rows_out, cols_out], dim=3).reshape(b, h, w, c)  # [B, H, W, C]
-        return self.out(merged)
+        # unbind, not indexing: each index's backward would fill a zero tensor the size of the whole qkv.
+        qkv = self.qkv(x).view(b, h, w, 3, 2, half, d).unbind(dim=3)
+        rows, cols = zip(*(t.unbind(dim=3) for t in qkv))  # q, k, v, each [B, H, W, half, d]
+        # q, k, v of the row heads [B, row, half, col, d], then of the column heads [B, col, half, row, d].
+        parts = torch.stack([t.transpose(2, 3) for t in rows] + [t.permute(0, 2, 3, 1, 4) for t in cols])
+        q, k, v = parts.view(2, 3, -1, h, d).unbind(dim=1)  # each [2, B * line * half, S, d]
+        scores = (q @ k.transpose(-1, -2)).view(2, b, h, half, h, h).float()  # [2, B, line, half, query, key]
+        scores = torch.add(self.pointers(x, region), scores, alpha=d**-0.5)
+        probs = scores.softmax(dim=-1).view(2, -1, h, h).to(v.dtype)
+        by_row, by_col = ((probs @ v).view(2, b, h, half, h, d) * region.queries).unbind(0)  # 0 off the region
+        # Back to [B, H, W, heads, d]: row heads sit at (line, position), column heads at (position, line).
+        merged = torch.stack([by_row.transpose(2, 3), by_col.permute(0, 3, 1, 2, 4)], dim=3)
+        return self.out(merged.view(b, h, w, c))
+
+    def pointers(self, x: torch.Tensor, region: Region) -> torch.Tensor:
+        """Pointer logits plus the key mask, [2, B, 1, half, query, key], shared by the lines of an axis:
+        the row heads' from their query's column mean, the column heads' from their query's row mean."""
+        b, s, _, c = x.shape
+        half = self.heads // 2
+        # Only the canvas's key positions: the weights are sliced, not the [2, B * S, half * 30] logits.
+        weight = torch.stack([self.row_pointer.weight, self.col_pointer.weight]).view(2, half, self.positions, c)
+        bias = torch.stack([self.row_pointer.bias, self.col_pointer.bias]).view(2, 1, half, self.positions)
+        weight, bias = weight[:, :, :s].reshape(2, half * s, c), bias[..., :s].reshape(2, 1, half * s)
+        means = axial_means(x, region).view(2, b * s, c)  # [2, B * S, C]
+        logits = torch.baddbmm(bias, means, weight.transpose(1, 2)).view(2, b, s, half, s)
+        return logits.transpose(2, 3)[:, :, None].float() + region.keys
 
 
 class AxialPool(nn.Module):
@@ -135,7 +147,7 @@ class AxialPool(nn.Module):
 
     def forward(self, x: torch.Tensor, region: Region) -> torch.Tensor:
         """x [B, S, S, C], zero outside the region -> [B, S, S, C]."""
-        row_mean, col_mean = axial_means(x, region)  # [B, H, C], [B, W, C]
+        col_mean, row_mean = axial_means(x, region)  # [B, W, C], [B, H, C]
         return self.row(row_mean)[:, :, None, :] + self.col(col_mean)[:, None, :, :]
 
 
@@ -158,7 +170,7 @@ class CoreBlock(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, film: torch.Tensor, region: Region) -> torch.Tensor:
-        """x [B, S, S, C]; film [B, 4, C] -> [B, S, S, C]."""
+        """x [B, S, S, C]; film [B, 4, C] (PromptFiLM's gains and shifts) -> [B, S, S, C]."""
         y = modulate(self.norm1(x), film[:, 0], film[:, 1]) * region.cells  # only the region is read
         local = self.local(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # [B, S, S, C]
         x = x + local + self.mix(y, region)
