@@ -87,6 +87,13 @@ CASES = [
     ("move_to_largest", "1000/0000/0022/0022", None),
     ("move_to_smallest", "1110/0000/0000/0020", "0000/0000/1110/0020"),
     ("move_to_smallest", "11/00/22", None),
+    ("keep_minority", "1112/0100", "0002/0000"),
+    ("keep_majority", "1112/0100", "1110/0100"), ("keep_majority", "00", None),
+    ("repeat_band_rows", "000/120/000/000/000", "120/120/120/120/120"),
+    ("repeat_band_rows", "00/12/30/00/00", "30/12/30/12/30"), ("repeat_band_columns", "010/000", "111/000"),
+    ("repeat_band_rows", "12/30", None), ("repeat_band_rows", "00", None),
+    ("extend_periodic_right", "121", "121212"), ("extend_periodic_right", "123", "123123"),
+    ("extend_periodic_down", "1/2/1/2/1", "1/2/1/2/1/2/1/2/1/2"),
 ]
 
 # Labelling primitives: per cell of the grid, the label (None: background, left as it is).

@@ -90,3 +90,22 @@ def test_imports_no_torch_and_no_later_stage():
             "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('arc_efe.solving', 'arc_efe.agent', "
             "'arc_efe.encoder', 'arc_efe.training'))]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_copy_of_the_test_input_is_not_a_prediction():
+    """Every demo changes its input, so a program that leaves the test input as it is (here a colour map
+    meeting a colour no demo showed) is not offered."""
+    task = task_of([([[1, 0]], [[2, 0]]), ([[0, 1]], [[0, 2]])], [[[3, 0]]])
+    result = search_task(task, time.monotonic() + 20, SearchConfig(max_depth=1, max_programs=50,
+                                                                   past_first_hit=True))
+    assert result.programs  # recolour{1>2} and others fit the demos
+    assert all(not np.array_equal(c.grid, [[3, 0]]) for c in result.candidates[0])
+
+
+def test_a_crop_final_does_not_end_the_search_early():
+    """A fixed-window crop fits at depth 0 (the top-left cell), but it counts as a longer program: the
+    search goes on to the one-step program (the least frequent colour as one cell) and ranks it first."""
+    demos = [([[3, 5, 5], [5, 5, 5]], [[3]]), ([[7, 4], [4, 4]], [[7]]), ([[9, 2, 2], [2, 2, 2]], [[9]])]
+    task = task_of(demos, [[[6, 6], [6, 1]]])
+    result = search_task(task, time.monotonic() + 20, SearchConfig(max_depth=2))
+    assert result.candidates[0][0].grid.tolist() == [[1]]

@@ -70,6 +70,10 @@ class _State:
     steps: tuple[str, ...]
 
 
+_STAGE_PARENTS = 8  # parents grown per stage of the last depth
+_STAGE_NOW = 4  # per stage, this many output-shaped and this many tileable states tried at once
+
+
 class _Deadline(Exception):
     """Raised inside the enumeration when the clock runs out; caught by `search_task`."""
 
@@ -96,6 +100,7 @@ class _Search:
         self.inputs = tuple(as_search_grid(p.input) for p in task.train) + tuple(
             as_search_grid(p.input) for p in task.test)
         self.deadline = deadline
+        self.changes = not any(np.array_equal(p.input, p.output) for p in task.train)
         self.cfg = cfg
         self.found: dict[bytes, tuple[str, int, tuple[np.ndarray, ...]]] = {}
         self.evaluated = 0
@@ -112,10 +117,15 @@ class _Search:
             raise _Deadline
 
     def _accept(self, steps: tuple[str, ...], values: tuple, finals: list[Final]) -> None:
-        """Record each program (steps + a final fitted on the demos) whose test predictions are legal."""
+        """Record each program (steps + a final fitted on the demos) whose test predictions are legal, and
+        not a copy of their test input when every demo changes its input (a colour map that met only
+        colours the demos never showed, say)."""
         for final in finals:
             predictions = self._predict(final, values[self.demos:])
             if predictions is None:
+                continue
+            if self.changes and any(p.shape == i.shape and np.array_equal(p, i)
+                                    for p, i in zip(predictions, self.inputs[self.demos:])):
                 continue
             key = b"#".join(grid_key(p) for p in predictions)
             if key not in self.found:
@@ -214,6 +224,34 @@ class _Search:
                     return following
         return following
 
+    def _staged(self, parents: list[_State], seen: set[bytes], depth: int) -> None:
+        """The last depth: its states grown a few parents at a time (best parents first), and after each
+        stage the leaves of its most promising states (shaped like the outputs, or tileable to them) tried
+        at once; the other states wait, and are tried best first once every stage is grown. Growing this
+        depth costs more than the depth before it, so a good program should not wait for all of it."""
+        waiting: list[tuple[tuple[int, float], int, _State]] = []
+        grown = 0
+        for start in range(0, len(parents), _STAGE_PARENTS):
+            children: list[_State] = []
+            for state in parents[start:start + _STAGE_PARENTS]:
+                for prim in taking(state.kind):
+                    self._tick()
+                    self._inner(state, prim, seen, children)
+                if grown + len(children) >= self.cfg.max_states:
+                    break
+            grown += len(children)
+            ranked = sorted(((self._priority(c), grown + i, c) for i, c in enumerate(children)), key=lambda t: t[:2])
+            now = ([t for t in ranked if t[0][0] == 0][:_STAGE_NOW] + [t for t in ranked if t[0][0] == 1][:_STAGE_NOW])
+            self._leaves([t[2] for t in now], depth)
+            if self._enough(depth):
+                return
+            tried_now = {id(t[2]) for t in now}
+            waiting += [t for t in ranked if id(t[2]) not in tried_now]
+            if grown >= self.cfg.max_states:
+                break
+        waiting.sort(key=lambda t: t[:2])
+        self._leaves([t[2] for t in waiting], depth)
+
     def _inner(self, state: _State, prim: Primitive, seen: set[bytes], following: list[_State]) -> None:
         values = []
         for value in state.values:
@@ -235,17 +273,23 @@ class _Search:
             self._tick()
             self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs, self.crop))
             self.tried.add(b"#".join(grid_key(v) for v in self.inputs[:self.demos]))
+            parents: list[_State] = []
             for depth in range(1, self.cfg.max_depth + 1):
                 if self._enough(depth - 1):
                     break
-                self._leaves(frontier, depth)
+                if depth > 1 and depth == self.cfg.max_depth:
+                    self._staged(parents, seen, depth)
+                else:
+                    self._leaves(frontier, depth)
                 if self._enough(depth):
                     break
                 self.depth_done = depth
                 if self._strong(depth) and not self.cfg.past_first_hit:
                     break  # the shortest programs are found; deeper ones would rarely outrank them
-                if depth < self.cfg.max_depth:
+                if depth + 1 < self.cfg.max_depth:
                     frontier = sorted(self._grow(frontier, seen), key=self._priority)
+                elif depth + 1 == self.cfg.max_depth:
+                    parents = frontier  # the last depth is grown in stages by `_staged`
                 logger.debug("depth %d: %d states, %d programs", depth, len(frontier), len(self.found))
         except _Deadline:
             return True

@@ -181,6 +181,41 @@ def keep_centre(axis: int):
     return op
 
 
+def repeat_band(axis: int):
+    """The rows (axis 0) or columns (axis 1) spanned by the content, repeated across the whole grid in
+    their own phase (a band of pattern continued to both edges)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        used = np.flatnonzero((grid != BG).any(axis=1 - axis))
+        if used.size == 0:
+            return None
+        start, period = int(used[0]), int(used[-1] - used[0] + 1)
+        if period == grid.shape[axis]:
+            return None  # the band is the whole grid: nothing to repeat
+        index = start + (np.arange(grid.shape[axis]) - start) % period
+        return np.ascontiguousarray(grid[index] if axis == 0 else grid[:, index])
+    return op
+
+
+def _line_period(grid: np.ndarray, axis: int) -> int:
+    """The smallest p such that line i equals line i + p along `axis` for every i (the length if none)."""
+    length = grid.shape[axis]
+    for p in range(1, length):
+        a, b = (grid[p:], grid[:-p]) if axis == 0 else (grid[:, p:], grid[:, :-p])
+        if np.array_equal(a, b):
+            return p
+    return length
+
+
+def extend_periodic(axis: int):
+    """The grid twice as long along `axis`, continuing its smallest exact period (plain doubling when it
+    has none)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        length = grid.shape[axis]
+        index = np.arange(2 * length) % _line_period(grid, axis)
+        return _checked(np.ascontiguousarray(grid[index] if axis == 0 else grid[:, index]))
+    return op
+
+
 def _symmetrise(grid: np.ndarray, views: list[np.ndarray]) -> np.ndarray | None:
     """Fill background cells from the same cell of each reflected view (same shape)."""
     out = grid.copy()
@@ -283,9 +318,11 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "scale_by_colours": scale_by_colours, "pad_edges": pad_edges,
     "top_half": half("top"), "bottom_half": half("bottom"), "left_half": half("left"), "right_half": half("right"),
     "trim_border": trim_border, "add_border": add_border,
+    "extend_periodic_down": extend_periodic(0), "extend_periodic_right": extend_periodic(1),
 }) + grid_ops({
     "symmetrise_lr": symmetrise_lr, "symmetrise_ud": symmetrise_ud, "symmetrise_both": symmetrise_both,
     "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
     "repair_periodic": repair_periodic, "keep_centre_row": keep_centre(0), "keep_centre_column": keep_centre(1),
+    "repeat_band_rows": repeat_band(0), "repeat_band_columns": repeat_band(1),
     "shift_up": shift(-1, 0), "shift_down": shift(1, 0), "shift_left": shift(0, -1), "shift_right": shift(0, 1),
 }, keeps_shape=True)

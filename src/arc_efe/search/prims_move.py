@@ -25,13 +25,14 @@ def _fall_objects_down(grid: np.ndarray) -> np.ndarray | None:
         return None
     h = grid.shape[0]
     out = np.full_like(grid, BG)
+    row_index = np.arange(h)[:, None]
     for o in sorted(found.objects, key=lambda o: -(o.top + o.shape[0])):
         rows, cols = _cells(o)
-        values = grid[rows, cols]
-        drop = 0
-        while rows.max() + drop + 1 < h and not (out[rows + drop + 1, cols] != BG).any():
-            drop += 1
-        out[rows + drop, cols] = values
+        # below[r, c]: the first landed cell (or the floor, h) under row r in column c
+        landed = np.where(out != BG, row_index, h)
+        below = np.vstack([np.minimum.accumulate(landed[::-1], axis=0)[::-1][1:], np.full((1, out.shape[1]), h)])
+        drop = int((below[rows, cols] - rows - 1).min())
+        out[rows + drop, cols] = grid[rows, cols]
     return out
 
 

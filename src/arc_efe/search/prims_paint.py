@@ -264,6 +264,14 @@ def erase(pick):
     return op
 
 
+def keep_only(pick):
+    """Only the colour `pick(grid)` chooses is kept; every other colour becomes background."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        colour = pick(grid)
+        return None if colour is None else np.where(grid == colour, grid, BG).astype(np.uint8)
+    return op
+
+
 def mark_empty_lines(grid: np.ndarray) -> np.ndarray | None:
     """Mark every all-background row and column."""
     empty = (grid == BG).all(axis=1)[:, None] | (grid == BG).all(axis=0)[None, :]
@@ -307,6 +315,8 @@ PRIMITIVES = grid_ops({
     "paint_mark": paint_foreground(None), "invert_mask": invert_mask, "swap_colours": swap_colours,
     "mark_empty_lines": mark_empty_lines, "majority_to_bg": majority_to_bg,
     "erase_minority": erase(minority_colour), "erase_majority": erase(lambda g: majority_colour(g, exclude_bg=True)),
+    "keep_minority": keep_only(minority_colour),
+    "keep_majority": keep_only(lambda g: majority_colour(g, exclude_bg=True)),
 }, keeps_shape=True) + grid_ops({
     **{f"split_{'tb' if axis == 0 else 'lr'}_{rule}": split_logic(axis, rule) for axis in (0, 1) for rule in _LOGIC},
     "split_tb_overlay_first": split_overlay(0, True), "split_tb_overlay_second": split_overlay(0, False),
