@@ -18,13 +18,20 @@ ONE_STEP = [
     "62c24649", "67a3c6ac", "68b16354", "6d0aefbc", "6fa7a44f", "746b3537", "74dd1130", "7b6016b9", "8be77c9e",
     "9172f3a0", "9dfd6313", "a416b8f3", "a5313dff", "a699fb00", "b1948b0a", "bb43febb", "c3f564a4", "c59eb873",
     "c8f0f002", "c9e6f938", "d037b0a7", "d511f180", "dbc1a6ce", "ded97339", "eb5a1d5d",
+    # recolour by the nearest colour, neighbour and column labels, centre column, crop and mapped-tile finals,
+    # band and period repeats, an object sliding to contact; d9fac9be: a crop final must not outrank a map
+    "2204b7a8", "c9f8e694", "b6afb2da", "ba26e723", "d23f8c26", "d10ecb37", "f5b8619d", "8eb1be9a", "963e52fc",
+    "05f2a901", "d9fac9be",
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
     "08ed6ac7", "0b148d64", "1cf80156", "1f85a75f", "23b5c85d", "25d8a9c8", "28bf18c6", "2dc579da", "2dee498d",
     "3aa6fb7a", "445eab21", "6f8cd79b", "7468f01a", "88a62173", "8f2ea7aa", "90c28cc7", "a68b268e", "a740d043",
     "a79310a0", "aedd82e4", "b230c067", "b2862040", "dae9d2b5", "e3497940", "f25fbde4", "f25ffba3",
+    "31aa019c", "48d8fb45",
 ]
+# Three primitives: reached by the staged last depth.
+THREE_STEPS = ["5117e062", "80af3007"]
 
 
 def solved(task_id: str, depth: int, budget: float) -> bool:
@@ -46,3 +53,9 @@ def test_one_step_training_tasks():
 @pytest.mark.parametrize("task_id", TWO_STEPS)
 def test_two_step_training_tasks(task_id):
     assert solved(task_id, depth=2, budget=60)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", THREE_STEPS)
+def test_three_step_training_tasks(task_id):
+    assert solved(task_id, depth=3, budget=60)

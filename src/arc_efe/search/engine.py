@@ -128,9 +128,10 @@ class _Search:
                                     for p, i in zip(predictions, self.inputs[self.demos:])):
                 continue
             key = b"#".join(grid_key(p) for p in predictions)
-            if key not in self.found:
+            length = len(steps) + final.length
+            if key not in self.found or length < self.found[key][1]:  # the shortest program names a prediction
                 text = " | ".join(steps + ((final.text,) if final.text else ())) or "identity"
-                self.found[key] = (text, len(steps) + final.length, predictions)
+                self.found[key] = (text, length, predictions)
 
     @staticmethod
     def _predict(final: Final, tests: tuple) -> tuple[np.ndarray, ...] | None:
