@@ -18,11 +18,13 @@ median of this thread's CPU ms per update, which another process on the same cor
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -112,6 +114,40 @@ def profile_table(system, task: Task, cfg: TTTConfig, device: str, rows: int) ->
     return prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
 
 
+def reference_forwards() -> list[tuple[type, str, object]]:
+    """The agent's pre-speed-up methods, kept in tests/agent/test_fast_paths.py (the equality test's reference)."""
+    path = Path(__file__).resolve().parents[1] / "tests" / "agent" / "test_fast_paths.py"
+    spec = importlib.util.spec_from_file_location("fast_paths_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.reference_forwards()
+
+
+@contextmanager
+def patched(methods: list[tuple[type, str, object]]) -> Iterator[None]:
+    saved = [(cls, name, cls.__dict__[name]) for cls, name, _ in methods]
+    for cls, name, fn in methods:
+        setattr(cls, name, fn)
+    try:
+        yield
+    finally:
+        for cls, name, fn in saved:
+            setattr(cls, name, fn)
+
+
+def compare_reference(system, task: Task, cfg: TTTConfig, device: str, rounds: int) -> tuple[float, float]:
+    """Median thread-CPU ms per update of the agent's current code and of its reference (old) code,
+    alternating in this process (rounds of 5 updates each, who goes first alternating too), so that a
+    busy machine disturbs both alike. Everything outside the agent (rows, loss, Adam) is the same code."""
+    old = reference_forwards()
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for r in range(rounds):
+        for reference in ((False, True) if r % 2 == 0 else (True, False)):
+            with patched(old if reference else []):
+                times[reference] += run_updates(system, task, 5, cfg, device).cpu[UPDATE]
+    return 1000 * statistics.median(times[False]), 1000 * statistics.median(times[True])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="7,15,30", help="comma-separated canvas sides")
@@ -121,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--checkpoint", help="a checkpoint folder (default: the shipped model)")
     p.add_argument("--profile-rows", type=int, default=15, help="ops in each profiler table (0: no profile)")
+    p.add_argument("--reference-rounds", type=int, default=0,
+                   help="also time the agent's old code (tests/agent/test_fast_paths.py) against the current, "
+                        "alternating in-process for this many rounds of 5 updates")
     p.add_argument("--quick", action="store_true", help="tiny untrained agent, 7x7 only, 3 updates (smoke test)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -147,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             print(profile_table(system, task, cfg, args.device, args.profile_rows))
         summary[f"ms_{size}x{size}"] = ms
         cpu[f"cpu_ms_{size}x{size}"] = cpu_ms
+        if args.reference_rounds > 0:
+            new_ms, old_ms = compare_reference(system, task, cfg, args.device, args.reference_rounds)
+            print(f"{size}x{size} alternating: thread CPU {new_ms:.2f} ms/update (current agent) vs {old_ms:.2f} "
+                  f"(reference agent): {old_ms / new_ms:.2f}x")
+            cpu[f"speedup_{size}x{size}"] = old_ms / new_ms
     print(summary_line({**summary, **cpu}))
     return 0
 

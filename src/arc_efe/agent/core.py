@@ -58,9 +58,11 @@ class GridEmbedding(nn.Module):
         position = self.row.weight[:canvas, None, :] + self.col.weight[None, :canvas, :]  # [S, S, C]
         return self.color(colors) + position + per_grid[:, None, None, :]
 
-    def output_guess(self, grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor) -> torch.Tensor:
-        """An output size guess [B, 2] (1..30) and the grid's resized/tiled copies on it -> [B, S, S, C]."""
-        resized, tiled = input_copies(grid, mask, out_size, PAD_COLOR)
+    def output_guess(self, grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
+                     in_size: torch.Tensor | None = None) -> torch.Tensor:
+        """An output size guess [B, 2] (1..30) and the grid's resized/tiled copies on it -> [B, S, S, C]
+        (`in_size`: the grid's size, when the caller has it)."""
+        resized, tiled = input_copies(grid, mask, out_size, PAD_COLOR, in_size)
         per_grid = self.out_height(out_size[:, 0] - 1) + self.out_width(out_size[:, 1] - 1)  # [B, C]
         return self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
 
@@ -102,7 +104,7 @@ class GridAgent(nn.Module):
         per_step: list[Readout] = []
         for _ in range(self._steps(steps)):
             region = active_region(torch.maximum(in_size, out_size), canvas)
-            h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size), film, region)
+            h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size, in_size), film, region)
             read = self.heads(h, input_mask)
             per_step.append(read)
             if not known:
@@ -121,7 +123,7 @@ class GridAgent(nn.Module):
         # The goal's size is known, so its guess is fixed and its copies are the goal itself.
         injection = self.embed.grid(goal, goal_mask, BACKWARD)
         size = grid_size(goal_mask)
-        injection = injection + self.embed.output_guess(goal, goal_mask, size)
+        injection = injection + self.embed.output_guess(goal, goal_mask, size, size)
         region = active_region(size, goal.shape[-1])
         film = self.film(prompt)
         h = torch.zeros_like(injection)

@@ -18,32 +18,25 @@ def grid_size(mask: torch.Tensor) -> torch.Tensor:
     return torch.stack([height, width], dim=-1).clamp(min=1)
 
 
-def _gather(grid: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, valid: torch.Tensor,
-            pad: int) -> torch.Tensor:
-    """grid[b, rows[b, r], cols[b, c]] where valid [B, S, S], else `pad`. rows, cols [B, S]."""
-    batch = torch.arange(grid.shape[0], device=grid.device)[:, None, None]
-    picked = grid[batch, rows[:, :, None], cols[:, None, :]]  # [B, S, S]
-    return torch.where(valid, picked, torch.full_like(picked, pad))
-
-
-def input_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
-                pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+def input_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor, pad: int,
+                 in_size: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Resized and tiled copies [B, S, S] long of grid [B, S, S] (valid where mask) for an output of
     out_size [B, 2] (1..30; for a size beyond S they are the 30x30 canvas's copies cropped to S x S).
+    `in_size` is grid_size(mask) when the caller has it already.
 
     Resized: output cell (r, c) shows input (r * H_in // H_out, c * W_in // W_out); tiled: input
     (r mod H_in, c mod W_in). Cells outside the output size, or whose source is masked, hold `pad`.
+    Both copies come from one gather (they run at every planning step, so their op count matters).
     """
     canvas = grid.shape[-1]
-    in_size = grid_size(mask)  # [B, 2]
-    index = torch.arange(canvas, device=grid.device)[None, :]  # [1, S]
-    inside = (index < out_size[:, :1])[:, :, None] & (index < out_size[:, 1:])[:, None, :]  # [B, S, S]
-    copies = []
-    for rows, cols in (
-        (index * in_size[:, :1] // out_size[:, :1], index * in_size[:, 1:] // out_size[:, 1:]),
-        (index % in_size[:, :1], index % in_size[:, 1:]),
-    ):
-        rows, cols = rows.clamp(max=canvas - 1), cols.clamp(max=canvas - 1)
-        source_valid = _gather(mask.long(), rows, cols, inside, 0).bool()
-        copies.append(_gather(grid, rows, cols, source_valid, pad))
+    in_size = grid_size(mask) if in_size is None else in_size  # [B, 2]
+    index = torch.arange(canvas, device=grid.device)[None, :, None]  # [1, S, 1]
+    # Source row / column of every output row / column, resized then tiled: [2, B, S, 2 (row, col)].
+    source = torch.stack([index * in_size[:, None, :] // out_size[:, None, :], index % in_size[:, None, :]])
+    source = source.clamp(max=canvas - 1)
+    rows, cols = source[..., 0, None], source[..., None, :, 1]  # [2, B, S, 1], [2, B, 1, S]
+    batch = torch.arange(grid.shape[0], device=grid.device)[None, :, None, None]  # [1, B, 1, 1]
+    inside = (index < out_size[:, None, :]).unbind(-1)  # each [B, S]: rows, columns inside the output size
+    valid = (inside[0][:, :, None] & inside[1][:, None, :]) & mask[batch, rows, cols]  # [2, B, S, S]
+    copies = torch.where(valid, grid[batch, rows, cols], pad)
     return copies[0], copies[1]
