@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from arc_efe.agent import AgentConfig, build_agent
+from arc_efe.agent import core as agent_core
 from arc_efe.agent.blocks import FILM_PARAMS_PER_BLOCK, AxialAttention, CoreBlock, PromptFiLM
 from arc_efe.agent.input_copies import grid_size, input_copies
 
@@ -83,10 +84,15 @@ def reference_input_copies(grid, mask, out_size, pad):
     return copies[0], copies[1]
 
 
-def reference_forwards() -> list[tuple[type, str, object]]:
-    """(class, attribute, old function) for every method the fast paths replaced."""
+def core_input_copies(grid, mask, out_size, pad, in_size=None):
+    """The old input copies behind the new signature (GridEmbedding passes the input size)."""
+    return reference_input_copies(grid, mask, out_size, pad)
+
+
+def reference_forwards() -> list[tuple[object, str, object]]:
+    """(class or module, attribute, old function) for everything the fast paths replaced."""
     return [(PromptFiLM, "forward", film_forward), (AxialAttention, "forward", attention_forward),
-            (CoreBlock, "forward", block_forward)]
+            (CoreBlock, "forward", block_forward), (agent_core, "input_copies", core_input_copies)]
 
 
 
