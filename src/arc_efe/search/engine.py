@@ -70,6 +70,7 @@ class _State:
     steps: tuple[str, ...]
 
 
+_UNKNOWN = object()
 _STAGE_PARENTS = 8  # parents grown per stage of the last depth
 _STAGE_NOW = 4  # per stage, this many output-shaped and this many tileable states tried at once
 
@@ -107,6 +108,10 @@ class _Search:
         self.depth_done = 0
         self.tried: set[bytes] = set()  # demo parts of the leaves already fitted
         self.failed_first: set[bytes] = set()  # first-demo values no final turns into the first output
+        # The leaf sweep's first-demo results, kept while its states are about to be grown (they are the
+        # same calls): keyed by (id(state), primitive name); the states stay alive in the frontier meanwhile.
+        self.first_values: dict[tuple[int, str], np.ndarray | None] = {}
+        self.keep_first = False
         # A task whose outputs are smaller than its inputs: crop finals are tried on larger states too.
         self.crop = all(can_crop(p.input, p.output) for p in task.train) and any(
             p.input.shape != p.output.shape for p in task.train)
@@ -147,6 +152,8 @@ class _Search:
         """A last-depth program: the first demo alone first (most programs fail there: the other demos are
         not run), then every demo, shape-pruned; the tests only for programs that fit."""
         first = _apply(prim, state.values[0])
+        if self.keep_first:
+            self.first_values[(id(state), prim.name)] = first
         if first is None or not feasible(first, self.outputs[0], self.crop):
             return
         first_key = grid_key(first)
@@ -255,8 +262,9 @@ class _Search:
 
     def _inner(self, state: _State, prim: Primitive, seen: set[bytes], following: list[_State]) -> None:
         values = []
-        for value in state.values:
-            out = _apply(prim, value)
+        known = self.first_values.get((id(state), prim.name), _UNKNOWN)  # the leaf sweep ran it on demo 0
+        for i, value in enumerate(state.values):
+            out = known if i == 0 and known is not _UNKNOWN else _apply(prim, value)
             if out is None:
                 return
             values.append(out)
@@ -279,8 +287,11 @@ class _Search:
                 if self._enough(depth - 1):
                     break
                 if depth > 1 and depth == self.cfg.max_depth:
+                    self.keep_first = False  # the parents' first-demo values from the depth before are used
                     self._staged(parents, seen, depth)
                 else:
+                    self.first_values.clear()
+                    self.keep_first = depth < self.cfg.max_depth  # this frontier is grown next
                     self._leaves(frontier, depth)
                 if self._enough(depth):
                     break

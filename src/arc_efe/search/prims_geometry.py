@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, bbox, fits, majority_colour, minority_colour
+from arc_efe.search.grids import BG, bbox, fits, majority_colour, memo_by_grid, minority_colour
 
 
 def _checked(grid: np.ndarray) -> np.ndarray | None:
@@ -64,6 +64,7 @@ def shrink(k: int):
     return op
 
 
+@memo_by_grid
 def _period(grid: np.ndarray, limit: int = 10) -> tuple[int, int, np.ndarray] | None:
     """The smallest (rows, cols) period that every non-background cell agrees with, and its tile."""
     h, w = grid.shape
