@@ -109,6 +109,12 @@ class RefinerPolicy(nn.Module):
     def _squash(self, u: torch.Tensor) -> torch.Tensor:
         return self.cfg.action_scale * (torch.tanh(u) if self.cfg.tanh_squash else u)
 
+    def offset(self, prompt: torch.Tensor, stats: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """δ [B, P] for a given standard-normal `noise` [B, P] or [P] (zeros: the mode, as `deterministic`
+        sampling gives): the same draw can then be applied to several prompts (a task's views)."""
+        mean, log_std, _ = self(prompt, stats)
+        return self._squash(mean + log_std.exp() * noise.to(mean))
+
     def sample(self, prompt: torch.Tensor, stats: torch.Tensor, deterministic: bool = False,
                generator: torch.Generator | None = None) -> PolicySample:
         """Draw δ (the mode's image when deterministic) with its log-prob, entropy and value."""

@@ -98,6 +98,16 @@ class ArcSystem(nn.Module):
         sample = self.policy.sample(base.detach(), stats, deterministic=not sample_offset)
         return Prompts(base, sample, base + sample.delta.detach())
 
+    @property
+    def prompt_dim(self) -> int:
+        """P, the width of every prompt and offset."""
+        return self.agent.prompt_dim
+
+    def policy_offsets(self, base: torch.Tensor, stats: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """δ [B, P] of prompts `base` [B, P] for a fixed policy draw `noise` ([B, P] or [P]; zeros give the
+        mode that `prompts` adds when solving). Solving uses it to try several draws on the demos."""
+        return self.policy.offset(base, stats, noise)
+
     def predict(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
                 steps: int | None = None, out_size: torch.Tensor | None = None) -> AgentOutput:
         """The agent's beliefs for inputs [B, S, S] under prompt [B, P] (see GridAgent.forward)."""

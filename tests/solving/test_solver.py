@@ -182,9 +182,9 @@ def test_every_view_prompt_is_encoded_once_and_every_view_votes_when_time_allows
     seen, encoded = [], []
     real, encode = Solver._view_prompts, system.encoder.forward
 
-    def spy(self, task, aug):
+    def spy(self, task, aug, noise=None):
         seen.append(aug.d8)
-        return real(self, task, aug)
+        return real(self, task, aug, noise)
 
     def count(contexts):
         encoded.append(len(contexts))

@@ -38,6 +38,7 @@ from arc_efe.search import SearchConfig, search_task
 from arc_efe.solving.clock import TaskClock
 from arc_efe.solving.likelihood import view_likelihoods
 from arc_efe.solving.merge import MergeRule, Ranked, attempts_from, merge
+from arc_efe.solving.policy_choice import best_draw
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, fit_task
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
@@ -46,7 +47,8 @@ from arc_efe.solving.vote import tally_augmented
 logger = logging.getLogger(__name__)
 
 Prediction = tuple[Augmentation, np.ndarray, float]  # view, grid in the view's frame, confidence
-PLAIN, ENCODE, VOTE, SEARCH, SCORE = "plain", "encode", "vote", "search", "score"  # stages on the task's clock
+# stages on the task's clock
+PLAIN, ENCODE, VOTE, SEARCH, SCORE, POLICY = "plain", "encode", "vote", "search", "score", "policy"
 EXPERTS = ("search", "neural")
 
 
@@ -68,6 +70,10 @@ class SolveConfig:
     search_share: float = 0.5
     search: SearchConfig = field(default_factory=SearchConfig)
     merge: MergeRule = "search_first"  # how the experts' candidates become two attempts (merge.py)
+    # The refiner policy's offset δ that every view's prompt starts from: its mode, none, or the best of
+    # `policy_draws` seeded draws scored on the leave-one-out demos (policy_choice.py).
+    policy: Literal["mode", "off", "best_of_k"] = "mode"
+    policy_draws: int = 8
 
     def validate(self) -> None:
         if self.time_budget <= 0:
@@ -81,6 +87,10 @@ class SolveConfig:
         unknown = [e for e in self.experts if e not in EXPERTS]
         if not self.experts or unknown or len(set(self.experts)) != len(self.experts):
             raise ValueError(f"experts must be distinct names from {list(EXPERTS)}, got {self.experts}")
+        if self.policy not in ("mode", "off", "best_of_k"):
+            raise ValueError(f"policy must be 'mode', 'off' or 'best_of_k', got {self.policy!r}")
+        if self.policy_draws < 1:
+            raise ValueError(f"policy_draws must be >= 1, got {self.policy_draws}")
         if not 0.0 < self.search_share <= 1.0:
             raise ValueError(f"search_share must be in (0, 1], got {self.search_share}")
         self.search.validate()
@@ -147,8 +157,13 @@ class Solver:
         holdout = int(rng.integers(n_demos)) if cfg.ttt.holdout and n_demos >= 3 else None
         rule = task_size_rule(task) if cfg.size_rule else None
 
+        noise = None
+        if cfg.policy == "best_of_k":  # its own seed stream: the rng draws below stay as they were
+            with clock.stage(POLICY):
+                seed = int(task_rng(cfg.seed, f"{task.id}:policy").integers(2**31))
+                noise = best_draw(self.system, task, cfg.policy_draws, seed, cfg.ttt.agent_steps)
         with clock.stage(ENCODE):
-            identity = self._view_prompts(task, IDENTITY)
+            identity = self._view_prompts(task, IDENTITY, noise)
         with clock.stage(PLAIN):  # the agent twice over the test inputs, with p and p + δ
             plain = self.system.plain_attempts([task], prompts={task.id: identity})[task.id]
         prompts = [identity.refined]  # [1, P] per view
@@ -158,7 +173,7 @@ class Solver:
             if not clock.fits(clock.price(ENCODE), until=clock.start + cfg.time_budget / 4):
                 break
             with clock.stage(ENCODE):
-                prompts.append(self._view_prompts(task, Augmentation(d8)).refined)
+                prompts.append(self._view_prompts(task, Augmentation(d8), noise).refined)
         views = list(range(len(prompts)))  # D8 ids, identity first
         prompts = torch.cat(prompts)  # [V, P]
         # Voting gets the time its views need, at most half of what is left; test-time training the rest.
@@ -215,11 +230,17 @@ class Solver:
                 r.likelihood = float(np.mean(seen)) if seen else None
 
     @torch.no_grad()
-    def _view_prompts(self, task: Task, aug: Augmentation) -> Prompts:
-        """p and p + δ [1, P] of all demos under `aug`: the context of every test input of that view."""
+    def _view_prompts(self, task: Task, aug: Augmentation, noise: torch.Tensor | None = None) -> Prompts:
+        """p and p + δ [1, P] of all demos under `aug`: the context of every test input of that view. δ is
+        the policy's mode, none (`policy` "off"), or the draw `noise` [P] ("best_of_k")."""
         sample = make_test_sample(task, 0, aug)
         stats = torch.from_numpy(sample.stats[None].astype(np.float32)).to(self.device)
-        return self.system.prompts([sample.context], stats, sample_offset=False)
+        p = self.system.prompts([sample.context], stats, sample_offset=False)
+        if self.cfg.policy == "off":
+            return Prompts(p.base, p.policy, p.base)
+        if noise is not None:
+            return Prompts(p.base, p.policy, p.base + self.system.policy_offsets(p.base, stats, noise))
+        return p
 
     @torch.no_grad()
     def _vote(self, task: Task, views: list[int], prompts: torch.Tensor, clock: TaskClock,
