@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -42,6 +43,9 @@ from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy, exact_match
 from arc_efe.solving.clock import TaskClock
 from arc_efe.system import ArcSystem
+
+if TYPE_CHECKING:
+    from arc_efe.solving.ttt_batch import LaneWeights
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,9 @@ class TTTResult:
     holdout_before: DemoScore | None = None
     holdout_after: DemoScore | None = None
     history: list[float] = field(default_factory=list)  # demo loss per update
+    # the kept adapter values in TaskAdapter.params order, when the fit did not leave them in the model
+    # (`ttt_batch.fit_tasks`); None from `fit_task`, which loads them into the adapter
+    adapter: list[torch.Tensor] | None = None
 
 
 class TaskAdapter:
@@ -172,11 +179,19 @@ class UpdateRows:
         self.input_size, self.output_size = table.input_size, table.output_size  # [V * N, 2]
         self.side = torch.maximum(table.input_size, table.output_size).amax(dim=1)  # [V * N]
 
-    def batch(self, views: np.ndarray, demos: list[int], colors: list[tuple[int, ...]]) -> Batch:
+    def canvas(self, views: np.ndarray, demos: list[int]) -> int:
+        """The smallest canvas side that holds these rows' inputs and outputs."""
+        return int(self.side[torch.from_numpy(views * self.demos + np.asarray(demos))].max())
+
+    def batch(self, views: np.ndarray, demos: list[int], colors: list[tuple[int, ...]],
+              canvas: int | None = None) -> Batch:
         """Rows (views[r] an index into `views`, demos[r], colour map colors[r]) on the smallest canvas
-        that holds them, as `collate` would place them."""
+        that holds them, as `collate` would place them, or on `canvas` (at least that side)."""
         rows = torch.from_numpy(views * self.demos + np.asarray(demos))  # [R]
-        side = int(self.side[rows].max())
+        smallest = int(self.side[rows].max())
+        if canvas is not None and canvas < smallest:
+            raise ValueError(f"UpdateRows.batch: canvas {canvas} is smaller than the rows' grids ({smallest})")
+        side = smallest if canvas is None else canvas
         lut = torch.tensor(colors)  # [R, 10]
         index = torch.arange(side)
 
@@ -212,18 +227,26 @@ def check_batch(task: Task, views: list[int]) -> tuple[Batch, torch.Tensor, torc
 def demo_loss(out: AgentOutput, batch: Batch, size_weight: float, all_steps: bool = False) -> torch.Tensor:
     """Mean over rows of (cell CE on valid target cells + size_weight × size CE) at the final
     planning step, or averaged over every step when `all_steps` (each step gets its own gradient)."""
+    return row_losses(out, batch.query_output, batch.query_output_mask, batch.output_size, size_weight,
+                      all_steps).mean()
+
+
+def row_losses(out: AgentOutput, target: torch.Tensor, target_mask: torch.Tensor, target_size: torch.Tensor,
+               size_weight: float, all_steps: bool = False) -> torch.Tensor:
+    """demo_loss per row [B], from the targets' grids [B, S, S], masks [B, S, S] and sizes [B, 2] (plain
+    tensors, so `ttt_batch.py` can run it under vmap)."""
     steps = range(out.cell_logits.shape[1]) if all_steps else [out.cell_logits.shape[1] - 1]
-    mask = batch.query_output_mask.float()
-    labels = batch.output_size - 1  # [B, 2], class k = size k + 1
+    mask = target_mask.float()
+    labels = target_size - 1  # [B, 2], class k = size k + 1
     per_row = 0.0
     for t in steps:
         logits = out.cell_logits[:, t].float()  # [B, S, S, 10]
-        ce = F.cross_entropy(logits.permute(0, 3, 1, 2), batch.query_output, reduction="none")  # [B, S, S]
+        ce = F.cross_entropy(logits.permute(0, 3, 1, 2), target, reduction="none")  # [B, S, S]
         cell = (ce * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1)  # [B]
         size = (F.cross_entropy(out.height_logits[:, t].float(), labels[:, 0], reduction="none")
                 + F.cross_entropy(out.width_logits[:, t].float(), labels[:, 1], reduction="none"))  # [B]
         per_row = per_row + (cell + size_weight * size) / len(steps)
-    return per_row.mean()
+    return per_row
 
 
 def _score(exact: torch.Tensor, acc: torch.Tensor, rows: torch.Tensor) -> DemoScore | None:
@@ -256,7 +279,7 @@ class _Best:
         self.all: DemoScore | None = None
         self.holdout: DemoScore | None = None
 
-    def offer(self, step: int, key: tuple[float, ...], offset: torch.Tensor, adapter: TaskAdapter,
+    def offer(self, step: int, key: tuple[float, ...], offset: torch.Tensor, adapter: TaskAdapter | LaneWeights,
               all_rows: DemoScore, holdout: DemoScore | None) -> None:
         if self.key is not None and key <= self.key:
             return

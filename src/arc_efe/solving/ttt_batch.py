@@ -1,0 +1,293 @@
+"""Test-time training of K tasks at once: the same fit as `ttt.fit_task`, each task ("lane") with its own
+tuned weights, offsets, Adam state, rows, checks, clock and early stop, but one agent pass per update for
+all of them.
+
+Why: on a GPU one task's update (8 rows of a 0.8 M-parameter agent) is launch-bound, so K tasks in one
+pass cost about what one does. How: each lane's copy of the adapter's parameters and its offsets [V, P]
+are stacked on a leading lane dimension, and `torch.func.vmap` runs `functional_call(agent, ...)` over
+that dimension; the agent's own parameters are never written (no `TaskAdapter` needed), and each lane's
+kept values come back in its `TTTResult.adapter`. Per-lane Adam is torch's own Adam on the stacked
+tensors: Adam is elementwise, and every live lane has made the same number of updates (all start
+together; a lane that stops is dropped from the stack with its Adam state), so one Adam over the stack
+is K Adams.
+
+Canvas: `fit_task` runs an update's rows on the smallest canvas that holds them. The agent's outputs on
+an S canvas equal the 30x30 outputs cropped to S only while every step's size guess fits in S
+(`agent/core.py`); an untrained guess often does not, and is clipped to the canvas. So lanes whose output
+size is unknown run in one pass per canvas side (bucketed by the side their rows need), and only lanes
+with a known output size (a size rule: every guess is the true size, inside the smallest canvas) share
+one pass, padded to the largest side among them, which changes their values by float rounding only.
+
+Checks stay per lane (each task has its own number of demos and views), with that lane's weights.
+Equality with `fit_task` (same rows, seeds, steps, kept step, weights) is tested in
+tests/solving/test_ttt_batch.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call, vmap
+
+from arc_efe.data.grid import NUM_COLORS
+from arc_efe.data.task import Task
+from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.ttt import (CHECK, FUSED_ADAM_DEVICES, UPDATE, TTTConfig, TTTResult, UpdateRows, _Best,
+                                 _measure, check_batch, fixed_colors, random_colors, row_losses)
+from arc_efe.system import ArcSystem
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitJob:
+    """One task's test-time training, with `fit_task`'s arguments (see there)."""
+
+    task: Task
+    views: list[int]  # D8 ids, identity first
+    prompts: torch.Tensor  # [V, P]
+    clock: TaskClock
+    until: float | None = None
+    holdout: int | None = None
+    seed: int = 0
+    known_size: bool = False
+
+
+def tuned_names(agent: nn.Module, adapter: tuple[str, ...]) -> list[str]:
+    """The agent's parameter names under the submodules `adapter`, in `TaskAdapter.params` order."""
+    parts = dict(agent.named_children())
+    unknown = [n for n in adapter if n not in parts]
+    if unknown:
+        raise ValueError(f"ttt.adapter: no agent submodule {unknown}; known: {sorted(parts)}")
+    return [f"{n}.{p}" for n in adapter for p, _ in parts[n].named_parameters()]
+
+
+class _Stack:
+    """Every live lane's tuned parameters and offsets, stacked on dim 0, with one Adam over them."""
+
+    def __init__(self, agent: nn.Module, names: list[str], prompts: list[torch.Tensor], cfg: TTTConfig):
+        own = dict(agent.named_parameters())
+        lanes, views = len(prompts), max(len(p) for p in prompts)
+        self.cfg, self.device = cfg, prompts[0].device
+        # The parameters no lane tunes, and buffers: shared, unbatched.
+        self.frozen = {n: p for n, p in own.items() if n not in names} | dict(agent.named_buffers())
+        self.tuned = {n: own[n].detach().unsqueeze(0).repeat(lanes, *[1] * own[n].dim()).requires_grad_(True)
+                      for n in names}  # each [K, ...]
+        self.prompts = prompts[0].new_zeros(lanes, views, prompts[0].shape[1])  # [K, V_max, P]
+        for k, p in enumerate(prompts):  # views a lane lacks stay zero and are never indexed
+            self.prompts[k, : len(p)] = p
+        self.offsets = torch.zeros_like(self.prompts, requires_grad=True)  # [K, V_max, P]
+        self.optimizer = self._adam()
+
+    def _adam(self) -> torch.optim.Adam:
+        groups = [{"params": [self.offsets], "lr": self.cfg.prompt_lr}]
+        if self.tuned:
+            groups.append({"params": list(self.tuned.values()), "lr": self.cfg.adapter_lr})
+        return torch.optim.Adam(groups, fused=self.device.type in FUSED_ADAM_DEVICES)
+
+    def keep(self, lanes: list[int]) -> None:
+        """Keep only the stack positions `lanes` (in that order), their Adam state with them."""
+        index = torch.tensor(lanes, dtype=torch.long, device=self.device)
+        old = [self.offsets, *self.tuned.values()]
+        state = self.optimizer.state
+        self.prompts = self.prompts[index]
+        self.offsets = self.offsets.detach()[index].requires_grad_(True)
+        self.tuned = {n: t.detach()[index].requires_grad_(True) for n, t in self.tuned.items()}
+        self.optimizer = self._adam()
+        for before, after in zip(old, [self.offsets, *self.tuned.values()]):
+            if before in state:  # the step count is shared (0-dim); the moments are per lane
+                self.optimizer.state[after] = {k: v.clone() if v.dim() == 0 else v[index].clone()
+                                               for k, v in state[before].items()}
+
+    def weights(self, k: int) -> dict[str, torch.Tensor]:
+        return {n: t[k] for n, t in self.tuned.items()}
+
+
+class LaneWeights:
+    """Stack position `k`'s tuned values, snapshotted like `TaskAdapter.snapshot` (for `ttt._Best`)."""
+
+    def __init__(self, stack: _Stack, k: int):
+        self.stack, self.k = stack, k
+
+    def snapshot(self) -> list[torch.Tensor]:
+        return [t[self.k].detach().clone() for t in self.stack.tuned.values()]
+
+
+class _Lane:
+    """One task's fit: `fit_task`'s per-task state, scored with the weights at its stack position."""
+
+    def __init__(self, job: FitJob, cfg: TTTConfig):
+        self.job, self.cfg = job, cfg
+        self.rng = np.random.default_rng(job.seed)
+        checks, self.demo_index, self.view_index = check_batch(job.task, job.views)
+        self.checks = checks.to(job.prompts.device)
+        self.table = UpdateRows(job.task, job.views)
+        held = -1 if job.holdout is None else job.holdout
+        self.held = (self.demo_index == held).to(job.prompts.device)  # [R] rows left out of updates
+        self.trainable = [i for i in range(len(job.task.train)) if i != job.holdout]
+        self.size_weight = 0.0 if job.known_size else cfg.size_weight
+        self.fixed = fixed_colors(job.task) if cfg.color_permute else tuple(range(NUM_COLORS))
+        self.best, self.history = _Best(), []
+        self.stopped, self.before, self.checked_at = "max_steps", None, -1
+        self.result: TTTResult | FloatingPointError | None = None
+
+    def check(self, step: int, agent: nn.Module, stack: _Stack, k: int) -> bool:
+        """`fit_task`'s check with the weights at stack position `k`; True when every row is exact."""
+        job, cfg, checks = self.job, self.cfg, self.checks
+        views = len(job.views)
+        with job.clock.stage(CHECK), torch.no_grad():
+            offsets = stack.offsets[k, :views]
+            prompt = (stack.prompts[k, :views] + offsets)[self.view_index]
+            size = checks.output_size if job.known_size else None
+            out = functional_call(agent, (stack.weights(k), stack.frozen),
+                                  (checks.query_input, checks.query_input_mask, prompt),
+                                  {"steps": cfg.agent_steps, "out_size": size})
+            if not bool(torch.isfinite(out.cell_logits).all()):
+                raise FloatingPointError(f"test-time training of {job.task.id}: non-finite cell logits at the check "
+                                         f"after {step} updates")
+            scores, held_scores, key = _measure(out, checks, self.held)
+            self.before = self.before or (scores, held_scores)
+            self.best.offer(step, key, offsets, LaneWeights(stack, k), scores, held_scores)
+        self.checked_at = step
+        return scores.exact == 1.0
+
+    def draw(self) -> tuple[np.ndarray, list[int], list[tuple[int, ...]]]:
+        """One update's rows, drawn as `fit_task` draws them."""
+        rows = self.rng.integers(len(self.job.views), size=self.cfg.rows_per_step)
+        demos, colors = zip(*((int(self.rng.choice(self.trainable)), random_colors(self.rng, self.fixed))
+                              for _ in rows))
+        return rows, list(demos), list(colors)
+
+    def finish(self, stopped: str, agent: nn.Module, stack: _Stack, k: int) -> None:
+        """Stop this lane: the last updates' check (unless solved) and the kept step's result."""
+        self.stopped = stopped
+        if self.checked_at != len(self.history) and stopped != "solved":
+            self.check(len(self.history), agent, stack, k)
+        best, before = self.best, self.before
+        self.result = TTTResult(
+            offset=best.offset, steps=len(self.history), best_step=best.step, stopped=stopped,
+            before=before[0], after=best.all, holdout_before=before[1], holdout_after=best.holdout,
+            history=self.history, adapter=best.adapter,
+        )
+        logger.debug("%s: test-time trained %d steps (%s), kept step %d", self.job.task.id, len(self.history),
+                     stopped, best.step)
+
+
+def _stop_reason(lane: _Lane, step: int, agent: nn.Module, stack: _Stack, k: int) -> str | None:
+    """`fit_task`'s per-step decision before an update: why this lane stops now, or None to update."""
+    cfg, clock = lane.cfg, lane.job.clock
+    if step % cfg.check_every == 0 and lane.check(step, agent, stack, k):
+        return "solved"
+    if step == cfg.max_steps:
+        return "max_steps"
+    if not clock.fits(clock.price(UPDATE, 3 * clock.price(CHECK)) + clock.price(CHECK), lane.job.until):
+        return "budget"
+    return None
+
+
+def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list[int],
+            draws: list[tuple], canvas: int, known: bool, cfg: TTTConfig) -> torch.Tensor:
+    """The demo loss [k] of each of `lanes` (at stack `positions`) on its drawn rows, in one vmapped pass
+    on a `canvas` x `canvas` grid. All of them have (`known`) or lack a size rule."""
+    parts = [lane.table.batch(rows, demos, colors, canvas=canvas) for lane, (rows, demos, colors) in
+             zip(lanes, draws)]
+    device = stack.device
+
+    def stacked(name: str) -> torch.Tensor:
+        return torch.stack([getattr(p, name) for p in parts]).to(device)  # [k, R, ...]
+
+    index = torch.tensor(positions, device=device)
+    whole = positions == list(range(len(stack.prompts)))
+    tuned = stack.tuned if whole else {n: t[index] for n, t in stack.tuned.items()}
+    offsets = stack.offsets if whole else stack.offsets[index]
+    prompts = stack.prompts if whole else stack.prompts[index]
+    rows = torch.stack([torch.from_numpy(r) for r, _, _ in draws]).to(device)  # [k, R]
+    size_weight = 0.0 if known else cfg.size_weight
+
+    def one(tuned, offsets, prompts, rows, inputs, input_mask, target, target_mask, target_size):
+        prompt = (prompts + offsets)[rows]  # [R, P]
+        out = functional_call(agent, (tuned, stack.frozen), (inputs, input_mask, prompt),
+                              {"steps": cfg.agent_steps, "out_size": target_size if known else None})
+        return row_losses(out, target, target_mask, target_size, size_weight, cfg.all_steps).mean()
+
+    return vmap(one)(tuned, offsets, prompts, rows, stacked("query_input"), stacked("query_input_mask"),
+                     stacked("query_output"), stacked("query_output_mask"), stacked("output_size"))
+
+
+def _update(agent: nn.Module, stack: _Stack, live: list[_Lane], step: int, cfg: TTTConfig) -> list[_Lane]:
+    """One Adam update of every live lane (stack position = index in `live`); returns the lanes whose loss
+    was not finite, which took no update (their error is set; the caller drops them)."""
+    draws = [lane.draw() for lane in live]
+    buckets: dict[int, list[int]] = {}  # canvas side (0: the known-size lanes, padded) -> stack positions
+    for k, (lane, (rows, demos, _)) in enumerate(zip(live, draws)):
+        buckets.setdefault(0 if lane.job.known_size else lane.table.canvas(rows, demos), []).append(k)
+    failed: list[_Lane] = []
+    while True:
+        losses = torch.zeros(len(live), device=stack.device)
+        for side, bucket in buckets.items():
+            positions = [k for k in bucket if live[k] not in failed]
+            if not positions:
+                continue
+            canvas = side or max(live[k].table.canvas(*draws[k][:2]) for k in positions)
+            lanes = [live[k] for k in positions]
+            part = _losses(agent, stack, lanes, positions, [draws[k] for k in positions], canvas, side == 0, cfg)
+            losses = losses.index_put((torch.tensor(positions, device=stack.device),), part)
+        values = losses.detach().tolist()
+        bad = [lane for lane, v in zip(live, values) if lane not in failed and not np.isfinite(v)]
+        if not bad:
+            break
+        for lane in bad:  # one NaN update would spoil that lane's weights: it stops, the others redo the pass
+            lane.result = FloatingPointError(f"test-time training of {lane.job.task.id}: the demo loss is "
+                                             f"{values[live.index(lane)]} at update {step + 1}")
+        failed += bad
+    stack.optimizer.zero_grad(set_to_none=True)
+    losses.sum().backward()  # lanes are independent: each slice of the stack gets its own lane's gradient
+    stack.optimizer.step()  # a failed lane's slice moves too, but the caller drops it and keeps its error
+    for lane, v in zip(live, values):
+        if lane not in failed:
+            lane.history.append(v)
+    return failed
+
+
+def fit_tasks(system: ArcSystem, jobs: list[FitJob], cfg: TTTConfig) -> list[TTTResult | FloatingPointError]:
+    """`fit_task` for every job at once: per job its `TTTResult` (the kept adapter values in `.adapter`, in
+    `TaskAdapter(system.agent_parts(), cfg.adapter).params` order), or the FloatingPointError that stopped
+    it. The system's own weights are not changed. Each job stops on its own (solved, max_steps, or its
+    clock: one more joint update and its check would not end by its `until`); an update's time counts on
+    every live job's clock."""
+    if not jobs:
+        return []
+    agent = system.agent
+    stack = _Stack(agent, tuned_names(agent, cfg.adapter), [job.prompts for job in jobs], cfg)
+    live = [_Lane(job, cfg) for job in jobs]
+    lanes = list(live)
+    for step in range(cfg.max_steps + 1):
+        going = []
+        for k, lane in enumerate(live):
+            try:
+                reason = _stop_reason(lane, step, agent, stack, k)
+                if reason is not None:
+                    lane.finish(reason, agent, stack, k)
+                else:
+                    going.append(k)
+            except FloatingPointError as err:
+                lane.result = err
+        if len(going) != len(live):
+            stack.keep(going)
+            live = [live[k] for k in going]
+        if not live:
+            break
+        with ExitStack() as timing:  # the joint update's time counts on every live lane's clock
+            for lane in live:
+                timing.enter_context(lane.job.clock.stage(UPDATE))
+            failed = _update(agent, stack, live, step, cfg)
+        if failed:
+            going = [k for k, lane in enumerate(live) if lane not in failed]
+            stack.keep(going)
+            live = [live[k] for k in going]
+    return [lane.result for lane in lanes]
