@@ -107,6 +107,24 @@ def fallback_record(task: Task, attempts: int, seconds: float, error: str) -> Ta
     return TaskRecord(task.id, rows, [list(r) for r in rows], [], seconds, error=error)
 
 
+@dataclass
+class Prepared:
+    """A task's state between its preparation and test-time training (`Solver._prepare`)."""
+
+    task: Task
+    clock: TaskClock
+    search: list[list[Ranked]]  # the search expert's candidates per test input
+    plain: list[list[np.ndarray]]  # the plain attempts per test input
+    views: list[int]  # D8 ids, identity first
+    prompts: torch.Tensor  # [V, P]
+    rule: SizeRule | None
+    holdout: int | None
+    seed: int  # of test-time training's rows
+    ttt_until: float  # a clock.now() value: test-time training ends by then
+    agent_seconds: float  # one agent pass over the test inputs
+    info: dict[str, Any]  # the record's `ttt` entry
+
+
 class Solver:
     """Solves tasks one at a time with `system` (put in eval mode with its weights frozen; adapter
     weights are tuned per task and restored after)."""
@@ -151,6 +169,20 @@ class Solver:
     def _neural(self, task: Task, clock: TaskClock, search: list[list[Ranked]]) -> TaskRecord:
         """Plain prediction, view prompts, test-time training and the vote; the agent scores every expert's
         candidates while it still holds the task's tuning (search present)."""
+        prep = self._prepare(task, clock, search)
+        with TaskAdapter(self.system.agent_parts(), self.cfg.ttt.adapter) as adapter:
+            result = None
+            if self.cfg.ttt.max_steps > 0:
+                try:
+                    result = fit_task(self.system, task, prep.views, prep.prompts, adapter, self.cfg.ttt, clock,
+                                      prep.ttt_until, prep.holdout, seed=prep.seed, known_size=prep.rule is not None)
+                except FloatingPointError as err:  # a NaN in test-time training: the plain attempts stand
+                    return self._plain_record(prep, err)
+            return self._conclude(prep, result)
+
+    def _prepare(self, task: Task, clock: TaskClock, search: list[list[Ranked]]) -> Prepared:
+        """Everything before test-time training: holdout, size rule, policy draw, the identity prompt, the
+        plain attempts, the other views' prompts, and the time test-time training may use."""
         cfg = self.cfg
         rng = task_rng(cfg.seed, task.id)
         n_demos = len(task.train)
@@ -175,39 +207,41 @@ class Solver:
             with clock.stage(ENCODE):
                 prompts.append(self._view_prompts(task, Augmentation(d8), noise).refined)
         views = list(range(len(prompts)))  # D8 ids, identity first
-        prompts = torch.cat(prompts)  # [V, P]
         # Voting gets the time its views need, at most half of what is left; test-time training the rest.
         vote_seconds = cfg.vote_reserve * len(views) * agent_seconds
         ttt_until = clock.deadline - min(vote_seconds, clock.left() / 2)
-
         # Test-time training's own record replaces "steps" and "stopped" whenever it runs (max_steps > 0).
         info: dict[str, Any] = {"holdout": holdout, "steps": 0, "stopped": "off", "views": len(views),
                                 "size_rule": None if rule is None else str(rule)}
-        offsets = torch.zeros_like(prompts)
-        with TaskAdapter(self.system.agent_parts(), cfg.ttt.adapter) as adapter:
-            if cfg.ttt.max_steps > 0:
-                try:
-                    result = fit_task(self.system, task, views, prompts, adapter, cfg.ttt, clock, ttt_until,
-                                      holdout, seed=int(rng.integers(2**31)), known_size=rule is not None)
-                except FloatingPointError as err:  # a NaN in test-time training: the plain attempts stand
-                    logger.warning("task %s: %s; keeping its plain attempts", task.id, err)
-                    return self._plain_record(task, plain, search, info, clock, err)
-                offsets = result.offset
-                info.update(_ttt_info(result))
-            # Every view is priced, the first too: test-time training reserved its time, and a view that
-            # would pass the deadline is skipped (then the plain attempts stand).
-            # Views are read with the planning steps the agent was trained at (untrained: its own).
-            steps = cfg.ttt.agent_steps if cfg.ttt.max_steps > 0 else None
-            predictions = self._vote(task, views, prompts + offsets, clock, agent_seconds, rule, steps)
-            neural = [[Ranked(c.grid, "neural", votes=c.votes) for c in tally_augmented(preds)]
-                      for preds in predictions]
-            if any(search):
-                self._score(task, views[: len(predictions[0])], prompts + offsets, search, neural, clock, steps)
-        fallback = [[Ranked(g, "plain") for g in row] for row in plain]
+        seed = int(rng.integers(2**31)) if cfg.ttt.max_steps > 0 else 0
+        return Prepared(task, clock, search, plain, views, torch.cat(prompts), rule, holdout, seed, ttt_until,
+                        agent_seconds, info)
+
+    def _conclude(self, prep: Prepared, result: TTTResult | None) -> TaskRecord:
+        """The vote and the scores with the task's tuning in the model (`result`: test-time training's, None
+        when it is off), and the task's record."""
+        cfg, task, clock, search = self.cfg, prep.task, prep.clock, prep.search
+        offsets = torch.zeros_like(prep.prompts)
+        if result is not None:
+            offsets = result.offset
+            prep.info.update(_ttt_info(result))
+        # Every view is priced, the first too: test-time training reserved its time, and a view that
+        # would pass the deadline is skipped (then the plain attempts stand).
+        # Views are read with the planning steps the agent was trained at (untrained: its own).
+        steps = cfg.ttt.agent_steps if cfg.ttt.max_steps > 0 else None
+        predictions = self._vote(task, prep.views, prep.prompts + offsets, clock, prep.agent_seconds, prep.rule,
+                                 steps)
+        neural = [[Ranked(c.grid, "neural", votes=c.votes) for c in tally_augmented(preds)]
+                  for preds in predictions]
+        if any(search):
+            self._score(task, prep.views[: len(predictions[0])], prep.prompts + offsets, search, neural, clock,
+                        steps)
+        fallback = [[Ranked(g, "plain") for g in row] for row in prep.plain]
         # The first view is the identity: its prediction is the trained one without voting (when no view
         # ran, nothing was trained either, and plain attempt 2 is that same prediction).
-        refined = [preds[0][1] if preds else row[-1] for row, preds in zip(plain, predictions)]
-        return self._record(task, plain, search, neural, fallback, refined, info, clock, len(predictions[0]))
+        refined = [preds[0][1] if preds else row[-1] for row, preds in zip(prep.plain, predictions)]
+        return self._record(task, prep.plain, search, neural, fallback, refined, prep.info, clock,
+                            len(predictions[0]))
 
     def _score(self, task: Task, views: list[int], prompts: torch.Tensor, search: list[list[Ranked]],
                neural: list[list[Ranked]], clock: TaskClock, steps: int | None) -> None:
@@ -277,10 +311,11 @@ class Solver:
             h, w = int(size[t, 0]), int(size[t, 1])
             per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
 
-    def _plain_record(self, task: Task, plain: list[list[np.ndarray]], search: list[list[Ranked]],
-                      info: dict[str, Any], clock: TaskClock, err: Exception) -> TaskRecord:
+    def _plain_record(self, prep: Prepared, err: Exception) -> TaskRecord:
         """The plain attempts (after any verified program) as the answer, with the error that stopped
         test-time training recorded."""
+        logger.warning("task %s: %s; keeping its plain attempts", prep.task.id, err)
+        task, plain, search, info, clock = prep.task, prep.plain, prep.search, prep.info, prep.clock
         fallback = [[Ranked(g, "plain") for g in row] for row in plain]
         record = self._record(task, plain, search, [[] for _ in task.test], fallback, [row[-1] for row in plain],
                               {**info, "stopped": "error"}, clock)
