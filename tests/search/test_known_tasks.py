@@ -22,6 +22,8 @@ ONE_STEP = [
     # band and period repeats, an object sliding to contact; d9fac9be: a crop final must not outrank a map
     "2204b7a8", "c9f8e694", "b6afb2da", "ba26e723", "d23f8c26", "d10ecb37", "f5b8619d", "8eb1be9a", "963e52fc",
     "05f2a901", "d9fac9be",
+    # symmetry repair by vote (noise of any colour), a fractal labelled by each cell's value
+    "b8825c91", "cce03e0d",
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
@@ -29,6 +31,7 @@ TWO_STEPS = [
     "3aa6fb7a", "445eab21", "6f8cd79b", "7468f01a", "88a62173", "8f2ea7aa", "90c28cc7", "a68b268e", "a740d043",
     "a79310a0", "aedd82e4", "b230c067", "b2862040", "dae9d2b5", "e3497940", "f25fbde4", "f25ffba3",
     "31aa019c", "48d8fb45",
+    "75b8110e",  # quadrants stacked as a per-cell code: the colour map learns their priority
 ]
 # Three primitives: reached by the staged last depth.
 THREE_STEPS = ["5117e062", "80af3007"]

@@ -160,7 +160,36 @@ def test_idempotent(name):
     assert twice is None or np.array_equal(twice, once)
 
 
+def test_fractal_by_value(G):
+    """Block (i, j) is the grid, each cell labelled with the value of cell (i, j); a colour map that keeps
+    only the blocks of colour 2 gives the Kronecker product with that colour's mask."""
+    grid = G("20/01")
+    out = BY_NAME["fractal_by_value"].fn(grid)
+    assert out.shape == (4, 4)
+    np.testing.assert_array_equal(out[:2, :2], label_value(grid, 2))
+    np.testing.assert_array_equal(out[:2, 2:], label_value(grid, 0))
+    np.testing.assert_array_equal(out[2:, 2:], label_value(grid, 1))
+    keep_twos = np.where(out // 10 == 3, out % 10, 0)
+    np.testing.assert_array_equal(keep_twos, np.kron(grid == 2, grid))
+    assert BY_NAME["fractal_by_value"].fn(G("1234/5678/1234/5678/1234/5678/1234/5678")) is None  # 64 x 64
+
+
+def test_symmetrise_vote(G):
+    """The mirror views that mostly agree with the grid vote: noise of any colour on a minority of a cell's
+    images is outvoted, background loses ties; a grid without such a view is left to other primitives."""
+    clean = G("1221/4554/4554/1221")  # left-right and up-down symmetric; the transpose disagrees
+    noisy = clean.copy()
+    noisy[0, 1], noisy[2, 2] = 7, 0
+    np.testing.assert_array_equal(BY_NAME["symmetrise_vote"].fn(noisy), clean)
+    diagonal = G("123/245/356")
+    holed = diagonal.copy()
+    holed[0, 2] = 0  # a two-cell orbit: the colour wins the tie against background
+    np.testing.assert_array_equal(BY_NAME["symmetrise_vote"].fn(holed), diagonal)
+    assert BY_NAME["symmetrise_vote"].fn(G("12/34")) is None
+
+
 def test_every_grid_primitive_has_a_case():
     grid_ops = {p.name for p in PRIMITIVES if p.arg == GRID and p.result == GRID}
+    grid_ops -= {"fractal_by_value", "symmetrise_vote"}  # tested above: their values need more than M and H
     assert grid_ops - {c[0] for c in CASES} - {c[0] for c in LABELLED} == set()
     assert len(PRIMITIVES) >= 100

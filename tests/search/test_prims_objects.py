@@ -110,7 +110,17 @@ def test_label_holes_and_shape_count(G):
     assert out[0, 0] == label_value(1, 1) and out[0, 4] == label_value(2, 2)
 
 
+def test_pieces_code(G):
+    """10 + the bitmask of the pieces coloured in each cell (piece k is bit k), on up to four pieces."""
+    out = BY_NAME["pieces_code"].fn(BY_NAME["quadrants"].fn(G("1020/0103/0400/5660")))
+    np.testing.assert_array_equal(out, np.array([[10 + 1 + 2, 10 + 4], [10 + 4 + 8, 10 + 1 + 2 + 4]]))
+    assert BY_NAME["pieces_code"].fn(BY_NAME["parts_lr_3"].fn(G("102030"))) is not None
+    assert BY_NAME["pieces_code"].fn(BY_NAME["objects_4"].fn(G(SCENE))) is None  # shapes differ
+    assert BY_NAME["pieces_code"].fn(BY_NAME["objects_4"].fn(G("10101010101"))) is None  # six pieces
+
+
 def test_every_objects_primitive_has_a_case():
     covered = {c[0] for c in EXTRACTED} | {c[0] for c in CONSUMED} | {f"label_{rule}" for rule in LABELS}
+    covered.add("pieces_code")  # test_pieces_code
     involved = {p.name for p in PRIMITIVES if OBJECTS in (p.arg, p.result)}
     assert involved - covered == set()

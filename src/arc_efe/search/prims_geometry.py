@@ -167,6 +167,15 @@ def fractal_minority(grid: np.ndarray) -> np.ndarray | None:
     return None if colour is None else _checked(np.kron((grid == colour).astype(np.uint8), grid))
 
 
+def fractal_by_value(grid: np.ndarray) -> np.ndarray | None:
+    """A copy of the grid in every cell's block, labelled with that cell's value (colour c in the block of
+    a cell of value v becomes c + 10 * (1 + v)): the final colour map decides which cells carry a copy."""
+    if int(grid.max()) > 9:
+        return None
+    blocks = np.kron(grid, np.ones_like(grid))  # each cell's value over its block
+    return _checked((np.tile(grid, grid.shape) + 10 * (1 + blocks)).astype(np.uint8))  # label_value's code
+
+
 def keep_centre(axis: int):
     """Only the middle row (axis 0) or column (axis 1) kept, the rest background; odd lengths only."""
     def op(grid: np.ndarray) -> np.ndarray | None:
@@ -225,6 +234,33 @@ def _symmetrise(grid: np.ndarray, views: list[np.ndarray]) -> np.ndarray | None:
             return None
         out = np.where(out == BG, view, out)
     return out
+
+
+_VOTE_AGREEMENT = 0.6  # a mirror view votes when it agrees with the grid on this share of the coloured cells
+
+
+def symmetrise_vote(grid: np.ndarray) -> np.ndarray | None:
+    """Repair the symmetries the grid mostly has: each D8 view of the grid's shape that agrees with it on
+    most coloured cells votes, and each cell takes the most frequent value among the grid and those views;
+    a tie keeps the cell unless it is background. Noise of any colour is outvoted. None: no such view."""
+    views = [grid]
+    for transform in D8.values():
+        view = transform(grid)
+        if view.shape != grid.shape:
+            continue
+        coloured = (grid != BG) | (view != BG)
+        if coloured.any() and (view == grid)[coloured].mean() >= _VOTE_AGREEMENT:
+            views.append(view)
+    if len(views) == 1:
+        return None
+    counts = np.zeros((int(grid.max()) + 1,) + grid.shape, dtype=np.int16)  # (values, h, w)
+    rows, cols = np.indices(grid.shape)
+    for view in views:
+        counts[view, rows, cols] += 1
+    counts *= 4  # ties: a colour beats background, then the cell's own value beats the other colours
+    counts[BG + 1:] += 2
+    counts[grid, rows, cols] += 1
+    return counts.argmax(0).astype(np.uint8)
 
 
 def symmetrise_lr(grid: np.ndarray) -> np.ndarray | None:
@@ -316,6 +352,7 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "mirror_right": mirror_right, "mirror_left": mirror_left, "mirror_down": mirror_down, "mirror_up": mirror_up,
     "mirror_quad": mirror_quad, "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
     "fractal_majority": fractal_majority, "fractal_minority": fractal_minority,
+    "fractal_by_value": fractal_by_value,
     "scale_by_colours": scale_by_colours, "pad_edges": pad_edges,
     "top_half": half("top"), "bottom_half": half("bottom"), "left_half": half("left"), "right_half": half("right"),
     "trim_border": trim_border, "add_border": add_border,
@@ -323,6 +360,7 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
 }) + grid_ops({
     "symmetrise_lr": symmetrise_lr, "symmetrise_ud": symmetrise_ud, "symmetrise_both": symmetrise_both,
     "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
+    "symmetrise_vote": symmetrise_vote,
     "repair_periodic": repair_periodic, "keep_centre_row": keep_centre(0), "keep_centre_column": keep_centre(1),
     "repeat_band_rows": repeat_band(0), "repeat_band_columns": repeat_band(1),
     "shift_up": shift(-1, 0), "shift_down": shift(1, 0), "shift_left": shift(0, -1), "shift_right": shift(0, 1),

@@ -209,6 +209,16 @@ def combine(rule: str):
     return op
 
 
+def pieces_code(found: ObjectSet) -> np.ndarray | None:
+    """Equal-shaped pieces (at most 4) stacked: each cell gets the mark 10 + the bitmask of the pieces that
+    are coloured there, so the final colour map learns any cell-wise rule, a priority overlay included."""
+    patches = _same_shape_patches(found)
+    if patches is None or len(patches) > 4:
+        return None
+    code = sum((p != BG).astype(np.uint8) << k for k, p in enumerate(patches))
+    return (MARK + code).astype(np.uint8)
+
+
 def layout_colours(found: ObjectSet) -> np.ndarray | None:
     """A pieces-in-a-grid layout (cells, parts) as a small grid: each piece becomes its main colour."""
     tops = sorted({o.top for o in found.objects})
@@ -256,6 +266,7 @@ PRIMITIVES = (
     + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map", True)
        for name, rule in _LABELS.items()]
     + [Primitive(f"pieces_{rule}", combine(rule), OBJECTS, GRID) for rule in ("and", "or", "xor", "overlay", "vote")]
+    + [Primitive("pieces_code", pieces_code, OBJECTS, GRID, "for a colour map")]
     + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID),
        Primitive("layout_colours", layout_colours, OBJECTS, GRID)]
 )
