@@ -15,6 +15,10 @@ Per task, in one time budget (seconds, everything included), each stage checking
 A NaN in refinement (a non-finite loss or check) leaves the task its plain attempts, with the error in its
 record. The held-out demo and the refinement's rows are drawn from a generator seeded by (seed, task id), so a
 task's result does not depend on which tasks ran before it.
+
+`Solver.solve_group` solves K tasks at once on a shared clock start and budget: each prepares (steps 1-2)
+in turn, their test-time training runs batched (`ttt_batch.py`: one agent pass per update for all), then
+each votes in turn. With updates, not time, bounding the fit, each task's record equals its `solve`.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from arc_efe.solving.merge import MergeRule, Ranked, attempts_from, merge
 from arc_efe.solving.policy_choice import best_draw
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, fit_task
+from arc_efe.solving.ttt_batch import FitJob, fit_tasks
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import tally_augmented
 
@@ -145,31 +150,91 @@ class Solver:
             with self._autocast():
                 record = self._solve(task, clock)
         except Exception as err:  # noqa: BLE001 - one bad task must not stop a 400-task run
-            logger.warning("task %s failed: %s\n%s", task.id, err, traceback.format_exc())
-            record = fallback_record(task, self.cfg.attempts, clock.elapsed(), f"{type(err).__name__}: {err}")
+            record = self._failed(task, clock, err)
         record.grade(task)
         return record
 
+    def solve_group(self, tasks: list[Task]) -> list[TaskRecord]:
+        """Solve `tasks` together, their test-time training in one batched fit (`ttt_batch.py`); one task is
+        `solve`. The tasks share one clock start and `time_budget` of wall time: each prepares in turn (its
+        search gets `search_share / K` of the budget), they train together, each stopping on its own, until
+        their deadline less every task's vote reserve, then each votes in turn. Any exception becomes the
+        failing task's record with fallback attempts (the whole group's, if the joint fit raises one)."""
+        if len(tasks) == 1:
+            return [self.solve(tasks[0])]
+        clocks = [TaskClock(self.cfg.time_budget) for _ in tasks]
+        records: dict[int, TaskRecord] = {}
+        preps: dict[int, Prepared] = {}
+        with self._autocast():
+            for k, (task, clock) in enumerate(zip(tasks, clocks)):
+                try:
+                    started = self._start(task, clock, self.cfg.search_share / len(tasks))
+                except Exception as err:  # noqa: BLE001 - one bad task must not stop the others
+                    started = self._failed(task, clock, err)
+                (records if isinstance(started, TaskRecord) else preps)[k] = started
+            try:
+                results = self._fit_group(list(preps.values()))
+            except Exception as err:  # noqa: BLE001 - e.g. out of memory: every task of the fit fails
+                records |= {k: self._failed(p.task, p.clock, err) for k, p in preps.items()}
+                preps = {}
+            for (k, prep), result in zip(preps.items(), results):
+                try:
+                    records[k] = self._conclude_fitted(prep, result)
+                except Exception as err:  # noqa: BLE001
+                    records[k] = self._failed(prep.task, prep.clock, err)
+        for k, task in enumerate(tasks):
+            records[k].grade(task)
+        return [records[k] for k in range(len(tasks))]
+
+    def _fit_group(self, preps: list[Prepared]) -> list[TTTResult | FloatingPointError | None]:
+        """Test-time training of every prepared task at once (None each when it is off). Each stops by its
+        deadline less the vote reserve of every task in the group, since they vote one after another."""
+        if self.cfg.ttt.max_steps == 0 or not preps:
+            return [None] * len(preps)
+        reserve = sum(p.clock.deadline - p.ttt_until for p in preps)
+        jobs = [FitJob(p.task, p.views, p.prompts, p.clock, p.clock.deadline - reserve, p.holdout, p.seed,
+                       known_size=p.rule is not None) for p in preps]
+        return fit_tasks(self.system, jobs, self.cfg.ttt)
+
+    def _conclude_fitted(self, prep: Prepared, result: TTTResult | FloatingPointError | None) -> TaskRecord:
+        """`_conclude` with a batched fit's kept adapter values in the model (plain attempts after a NaN)."""
+        if isinstance(result, FloatingPointError):
+            return self._plain_record(prep, result)
+        with TaskAdapter(self.system.agent_parts(), self.cfg.ttt.adapter) as adapter:
+            if result is not None:
+                adapter.load(result.adapter)
+            return self._conclude(prep, result)
+
+    def _failed(self, task: Task, clock: TaskClock, err: Exception) -> TaskRecord:
+        logger.warning("task %s failed: %s\n%s", task.id, err, traceback.format_exc())
+        return fallback_record(task, self.cfg.attempts, clock.elapsed(), f"{type(err).__name__}: {err}")
+
     def _solve(self, task: Task, clock: TaskClock) -> TaskRecord:
-        search = self._search(task, clock) if "search" in self.cfg.experts else [[] for _ in task.test]
+        started = self._start(task, clock, self.cfg.search_share)
+        return started if isinstance(started, TaskRecord) else self._neural(started)
+
+    def _start(self, task: Task, clock: TaskClock, search_share: float) -> TaskRecord | Prepared:
+        """The search expert (within `search_share` of the budget), then the neural expert's preparation;
+        without the neural expert, the task's record."""
+        search = self._search(task, clock, search_share) if "search" in self.cfg.experts else [[] for _ in task.test]
         if "neural" not in self.cfg.experts:
             fallback = [[Ranked(p.input.copy(), "plain")] for p in task.test]  # nothing else to offer
             return self._record(task, [[r.grid for r in row] for row in fallback], search,
                                 [[] for _ in task.test], fallback, [row[0].grid for row in fallback], {}, clock)
-        return self._neural(task, clock, search)
+        return self._prepare(task, clock, search)
 
-    def _search(self, task: Task, clock: TaskClock) -> list[list[Ranked]]:
-        """Verified programs' predictions per test input, within the search's share of the budget."""
-        seconds = clock.left(clock.start + self.cfg.search_share * self.cfg.time_budget)
+    def _search(self, task: Task, clock: TaskClock, share: float) -> list[list[Ranked]]:
+        """Verified programs' predictions per test input, within `share` of the budget."""
+        seconds = clock.left(clock.start + share * self.cfg.time_budget)
         with clock.stage(SEARCH):
             result = search_task(task, time.monotonic() + seconds, self.cfg.search)
         return [[Ranked(c.grid, "search", program=c.program, length=c.length) for c in row]
                 for row in result.candidates]
 
-    def _neural(self, task: Task, clock: TaskClock, search: list[list[Ranked]]) -> TaskRecord:
-        """Plain prediction, view prompts, test-time training and the vote; the agent scores every expert's
+    def _neural(self, prep: Prepared) -> TaskRecord:
+        """Test-time training of the prepared task and the vote; the agent scores every expert's
         candidates while it still holds the task's tuning (search present)."""
-        prep = self._prepare(task, clock, search)
+        task, clock = prep.task, prep.clock
         with TaskAdapter(self.system.agent_parts(), self.cfg.ttt.adapter) as adapter:
             result = None
             if self.cfg.ttt.max_steps > 0:
