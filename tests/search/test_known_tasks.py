@@ -22,8 +22,8 @@ ONE_STEP = [
     # band and period repeats, an object sliding to contact; d9fac9be: a crop final must not outrank a map
     "2204b7a8", "c9f8e694", "b6afb2da", "ba26e723", "d23f8c26", "d10ecb37", "f5b8619d", "8eb1be9a", "963e52fc",
     "05f2a901", "d9fac9be",
-    # symmetry repair by vote (noise of any colour), a fractal labelled by each cell's value
-    "b8825c91", "cce03e0d",
+    # symmetry repair by vote (noise of any colour), a fractal labelled by each cell's value, runs continued
+    "b8825c91", "cce03e0d", "e21d9049",
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [

@@ -94,6 +94,10 @@ CASES = [
     ("repeat_band_rows", "12/30", None), ("repeat_band_rows", "00", None),
     ("extend_periodic_right", "121", "121212"), ("extend_periodic_right", "123", "123123"),
     ("extend_periodic_down", "1/2/1/2/1", "1/2/1/2/1/2/1/2/1/2"),
+    ("continue_runs", "00000/01200/00000", "00000/21212/00000"),
+    ("continue_runs", "000/030/040/000/000", "040/030/040/030/040"),
+    ("continue_runs", "0000/0120/0300/0000", "0300/2121/0300/0100"),
+    ("continue_runs", "1020/0000", None), ("continue_runs", "100/000", None),
 ]
 
 # Labelling primitives: per cell of the grid, the label (None: background, left as it is).

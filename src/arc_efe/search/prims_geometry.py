@@ -206,6 +206,33 @@ def repeat_band(axis: int):
     return op
 
 
+def _continued(line: np.ndarray) -> np.ndarray | None:
+    """The line's one run of two or more coloured cells repeated along the whole line in its own phase;
+    None when the line holds anything else (no run, a single cell, two runs)."""
+    used = np.flatnonzero(line != BG)
+    if used.size < 2 or used[-1] - used[0] + 1 != used.size:
+        return None
+    start = int(used[0])
+    return line[start + (np.arange(line.size) - start) % used.size]
+
+
+def continue_runs(grid: np.ndarray) -> np.ndarray | None:
+    """Each row and each column whose colours form one run (two cells or more) continues that run as a
+    repeating sequence to both edges; rows are painted first, columns fill what is left. None: no such line."""
+    out = grid.copy()
+    changed = False
+    for axis in (0, 1):
+        lines = grid if axis == 0 else grid.T
+        for i, line in enumerate(lines):
+            full = _continued(line)
+            if full is None:
+                continue
+            target = out[i] if axis == 0 else out[:, i]
+            target[target == BG] = full[target == BG]
+            changed = True
+    return out if changed else None
+
+
 def _line_period(grid: np.ndarray, axis: int) -> int:
     """The smallest p such that line i equals line i + p along `axis` for every i (the length if none)."""
     length = grid.shape[axis]
@@ -362,6 +389,6 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "symmetrise_rot": symmetrise_rot, "symmetrise_diag": symmetrise_diag,
     "symmetrise_vote": symmetrise_vote,
     "repair_periodic": repair_periodic, "keep_centre_row": keep_centre(0), "keep_centre_column": keep_centre(1),
-    "repeat_band_rows": repeat_band(0), "repeat_band_columns": repeat_band(1),
+    "repeat_band_rows": repeat_band(0), "repeat_band_columns": repeat_band(1), "continue_runs": continue_runs,
     "shift_up": shift(-1, 0), "shift_down": shift(1, 0), "shift_left": shift(0, -1), "shift_right": shift(0, 1),
 }, keeps_shape=True)
