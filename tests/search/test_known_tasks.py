@@ -32,6 +32,7 @@ TWO_STEPS = [
     "a79310a0", "aedd82e4", "b230c067", "b2862040", "dae9d2b5", "e3497940", "f25fbde4", "f25ffba3",
     "31aa019c", "48d8fb45",
     "75b8110e",  # quadrants stacked as a per-cell code: the colour map learns their priority
+    "1c786137",  # the inside of the largest rectangle outline, in a noisy grid
 ]
 # Three primitives: reached by the staged last depth.
 THREE_STEPS = ["5117e062", "80af3007"]

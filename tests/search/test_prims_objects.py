@@ -71,6 +71,9 @@ CONSUMED = [
     ("box_unique_colour", "objects_4", "10102", "2"), ("box_most_colours", "objects_8_multi", "120/000/003", "12"),
     ("inside_largest", "objects_4", "11111/12031/11111", "203"),
     ("inside_largest_box", "objects_4", "11111/12031/11111", "203"), ("inside_largest", "objects_4", "11/00", None),
+    ("inside_largest_frame", "objects_4", "3333000/3000222/3300202/0000222", "0"),  # the 3s: no full outline
+    ("inside_largest_frame", "objects_4", "2222300/2032330/2222303/0000333", "03"),
+    ("inside_largest_frame", "objects_4", "1110/1010/1100", None),
 ]
 
 

@@ -65,6 +65,17 @@ def _unique_by(objs: tuple[Obj, ...], key: Callable[[Obj], object]) -> Obj | Non
     return lonely[0] if len(lonely) == 1 and len(objs) > 1 else None
 
 
+def _is_frame(o: Obj) -> bool:
+    """The object covers the whole border of its box (a rectangle outline, 3 x 3 or more)."""
+    m = o.mask
+    return min(m.shape) >= 3 and bool(m[0].all() and m[-1].all() and m[:, 0].all() and m[:, -1].all())
+
+
+def _largest_frame(s: ObjectSet) -> Obj | None:
+    frames = tuple(o for o in s.objects if _is_frame(o))
+    return _argmax(frames, _area) if frames else None
+
+
 def _argmax(objs: tuple[Obj, ...], score: Callable[[Obj], float]) -> Obj | None:
     scores = [score(o) for o in objs]
     best = max(scores)
@@ -252,15 +263,15 @@ def crop_all(found: ObjectSet) -> np.ndarray | None:
 
 _KEEPS = ("largest", "smallest", "inner", "unique_colour", "unique_shape")
 _BOXES = ("largest", "largest_box", "unique_colour", "most_colours")
-_INSIDES = ("largest", "largest_box")
+_INSIDES = {"largest": _PICKS["largest"], "largest_box": _PICKS["largest_box"], "largest_frame": _largest_frame}
 
 PRIMITIVES = (
     [Primitive(name, fn, GRID, OBJECTS, "objects of each input") for name, fn in EXTRACTORS.items()]
     + [Primitive(f"select_{name}", select(pick), OBJECTS, GRID, "crop one object") for name, pick in _PICKS.items()]
     + [Primitive(f"box_{name}", box(_PICKS[name], 0), OBJECTS, GRID, "crop the grid to one object's box")
        for name in _BOXES]
-    + [Primitive(f"inside_{name}", box(_PICKS[name], 1), OBJECTS, GRID, "the inside of one frame")
-       for name in _INSIDES]
+    + [Primitive(f"inside_{name}", box(pick, 1), OBJECTS, GRID, "the inside of one frame")
+       for name, pick in _INSIDES.items()]
     + [Primitive(f"keep_{name}", keep(_PICKS[name], False), OBJECTS, GRID, "", True) for name in _KEEPS]
     + [Primitive(f"drop_{name}", keep(_PICKS[name], True), OBJECTS, GRID, "", True) for name in _KEEPS]
     + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map", True)
