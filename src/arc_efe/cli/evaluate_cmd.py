@@ -96,6 +96,10 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="solve N tasks at a time in N one-thread processes (on a CPU, N = cores; 1); under "
                         "torchrun / accelerate launch, N per rank")
+    p.add_argument("--task-batch", type=int, default=1, metavar="K",
+                   help="solve K tasks at a time, their test-time training batched in one process (for a GPU, "
+                        "where one task's update is launch-bound); the K tasks share one --time-budget of wall "
+                        "time. Not with --workers (1)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="auto")
 
 
@@ -181,7 +185,8 @@ def _evaluate(args: argparse.Namespace, ranks: Ranks) -> int:
 
     try:
         summary = run(system, tasks, cfg, out, str(checkpoint), report=not args.no_report, on_record=progress,
-                      workers=args.workers, contamination=contamination, ranks=ranks)
+                      workers=args.workers, contamination=contamination, ranks=ranks,
+                      task_batch=args.task_batch)
     except ValueError as err:
         bar.close()
         print(f"error: {err}", file=sys.stderr)

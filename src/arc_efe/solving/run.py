@@ -39,6 +39,17 @@ class SolveRunConfig:
         self.solve.validate()
 
 
+def check_parallel(workers: int, task_batch: int) -> None:
+    """`workers` processes or `task_batch` tasks per batched fit (a GPU's way): each >= 1, not both > 1."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if task_batch < 1:
+        raise ValueError(f"task batch must be >= 1, got {task_batch}")
+    if workers > 1 and task_batch > 1:
+        raise ValueError(f"workers ({workers}) and task batch ({task_batch}) cannot both be > 1: choose "
+                         "processes (CPU) or batched tasks (GPU)")
+
+
 def sample_tasks(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
     """A seeded random sample of `limit` tasks (all when None or not fewer), kept in id order."""
     if limit is None or limit >= len(tasks):
@@ -65,18 +76,23 @@ def run(
     workers: int = 1,
     contamination: dict[str, Any] | None = None,
     ranks: rk.Ranks | None = None,
+    task_batch: int = 1,
 ) -> dict[str, Any]:
     """Solve `tasks` into `out_dir` (resuming a run with the same checkpoint and settings) and return
     the summary written to scores.json. `on_record(task, record, resumed)` follows each task; `workers`
     processes solve tasks at once (see solve_tasks). `contamination` (e.g. `{"contaminated": [ids]}`, what
     the caller found checking the checkpoint's training data) goes into scores.json and run.json.
     `ranks` (several: inside a joined process group, `ranks.joined`): this process solves its share, each
-    rank with its own `workers`, and every rank returns rank 0's summary."""
+    rank with its own `workers`, and every rank returns rank 0's summary. `task_batch` K > 1: tasks are
+    solved K at a time with batched test-time training (`Solver.solve_group`: K tasks share one budget of
+    wall time); it changes results, so it is part of the run's settings."""
     ranks = ranks or rk.Ranks()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = {"checkpoint": str(checkpoint), "solve": to_dict(cfg),
                 "known_outputs": all(t.has_test_outputs for t in tasks)}
+    if task_batch > 1:  # absent at 1, so runs from before the flag resume unchanged
+        settings["task_batch"] = task_batch
     if contamination:
         # A resume that would mix contaminated and clean scoring is refused like any other settings change.
         settings["contamination"] = contamination
@@ -88,13 +104,13 @@ def run(
         if on_record is not None:
             on_record(task, record, resumed)
 
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    check_parallel(workers, task_batch)
     rk.prepare(out_dir, settings, ranks)
     if ranks.world == 1:
-        records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task, workers)
+        records = solve_tasks(Solver(system, cfg), tasks, out_dir, settings, after_task, workers, task_batch)
     else:
-        records = solve_share(Solver(system, cfg), tasks, out_dir, settings, after_task, workers, ranks)
+        records = solve_share(Solver(system, cfg), tasks, out_dir, settings, after_task, workers, ranks,
+                              task_batch)
     summary = None
     if ranks.main:
         if ranks.world > 1:
@@ -119,6 +135,7 @@ def solve_share(
     on_record: Callable[[Task, TaskRecord, bool], None] | None,
     workers: int,
     ranks: rk.Ranks,
+    task_batch: int = 1,
 ) -> dict[str, TaskRecord]:
     """Solve this rank's share of `tasks` into its rank folder (resuming it), skipping tasks any rank had
     already recorded; return every task's record on rank 0 ({} on the others). `on_record` follows this
@@ -128,7 +145,7 @@ def solve_share(
     earlier = read_records(out_dir) if ranks.main else {}  # a one-process run's, or one merged before
     done = rk.all_records({**earlier, **local}, ranks)
     todo = [t for t in rk.share(tasks, ranks) if t.id not in done or t.id in local]
-    ours = solve_tasks(solver, todo, here, settings, on_record, workers)
+    ours = solve_tasks(solver, todo, here, settings, on_record, workers, task_batch)
     merged = rk.records_to_main(ours, ranks)
     return {**done, **merged} if ranks.main else {}
 
@@ -140,13 +157,15 @@ def solve_tasks(
     settings: dict[str, Any],
     on_record: Callable[[Task, TaskRecord, bool], None] | None = None,
     workers: int = 1,
+    task_batch: int = 1,
 ) -> dict[str, TaskRecord]:
     """Solve `tasks`, appending each record to `out_dir/tasks.jsonl` as it finishes; tasks already
     recorded there (same `settings`, see records.check_run) are not solved again. `on_record(task,
     record, resumed)` is called after each task: in task order, or with `workers` > 1 (tasks solved in
-    that many processes, `parallel.py`) the resumed tasks first and the others as they finish."""
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    that many processes, `parallel.py`) the resumed tasks first and the others as they finish. With
+    `task_batch` K > 1 the tasks not yet recorded are solved in groups of K (`Solver.solve_group`), in
+    task order."""
+    check_parallel(workers, task_batch)
     check_run(out_dir, settings)
     done = read_records(out_dir)
     if done:
@@ -161,6 +180,16 @@ def solve_tasks(
         if on_record is not None:
             on_record(task, record, resumed)
 
+    if task_batch > 1:
+        todo = [task for task in tasks if task.id not in done]
+        groups = {t.id: todo[i - i % task_batch: i - i % task_batch + task_batch] for i, t in enumerate(todo)}
+        for task in tasks:
+            if task.id in done:
+                finish(task, done[task.id], True)
+            elif groups[task.id][0] is task:  # the group's first task: solve the whole group
+                for member, record in zip(groups[task.id], solver.solve_group(groups[task.id])):
+                    finish(member, record, False)
+        return records
     if workers == 1:
         for task in tasks:
             resumed = task.id in done
