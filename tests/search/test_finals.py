@@ -77,3 +77,14 @@ def test_feasible_with_crops(G):
     assert not feasible(G("123/456"), G("1/2"))
     assert feasible(G("123/456"), G("1/2"), crop=True)
     assert not feasible(G("12/34"), G("123/456/789"), crop=True)  # larger, and not a tiling
+
+
+def test_lines_through_cells_by_colour(G):
+    """Colour 2 draws columns, 1 and 3 draw rows over them; read off the demos, applied to a new layout."""
+    states = [G("0000/0200/0001"), G("3000/0000/0020/0000")]
+    outputs = [G("0200/0200/1111"), G("3333/0020/0020/0020")]
+    finals = fit_finals(states, outputs)
+    assert [f.text for f in finals] == ["lines{columns:2;rows:13}"]
+    np.testing.assert_array_equal(finals[0].apply(G("020/000/300/005")), G("020/020/333/025"))
+    # a colour whose rows are full in one demo only has no consistent rule: nothing fits
+    assert fit_finals([G("10/00"), G("10/00")], [G("11/00"), G("10/00")]) == []

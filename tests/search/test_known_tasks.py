@@ -24,6 +24,7 @@ ONE_STEP = [
     "05f2a901", "d9fac9be",
     # symmetry repair by vote (noise of any colour), a fractal labelled by each cell's value, runs continued
     "b8825c91", "cce03e0d", "e21d9049",
+    "178fcbfb",  # lines through cells, the direction read off the demos per colour
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
@@ -33,6 +34,7 @@ TWO_STEPS = [
     "31aa019c", "48d8fb45",
     "75b8110e",  # quadrants stacked as a per-cell code: the colour map learns their priority
     "1c786137",  # the inside of the largest rectangle outline, in a noisy grid
+    "bdad9b1f",  # two runs continued to the edges, their crossing marked
 ]
 # Three primitives: reached by the staged last depth.
 THREE_STEPS = ["5117e062", "80af3007"]

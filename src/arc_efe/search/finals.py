@@ -89,6 +89,64 @@ def _colour_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) 
     return finals
 
 
+def _line_colours(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], axis: int,
+                  covered: Sequence[np.ndarray] | None) -> set[int] | None:
+    """The colours whose every cell's row (axis 1) or column (axis 0) is that colour in the output, away from
+    the `covered` cells (lines painted over them later); None when a colour fits on some demos only."""
+    fits_all: dict[int, bool] = {}
+    for k, (state, output) in enumerate(zip(states, outputs)):
+        for colour in np.unique(state):
+            if colour == BG or colour >= 10:
+                continue
+            lines = np.flatnonzero((state == colour).any(axis=axis))
+            part = output[lines] if axis == 1 else output[:, lines]
+            free = np.ones_like(part, dtype=bool) if covered is None else ~(
+                covered[k][lines] if axis == 1 else covered[k][:, lines])
+            ok = bool((part == colour)[free].all())
+            if fits_all.setdefault(int(colour), ok) != ok:
+                return None
+    return {c for c, ok in fits_all.items() if ok}
+
+
+def _paint_lines(grid: np.ndarray, colours: set[int], axis: int, base: np.ndarray) -> np.ndarray:
+    out = base.copy()
+    for colour in sorted(colours):
+        lines = (grid == colour).any(axis=axis)
+        if axis == 1:
+            out[lines] = colour
+        else:
+            out[:, lines] = colour
+    return out
+
+
+def _lines_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> Final | None:
+    """Each colour draws full lines through its cells: some colours rows, some columns, one direction
+    painted over the other, which colours do what read off the demos (a colour the demos never showed
+    draws nothing)."""
+    first = outputs[0]
+    if not ((first == first[:, :1]).all(1) & (first[:, 0] != BG)).any() and not (
+            (first == first[:1]).all(0) & (first[0] != BG)).any():
+        return None  # no full line in the first output
+    for top in (1, 0):  # rows painted last, then columns painted last
+        last = _line_colours(states, outputs, top, None)
+        if not last:
+            continue
+        covered = [_paint_lines(s, last, top, np.zeros(s.shape, dtype=np.uint8)) != BG for s in states]
+        under = _line_colours(states, outputs, 1 - top, covered)
+        if under is None:
+            continue
+        under -= last
+
+        def apply(grid: np.ndarray, last=last, under=under, top=top) -> np.ndarray:
+            return _paint_lines(grid, last, top, _paint_lines(grid, under, 1 - top, grid))
+        if all(np.array_equal(apply(s), o) for s, o in zip(states, outputs)):
+            names = ("columns", "rows")
+            text = f"lines{{{names[1 - top]}:{''.join(map(str, sorted(under)))};{names[top]}:" \
+                   f"{''.join(map(str, sorted(last)))}}}"
+            return Final(text, 1, apply)
+    return None
+
+
 def _tile_counts(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> tuple[int, int] | None:
     counts = set()
     for s, o in zip(states, outputs):
@@ -233,7 +291,9 @@ def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop
     """Every final step that maps each demo state onto its demo output, cheapest first (`crop`: crop
     finals too, where the states are larger than the outputs)."""
     if all(s.shape == o.shape for s, o in zip(states, outputs)):
-        return _colour_finals(states, outputs)
+        finals = _colour_finals(states, outputs)
+        lines = None if finals else _lines_final(states, outputs)
+        return finals if lines is None else [lines]
     tiled = _tile_final(states, outputs)
     if tiled is not None:
         return [tiled]
