@@ -25,6 +25,7 @@ ONE_STEP = [
     # symmetry repair by vote (noise of any colour), a fractal labelled by each cell's value, runs continued
     "b8825c91", "cce03e0d", "e21d9049",
     "178fcbfb",  # lines through cells, the direction read off the demos per colour
+    "32597951", "dc1df850",  # the box of the least frequent colour recoloured; a halo around the majority colour only
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [

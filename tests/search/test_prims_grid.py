@@ -98,7 +98,23 @@ CASES = [
     ("continue_runs", "000/030/040/000/000", "040/030/040/030/040"),
     ("continue_runs", "0000/0120/0300/0000", "0300/2121/0300/0100"),
     ("continue_runs", "1020/0000", None), ("continue_runs", "100/000", None),
+    ("halo_8_majority", "0000/0220/0000/0003", "MMMM/M22M/MMMM/0003"), ("halo_8_majority", "00", None),
 ]
+
+# Labelling primitives: a box of cells (rows, columns) that take the label 1, the rest left as it is.
+BOXED = [
+    ("mark_box_minority", "1110/1030/0113", (slice(1, 3), slice(2, 4))),
+    ("mark_box_minority", "2000/0000/0002", (slice(0, 3), slice(0, 4))),
+]
+
+
+@pytest.mark.parametrize(("name", "grid", "box"), BOXED)
+def test_box_labelling_primitive(name, grid, box, G):
+    grid = G(grid)
+    expected = grid.copy()
+    expected[box] = label_value(grid[box], 1)
+    np.testing.assert_array_equal(BY_NAME[name].fn(grid), expected)
+    assert BY_NAME[name].fn(G("000")) is None
 
 # Labelling primitives: per cell of the grid, the label (None: background, left as it is).
 LABELLED = [
@@ -195,5 +211,5 @@ def test_symmetrise_vote(G):
 def test_every_grid_primitive_has_a_case():
     grid_ops = {p.name for p in PRIMITIVES if p.arg == GRID and p.result == GRID}
     grid_ops -= {"fractal_by_value", "symmetrise_vote"}  # tested above: their values need more than M and H
-    assert grid_ops - {c[0] for c in CASES} - {c[0] for c in LABELLED} == set()
+    assert grid_ops - {c[0] for c in CASES} - {c[0] for c in LABELLED} - {c[0] for c in BOXED} == set()
     assert len(PRIMITIVES) >= 100

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, HOLE, MARK, fits, majority_colour, memo_by_grid, minority_colour
+from arc_efe.search.grids import BG, HOLE, MARK, bbox, fits, majority_colour, memo_by_grid, minority_colour
 from arc_efe.search.objects import components, separator_lines
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
@@ -71,11 +71,30 @@ def hollow(grid: np.ndarray) -> np.ndarray | None:
     return np.where(inside, BG, grid).astype(np.uint8)
 
 
-def halo(diagonal: bool):
-    """Mark the background cells next to any non-background cell."""
+def halo(diagonal: bool, pick=None):
+    """Mark the background cells next to any non-background cell (next to a cell of the colour `pick(grid)`
+    chooses, when given)."""
     def op(grid: np.ndarray) -> np.ndarray | None:
-        near = ndimage.binary_dilation(grid != BG, _EIGHT if diagonal else _FOUR) & (grid == BG)
+        colour = None if pick is None else pick(grid)
+        if pick is not None and colour is None:
+            return None
+        source = grid != BG if pick is None else grid == colour
+        near = ndimage.binary_dilation(source, _EIGHT if diagonal else _FOUR) & (grid == BG)
         return np.where(near, MARK, grid).astype(np.uint8)
+    return op
+
+
+def mark_box(pick):
+    """Every cell inside the bounding box of the colour `pick(grid)` chooses takes the label 1 (the final
+    colour map recolours what lies in that box)."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        colour = pick(grid)
+        box = None if colour is None else bbox(grid == colour)
+        if box is None or int(grid.max()) > 9:
+            return None
+        out = grid.copy()
+        out[box[0]:box[1], box[2]:box[3]] += 20  # label_value(colour, 1)
+        return out
     return op
 
 
@@ -300,6 +319,8 @@ PRIMITIVES = grid_ops({
     "gravity_left": gravity(0, -1),
     "fill_enclosed": fill_enclosed(False), "fill_enclosed_8": fill_enclosed(True),
     "mark_interior": mark_interior, "hollow": hollow, "halo_4": halo(False), "halo_8": halo(True),
+    "halo_8_majority": halo(True, lambda g: majority_colour(g, exclude_bg=True)),
+    "mark_box_minority": mark_box(minority_colour),
     "rays_down": rays(((1, 0),)), "rays_up": rays(((-1, 0),)), "rays_right": rays(((0, 1),)),
     "rays_left": rays(((0, -1),)), "rays_vertical": rays(_ORTHO[:2]), "rays_horizontal": rays(_ORTHO[2:]),
     "rays_cross": rays(_ORTHO), "rays_diagonal": rays(_DIAG), "rays_star": rays(_ORTHO + _DIAG),
