@@ -88,3 +88,12 @@ def test_lines_through_cells_by_colour(G):
     np.testing.assert_array_equal(finals[0].apply(G("020/000/300/005")), G("020/020/333/025"))
     # a colour whose rows are full in one demo only has no consistent rule: nothing fits
     assert fit_finals([G("10/00"), G("10/00")], [G("11/00"), G("10/00")]) == []
+
+
+def test_unseen_colour_kept_only_where_the_demos_kept_a_colour(G):
+    """A map that changed every colour it saw does not guess that a new colour stays as it is."""
+    changes_all = fit_finals([G("1"), G("2")], [G("3"), G("4")])[0]
+    assert changes_all.apply(G("5")) is None
+    np.testing.assert_array_equal(changes_all.apply(G("21")), G("43"))
+    keeps_bg = fit_finals([G("10")], [G("30")])[0]
+    np.testing.assert_array_equal(keeps_bg.apply(G("150")), G("350"))

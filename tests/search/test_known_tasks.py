@@ -38,7 +38,8 @@ TWO_STEPS = [
     "bdad9b1f",  # two runs continued to the edges, their crossing marked
 ]
 # Three primitives: reached by the staged last depth.
-THREE_STEPS = ["5117e062", "80af3007"]
+# 47c1f68c: once a colour map that would leave the test's new colour alone is refused
+THREE_STEPS = ["5117e062", "80af3007", "47c1f68c"]
 
 
 def solved(task_id: str, depth: int, budget: float) -> bool:

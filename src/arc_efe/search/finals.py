@@ -63,6 +63,11 @@ def _map_text(table: np.ndarray, coarse: bool) -> str:
 
 
 def _map_final(table: np.ndarray, coarse: bool) -> Final:
+    # An unseen colour is kept as it is only where the demos kept some colour: a map that changed every
+    # colour it saw (a 1 x 1 answer picked by colour, say) has no reason to leave a new one alone.
+    colours = np.flatnonzero(table[:10] >= 0)
+    keeps = bool((table[colours] == colours).any())
+
     def apply(grid: np.ndarray) -> np.ndarray | None:
         keys = grid.astype(np.int64)
         if coarse:
@@ -70,7 +75,7 @@ def _map_final(table: np.ndarray, coarse: bool) -> Final:
         out = table[keys]
         unseen = out < 0
         if unseen.any():
-            if (keys[unseen] >= 10).any():  # a mark or label the demos never coloured
+            if (keys[unseen] >= 10).any() or not keeps:  # a mark or label the demos never coloured
                 return None
             out = np.where(unseen, keys, out)
         return out.astype(np.uint8)
