@@ -18,7 +18,9 @@ size is unknown run in one pass per canvas side (bucketed by the side their rows
 with a known output size (a size rule: every guess is the true size, inside the smallest canvas) share
 one pass, padded to the largest side among them, which changes their values by float rounding only.
 
-Checks stay per lane (each task has its own number of demos and views), with that lane's weights.
+Checks (every demo in every view, no gradient) run vmapped too, one pass per (canvas, known size) of the
+lanes' check rows, each lane's rows padded to the group's count with copies of its first row (rows do
+not interact).
 Equality with `fit_task` (same rows, seeds, steps, kept step, weights) is tested in
 tests/solving/test_ttt_batch.py.
 """
@@ -34,6 +36,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, vmap
 
+from arc_efe.agent.output import AgentOutput
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.solving.clock import TaskClock
@@ -104,9 +107,6 @@ class _Stack:
                 self.optimizer.state[after] = {k: v.clone() if v.dim() == 0 else v[index].clone()
                                                for k, v in state[before].items()}
 
-    def weights(self, k: int) -> dict[str, torch.Tensor]:
-        return {n: t[k] for n, t in self.tuned.items()}
-
 
 class LaneWeights:
     """Stack position `k`'s tuned values, snapshotted like `TaskAdapter.snapshot` (for `ttt._Best`)."""
@@ -136,23 +136,16 @@ class _Lane:
         self.stopped, self.before, self.checked_at = "max_steps", None, -1
         self.result: TTTResult | FloatingPointError | None = None
 
-    def check(self, step: int, agent: nn.Module, stack: _Stack, k: int) -> bool:
-        """`fit_task`'s check with the weights at stack position `k`; True when every row is exact."""
-        job, cfg, checks = self.job, self.cfg, self.checks
-        views = len(job.views)
-        with job.clock.stage(CHECK), torch.no_grad():
-            offsets = stack.offsets[k, :views]
-            prompt = (stack.prompts[k, :views] + offsets)[self.view_index]
-            size = checks.output_size if job.known_size else None
-            out = functional_call(agent, (stack.weights(k), stack.frozen),
-                                  (checks.query_input, checks.query_input_mask, prompt),
-                                  {"steps": cfg.agent_steps, "out_size": size})
-            if not bool(torch.isfinite(out.cell_logits).all()):
-                raise FloatingPointError(f"test-time training of {job.task.id}: non-finite cell logits at the check "
-                                         f"after {step} updates")
-            scores, held_scores, key = _measure(out, checks, self.held)
-            self.before = self.before or (scores, held_scores)
-            self.best.offer(step, key, offsets, LaneWeights(stack, k), scores, held_scores)
+    def take_check(self, out: AgentOutput, step: int, stack: _Stack, k: int) -> bool:
+        """`fit_task`'s check from this lane's check rows' output `out` with the weights at stack position
+        `k`: raise on non-finite logits, offer the step as the best; True when every row is exact."""
+        if not bool(torch.isfinite(out.cell_logits).all()):
+            raise FloatingPointError(f"test-time training of {self.job.task.id}: non-finite cell logits at the "
+                                     f"check after {step} updates")
+        scores, held_scores, key = _measure(out, self.checks, self.held)
+        self.before = self.before or (scores, held_scores)
+        self.best.offer(step, key, stack.offsets[k, : len(self.job.views)], LaneWeights(stack, k), scores,
+                        held_scores)
         self.checked_at = step
         return scores.exact == 1.0
 
@@ -163,11 +156,8 @@ class _Lane:
                               for _ in rows))
         return rows, list(demos), list(colors)
 
-    def finish(self, stopped: str, agent: nn.Module, stack: _Stack, k: int) -> None:
-        """Stop this lane: the last updates' check (unless solved) and the kept step's result."""
-        self.stopped = stopped
-        if self.checked_at != len(self.history) and stopped != "solved":
-            self.check(len(self.history), agent, stack, k)
+    def finish(self, stopped: str) -> None:
+        """Stop this lane with the kept step's result (its last check already taken)."""
         best, before = self.best, self.before
         self.result = TTTResult(
             offset=best.offset, steps=len(self.history), best_step=best.step, stopped=stopped,
@@ -178,16 +168,64 @@ class _Lane:
                      stopped, best.step)
 
 
-def _stop_reason(lane: _Lane, step: int, agent: nn.Module, stack: _Stack, k: int) -> str | None:
-    """`fit_task`'s per-step decision before an update: why this lane stops now, or None to update."""
+def _stop_reason(lane: _Lane, step: int) -> str | None:
+    """`fit_task`'s decision after the step's check: why this lane stops now, or None to update."""
     cfg, clock = lane.cfg, lane.job.clock
-    if step % cfg.check_every == 0 and lane.check(step, agent, stack, k):
-        return "solved"
     if step == cfg.max_steps:
         return "max_steps"
     if not clock.fits(clock.price(UPDATE, 3 * clock.price(CHECK)) + clock.price(CHECK), lane.job.until):
         return "budget"
     return None
+
+
+def _checks(agent: nn.Module, stack: _Stack, live: list[_Lane], positions: list[int], step: int,
+            cfg: TTTConfig, final: bool = False) -> None:
+    """The checks of the live lanes at `positions` after `step` updates, one vmapped pass per (canvas,
+    known size) with row counts padded by copies of row 0 (rows are independent); a lane whose check
+    is exact finishes "solved" (unless it is the `final` check of a lane already stopping), one with
+    non-finite logits gets its error. The pass's time counts on every checked lane's clock."""
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for k in positions:
+        lane = live[k]
+        groups.setdefault((lane.checks.query_input.shape[-1], lane.job.known_size), []).append(k)
+    with ExitStack() as timing, torch.no_grad():
+        for k in positions:
+            timing.enter_context(live[k].job.clock.stage(CHECK))
+        for (_, known), group in groups.items():
+            _check_group(agent, stack, [live[k] for k in group], group, known, step, cfg, final)
+
+
+def _check_group(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list[int], known: bool,
+                 step: int, cfg: TTTConfig, final: bool) -> None:
+    """One vmapped check pass of `lanes` (at stack `positions`), whose check rows share a canvas."""
+    rows = max(len(lane.view_index) for lane in lanes)
+    pick = [torch.cat([torch.arange(len(lane.view_index)), torch.zeros(rows - len(lane.view_index), dtype=torch.long)])
+            for lane in lanes]
+
+    def stacked(values: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([v[i.to(v.device)] for v, i in zip(values, pick)])  # [k, rows, ...]
+
+    prompts = [(stack.prompts[k] + stack.offsets[k])[lane.view_index.to(stack.device)]
+               for k, lane in zip(positions, lanes)]
+    index = torch.tensor(positions, dtype=torch.long, device=stack.device)
+    tuned = {n: t[index] for n, t in stack.tuned.items()}
+
+    def one(tuned, inputs, mask, prompt, size):
+        out = functional_call(agent, (tuned, stack.frozen), (inputs, mask, prompt),
+                              {"steps": cfg.agent_steps, "out_size": size if known else None})
+        return out.cell_logits, out.height_logits, out.width_logits, out.halt_logits, out.confidence_logits
+
+    fields = vmap(one)(tuned, stacked([lane.checks.query_input for lane in lanes]),
+                       stacked([lane.checks.query_input_mask for lane in lanes]), stacked(prompts),
+                       stacked([lane.checks.output_size for lane in lanes]))
+    for g, (k, lane) in enumerate(zip(positions, lanes)):
+        n = len(lane.view_index)
+        out = AgentOutput(*(f[g, :n] for f in fields), given_size=lane.checks.output_size if known else None)
+        try:
+            if lane.take_check(out, step, stack, k) and not final:
+                lane.finish("solved")
+        except FloatingPointError as err:
+            lane.result = err
 
 
 def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list[int],
@@ -258,8 +296,8 @@ def fit_tasks(system: ArcSystem, jobs: list[FitJob], cfg: TTTConfig) -> list[TTT
     """`fit_task` for every job at once: per job its `TTTResult` (the kept adapter values in `.adapter`, in
     `TaskAdapter(system.agent_parts(), cfg.adapter).params` order), or the FloatingPointError that stopped
     it. The system's own weights are not changed. Each job stops on its own (solved, max_steps, or its
-    clock: one more joint update and its check would not end by its `until`); an update's time counts on
-    every live job's clock."""
+    clock: one more joint update and its check would not end by its `until`); a joint update's or check's
+    time counts on the clock of every job in it."""
     if not jobs:
         return []
     agent = system.agent
@@ -267,27 +305,28 @@ def fit_tasks(system: ArcSystem, jobs: list[FitJob], cfg: TTTConfig) -> list[TTT
     live = [_Lane(job, cfg) for job in jobs]
     lanes = list(live)
     for step in range(cfg.max_steps + 1):
-        going = []
-        for k, lane in enumerate(live):
-            try:
-                reason = _stop_reason(lane, step, agent, stack, k)
-                if reason is not None:
-                    lane.finish(reason, agent, stack, k)
-                else:
-                    going.append(k)
-            except FloatingPointError as err:
-                lane.result = err
-        if len(going) != len(live):
-            stack.keep(going)
-            live = [live[k] for k in going]
+        if step % cfg.check_every == 0:
+            _checks(agent, stack, live, list(range(len(live))), step, cfg)
+        stopping = {k: reason for k, lane in enumerate(live) if lane.result is None
+                    and (reason := _stop_reason(lane, step)) is not None}
+        # The last updates' check of each lane that stops now (its time was kept free), unless just taken.
+        _checks(agent, stack, live, [k for k in stopping if live[k].checked_at != step], step, cfg, final=True)
+        for k, reason in stopping.items():
+            if live[k].result is None:
+                live[k].finish(reason)
+        live = _keep(stack, live, [lane for lane in live if lane.result is None])
         if not live:
             break
         with ExitStack() as timing:  # the joint update's time counts on every live lane's clock
             for lane in live:
                 timing.enter_context(lane.job.clock.stage(UPDATE))
             failed = _update(agent, stack, live, step, cfg)
-        if failed:
-            going = [k for k, lane in enumerate(live) if lane not in failed]
-            stack.keep(going)
-            live = [live[k] for k in going]
+        live = _keep(stack, live, [lane for lane in live if lane not in failed])
     return [lane.result for lane in lanes]
+
+
+def _keep(stack: _Stack, live: list[_Lane], going: list[_Lane]) -> list[_Lane]:
+    """Drop the lanes not `going` from the stack; the lanes that stay, in stack order."""
+    if len(going) != len(live):
+        stack.keep([live.index(lane) for lane in going])
+    return going
