@@ -36,6 +36,7 @@ TWO_STEPS = [
     "75b8110e",  # quadrants stacked as a per-cell code: the colour map learns their priority
     "1c786137",  # the inside of the largest rectangle outline, in a noisy grid
     "bdad9b1f",  # two runs continued to the edges, their crossing marked
+    "6cdd2623",  # lines between matching cells on opposite edges, the noise dropped first
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

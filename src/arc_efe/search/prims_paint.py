@@ -164,6 +164,17 @@ def connect(horizontal: bool, vertical: bool, mark: bool):
     return op
 
 
+def connect_edges(grid: np.ndarray) -> np.ndarray | None:
+    """Each row (column) whose two end cells share a colour becomes a line of that colour, rows on top;
+    None when that changes nothing."""
+    out = grid.copy()
+    rows = (grid[:, 0] == grid[:, -1]) & (grid[:, 0] != BG)
+    cols = (grid[0] == grid[-1]) & (grid[0] != BG)
+    out[:, cols] = grid[0, cols]
+    out[rows] = grid[rows, :1]
+    return None if np.array_equal(out, grid) else out
+
+
 def drop_specks(grid: np.ndarray) -> np.ndarray | None:
     """Erase single cells that touch no other coloured cell (noise)."""
     labels, count = ndimage.label(grid != BG, _EIGHT)
@@ -331,6 +342,7 @@ PRIMITIVES = grid_ops({
     "connect_h": connect(True, False, False), "connect_v": connect(False, True, False),
     "connect_hv": connect(True, True, False), "connect_h_mark": connect(True, False, True),
     "connect_v_mark": connect(False, True, True), "connect_hv_mark": connect(True, True, True),
+    "connect_edges": connect_edges,
     "drop_specks": drop_specks,
     "paint_majority": paint_foreground(lambda g: majority_colour(g, exclude_bg=True)),
     "paint_mark": paint_foreground(None), "invert_mask": invert_mask, "swap_colours": swap_colours,
