@@ -9,7 +9,7 @@ import torch
 
 from arc_efe.data.task import Pair, Task
 from arc_efe.solving.clock import TaskClock
-from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, check_batch, fit_task
+from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, UpdateRows, check_batch, fit_task
 from arc_efe.solving.ttt_batch import FitJob, fit_tasks, tuned_names
 from tests.solving.test_ttt import view_prompts
 
@@ -141,3 +141,15 @@ def test_tuned_names_follow_the_adapter_order_and_reject_unknown_modules(system)
     assert [params[n] for n in names] == TaskAdapter(system.agent_parts(), cfg.adapter).params
     with pytest.raises(ValueError, match=r"no agent submodule \['flim'\]"):
         tuned_names(system.agent, ("flim",))
+
+
+def test_update_rows_on_a_given_canvas_pad_with_zeros_and_refuse_a_smaller_one(recolor_task):
+    table = UpdateRows(recolor_task(demos=2), [0, 1])
+    rows, demos, colors = np.array([0, 1]), [0, 1], [tuple(range(10))] * 2
+    own, padded = table.batch(rows, demos, colors), table.batch(rows, demos, colors, canvas=5)
+    assert own.query_input.shape[-1] == 3 and padded.query_input.shape[-1] == 5
+    assert torch.equal(padded.query_input[:, :3, :3], own.query_input) and padded.query_input[:, 3:].sum() == 0
+    assert torch.equal(padded.query_output_mask[:, :3, :3], own.query_output_mask)
+    assert not padded.query_output_mask[:, 3:].any() and not padded.query_output_mask[:, :, 3:].any()
+    with pytest.raises(ValueError, match="canvas 2 is smaller"):
+        table.batch(rows, demos, colors, canvas=2)
