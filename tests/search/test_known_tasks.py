@@ -26,6 +26,7 @@ ONE_STEP = [
     "b8825c91", "cce03e0d", "e21d9049",
     "178fcbfb",  # lines through cells, the direction read off the demos per colour
     "32597951", "dc1df850",  # the box of the least frequent colour recoloured; a halo around the majority colour only
+    "2281f1f4",  # marks where rays going down meet rays going left
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [

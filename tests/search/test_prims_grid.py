@@ -134,6 +134,18 @@ def test_labelling_primitive(name, grid, labels, G):
     np.testing.assert_array_equal(BY_NAME[name].fn(grid), expected)
 
 
+def test_rays_code(G):
+    """Bits 0-3: reached by a ray going down, up, right, left; a colour stops the rays behind it."""
+    out = BY_NAME["rays_code"].fn(G("0100/0000/0002"))
+    expected = np.array([[10 + 8, 1, 10 + 4, 10 + 4 + 2],
+                         [10, 10 + 1, 10, 10 + 2],
+                         [10 + 8, 10 + 1 + 8, 10 + 8, 2]])
+    np.testing.assert_array_equal(out, expected)
+    # rays going down meet rays going left only below the top marks and left of the right-hand marks
+    crossings = BY_NAME["rays_code"].fn(G("1010/0001/0000/0001")) == 10 + 1 + 8
+    np.testing.assert_array_equal(crossings, G("0000/1010/0000/1010") == 1)
+
+
 def test_mark_rays_differ_from_coloured_rays(G):
     """The marked rays cover the cells the coloured rays paint, and only those."""
     grid = G("0000/0100/0002/0000")
@@ -211,6 +223,6 @@ def test_symmetrise_vote(G):
 
 def test_every_grid_primitive_has_a_case():
     grid_ops = {p.name for p in PRIMITIVES if p.arg == GRID and p.result == GRID}
-    grid_ops -= {"fractal_by_value", "symmetrise_vote"}  # tested above: their values need more than M and H
+    grid_ops -= {"fractal_by_value", "symmetrise_vote", "rays_code"}  # tested above: values beyond M and H
     assert grid_ops - {c[0] for c in CASES} - {c[0] for c in LABELLED} - {c[0] for c in BOXED} == set()
     assert len(PRIMITIVES) >= 100

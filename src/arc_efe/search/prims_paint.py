@@ -146,6 +146,16 @@ def rays_mark(directions: tuple[tuple[int, int], ...]):
     return op
 
 
+def rays_code(grid: np.ndarray) -> np.ndarray | None:
+    """Each background cell gets the mark 10 + a bitmask of the directions of the rays that reach it (rays
+    going down, up, right, left: bits 0-3; a ray runs from a coloured cell through background), so the
+    final colour map can draw rays in any subset of directions, or only where two rays cross."""
+    code = np.zeros(grid.shape, dtype=np.uint8)
+    for bit, (dr, dc) in enumerate(_ORTHO):
+        code |= (_smear(grid, dr, dc) != BG).astype(np.uint8) << bit
+    return np.where(grid == BG, MARK + code, grid).astype(np.uint8)
+
+
 def _between(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """Background cells whose nearest coloured cells on both sides along (dr, dc) share one colour."""
     ahead, behind = _smear(grid, dr, dc), _smear(grid, -dr, -dc)
@@ -338,7 +348,7 @@ PRIMITIVES = grid_ops({
     "rays_down_mark": rays_mark(((1, 0),)), "rays_up_mark": rays_mark(((-1, 0),)),
     "rays_right_mark": rays_mark(((0, 1),)), "rays_left_mark": rays_mark(((0, -1),)),
     "rays_vertical_mark": rays_mark(_ORTHO[:2]), "rays_horizontal_mark": rays_mark(_ORTHO[2:]),
-    "rays_cross_mark": rays_mark(_ORTHO), "rays_diagonal_mark": rays_mark(_DIAG),
+    "rays_cross_mark": rays_mark(_ORTHO), "rays_diagonal_mark": rays_mark(_DIAG), "rays_code": rays_code,
     "connect_h": connect(True, False, False), "connect_v": connect(False, True, False),
     "connect_hv": connect(True, True, False), "connect_h_mark": connect(True, False, True),
     "connect_v_mark": connect(False, True, True), "connect_hv_mark": connect(True, True, True),
