@@ -1,6 +1,6 @@
 """`arc-efe evaluate --task-batch K`: K tasks' test-time training batched in one process gives the records
 of one task at a time when updates (not time) bound the fit; it is part of the run's settings; it and
---workers exclude each other."""
+--workers exclude each other, and it refuses bf16 (autocast does not reach linear layers under vmap)."""
 
 import json
 
@@ -37,3 +37,5 @@ def test_task_batch_and_workers_exclude_each_other(run_dir, tasks_dir, tmp_path,
     assert "cannot both be > 1" in capsys.readouterr().err
     assert main(argv + ["--task-batch", "0"]) == 1
     assert "task batch must be >= 1" in capsys.readouterr().err
+    assert main(argv + ["--task-batch", "2", "--precision", "bf16"]) == 1
+    assert "needs precision fp32" in capsys.readouterr().err

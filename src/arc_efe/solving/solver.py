@@ -159,7 +159,9 @@ class Solver:
         `solve`. The tasks share one clock start and `time_budget` of wall time: each prepares in turn (its
         search gets `search_share / K` of the budget), they train together, each stopping on its own, until
         their deadline less every task's vote reserve, then each votes in turn. Any exception becomes the
-        failing task's record with fallback attempts (the whole group's, if the joint fit raises one)."""
+        failing task's record with fallback attempts (the whole group's, if the joint fit raises one).
+        Under precision bf16 the batched fit's linear layers stay fp32 (autocast does not reach F.linear
+        inside torch.func.vmap, torch 2.13), so `run` refuses that combination."""
         if len(tasks) == 1:
             return [self.solve(tasks[0])]
         clocks = [TaskClock(self.cfg.time_budget) for _ in tasks]
