@@ -38,6 +38,7 @@ TWO_STEPS = [
     "1c786137",  # the inside of the largest rectangle outline, in a noisy grid
     "bdad9b1f",  # two runs continued to the edges, their crossing marked
     "6cdd2623",  # lines between matching cells on opposite edges, the noise dropped first
+    "f8b3ba0a",  # the colours as a column by frequency, after the most frequent is erased
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

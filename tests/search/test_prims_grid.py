@@ -99,6 +99,7 @@ CASES = [
     ("continue_runs", "0000/0120/0300/0000", "0300/2121/0300/0100"),
     ("continue_runs", "1020/0000", None), ("continue_runs", "100/000", None),
     ("halo_8_majority", "0000/0220/0000/0003", "MMMM/M22M/MMMM/0003"), ("halo_8_majority", "00", None),
+    ("colours_by_count", "1223/0232", "2/3/1"), ("colours_by_count", "12/00", None), ("colours_by_count", "00", None),
     ("connect_edges", "0300/1001/0000/0340", "0300/1111/0300/0340"), ("connect_edges", "102/000", None),
 ]
 

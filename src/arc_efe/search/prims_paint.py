@@ -269,6 +269,17 @@ def paint_foreground(pick):
     return op
 
 
+def colours_by_count(grid: np.ndarray) -> np.ndarray | None:
+    """The non-background colours as one column, most frequent first; None on a tie in the counts."""
+    counts = np.bincount(grid.ravel(), minlength=256)
+    counts[BG] = 0
+    present = np.flatnonzero(counts)
+    if present.size == 0 or np.unique(counts[present]).size != present.size:
+        return None
+    order = present[np.argsort(-counts[present], kind="stable")]
+    return order.astype(np.uint8)[:, None]
+
+
 def test_cell(predicate):
     """A yes/no question about the grid as one cell: the mark for yes, background for no (the final colour
     map names both answers' colours)."""
@@ -365,7 +376,7 @@ PRIMITIVES = grid_ops({
     "split_tb_overlay_first": split_overlay(0, True), "split_tb_overlay_second": split_overlay(0, False),
     "split_lr_overlay_first": split_overlay(1, True), "split_lr_overlay_second": split_overlay(1, False),
     "count_row": count_objects("row"), "count_column": count_objects("column"),
-    "count_square": count_objects("square"), "cells_row": cells_row,
+    "count_square": count_objects("square"), "cells_row": cells_row, "colours_by_count": colours_by_count,
     "majority_colour_cell": colour_cell(lambda g: majority_colour(g, exclude_bg=True)),
     "minority_colour_cell": colour_cell(minority_colour),
     "is_symmetric_lr": test_cell(lambda g: np.array_equal(g, g[:, ::-1])),
