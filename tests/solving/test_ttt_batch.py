@@ -99,6 +99,18 @@ def test_a_lane_that_stops_early_leaves_the_others_unchanged(system, recolor_tas
         assert_same_fit(results[k], *alone(system, jobs[k], cfg), system, jobs[k])
 
 
+def test_offsets_only_without_an_adapter(system, recolor_task):
+    cfg = TTTConfig(max_steps=4, check_every=2, adapter=())
+    jobs = mixed_jobs(system, recolor_task)[:2]
+    for j, result in zip(jobs, fit_tasks(system, jobs, cfg)):
+        single, kept = alone(system, j, cfg)
+        assert result.adapter == [] and kept == []
+        assert (result.steps, result.best_step) == (single.steps, single.best_step) and result.steps == 4
+        np.testing.assert_allclose(result.history, single.history, rtol=TOL, atol=TOL)
+        assert len(set(result.history)) == 4  # the offsets did train
+        torch.testing.assert_close(result.offset, single.offset, rtol=TOL, atol=TOL)
+
+
 def test_lanes_on_different_canvases(system, recolor_task):
     """Without a size rule a 3x3 and a 6x6 task run in passes of their own canvas (an untrained size
     guess beyond the canvas is clipped, so padding would change values); with one, they share the 6x6

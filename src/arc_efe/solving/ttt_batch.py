@@ -130,10 +130,9 @@ class _Lane:
         held = -1 if job.holdout is None else job.holdout
         self.held = (self.demo_index == held).to(job.prompts.device)  # [R] rows left out of updates
         self.trainable = [i for i in range(len(job.task.train)) if i != job.holdout]
-        self.size_weight = 0.0 if job.known_size else cfg.size_weight
         self.fixed = fixed_colors(job.task) if cfg.color_permute else tuple(range(NUM_COLORS))
         self.best, self.history = _Best(), []
-        self.stopped, self.before, self.checked_at = "max_steps", None, -1
+        self.before, self.checked_at = None, -1
         self.result: TTTResult | FloatingPointError | None = None
 
     def take_check(self, out: AgentOutput, step: int, stack: _Stack, k: int) -> bool:
