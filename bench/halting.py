@@ -23,21 +23,15 @@ import sys
 
 import numpy as np
 import torch
-from common import machine_line, set_threads, summary_line
-from prior import eval_set, gen_sets, heldout_set
+from prior import add_set_arguments, measure_sets
 
-from arc_efe.checkpoint_files import resolve_checkpoint
-from arc_efe.config import from_dict
 from arc_efe.data.augment import IDENTITY
 from arc_efe.data.batching import collate, make_sample
 from arc_efe.data.grid import MAX_SIZE
 from arc_efe.data.task import Task
 from arc_efe.objective.efe import halting_distribution
 from arc_efe.objective.metrics import cell_accuracy, exact_match
-from arc_efe.solving.load import default_model
 from arc_efe.system import ArcSystem
-from arc_efe.training.config import DataConfig
-from arc_efe.training.provenance import load_provenance
 
 RULES = ("last", "halt", "argmax", "oracle")
 
@@ -89,31 +83,11 @@ def measure(system: ArcSystem, tasks: list[Task], steps: int | None) -> dict[str
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", help="RUN_DIR, RUN_DIR/best or a checkpoint folder (default: the shipped model)")
-    p.add_argument("--limit-generated", type=int, default=40, help="tasks in the generated set")
-    p.add_argument("--limit", type=int, help="at most this many tasks per set (quick runs)")
-    p.add_argument("--sets", default="generated,heldout", help="comma-separated: generated, heldout, eval")
+    add_set_arguments(p, "generated,heldout")
     p.add_argument("--steps", type=int, help="planning steps T (default: the agent's own)")
-    p.add_argument("--threads", type=int)
     args = p.parse_args(argv)
-    set_threads(args.threads)
-    print(machine_line(), flush=True)
-    checkpoint = resolve_checkpoint(args.checkpoint).resolve() if args.checkpoint else default_model()[0]
-    system, config = ArcSystem.load(checkpoint, "cpu")
-    data = from_dict(DataConfig, config.get("data", {}), "data")
-    provenance = load_provenance(checkpoint)
-    available = {"generated": lambda: gen_sets(data, args.limit_generated, None)[0],
-                 "heldout": lambda: heldout_set(provenance, data), "eval": lambda: eval_set(provenance)[0]}
-    summary: dict[str, object] = {}
-    print(f"checkpoint {checkpoint}; steps {args.steps or 'the agent default'}", flush=True)
-    for name in args.sets.split(","):
-        if name not in available:
-            p.error(f"--sets: unknown set {name!r}; known: {', '.join(available)}")
-        row = measure(system, available[name]().tasks[: args.limit], args.steps)
-        print(f"{name}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items()), flush=True)
-        summary.update({f"{k}_{name}": v for k, v in row.items()})
-    print(summary_line(summary))
-    return 0
+    return measure_sets(p, args, lambda system, tasks: measure(system, tasks, args.steps),
+                        f"steps {args.steps or 'the agent default'}")
 
 
 if __name__ == "__main__":

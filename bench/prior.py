@@ -222,6 +222,40 @@ def print_set(task_set: TaskSet, row: dict[str, float | str]) -> None:
         print(f"{'':>10} note: {task_set.note}", flush=True)
 
 
+def add_set_arguments(p: argparse.ArgumentParser, default_sets: str) -> None:
+    """The arguments bench/policy.py and bench/halting.py share: which model, which sets, how many tasks."""
+    p.add_argument("--checkpoint", help="RUN_DIR, RUN_DIR/best or a checkpoint folder (default: the shipped model)")
+    p.add_argument("--limit-generated", type=int, default=40, help="tasks in the generated set")
+    p.add_argument("--limit", type=int, help="at most this many tasks per set (quick runs)")
+    p.add_argument("--sets", default=default_sets, help="comma-separated: generated, heldout, eval")
+    p.add_argument("--threads", type=int)
+
+
+def measure_sets(p: argparse.ArgumentParser, args: argparse.Namespace, measure, setting: str) -> int:
+    """Load the checkpoint, run `measure(system, tasks) -> {key: value}` on each of `--sets` (a line each) and
+    print the `key_SET=value` summary last. `setting` names what else the caller varies, for the header."""
+    set_threads(args.threads)
+    print(machine_line(), flush=True)
+    checkpoint = resolve_checkpoint(args.checkpoint).resolve() if args.checkpoint else default_model()[0]
+    system, config = ArcSystem.load(checkpoint, "cpu")
+    data = from_dict(DataConfig, config.get("data", {}), "data")
+    provenance = load_provenance(checkpoint)
+    available = {"generated": lambda: gen_sets(data, args.limit_generated, None)[0],
+                 "heldout": lambda: heldout_set(provenance, data), "eval": lambda: eval_set(provenance)[0]}
+    names = args.sets.split(",")
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        p.error(f"--sets: unknown set {unknown[0]!r}; known: {', '.join(available)}")
+    print(f"checkpoint {checkpoint}; {setting}", flush=True)
+    summary: dict[str, object] = {}
+    for name in names:
+        row = measure(system, available[name]().tasks[: args.limit])
+        print(f"{name}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items()), flush=True)
+        summary.update({f"{k}_{name}": v for k, v in row.items()})
+    print(summary_line(summary))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     set_threads(args.threads)
