@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, bbox, fits, majority_colour, memo_by_grid, minority_colour
+from arc_efe.search.grids import BG, MAX_SIDE, bbox, fits, majority_colour, memo_by_grid, minority_colour
 
 
 def _checked(grid: np.ndarray) -> np.ndarray | None:
@@ -151,26 +151,31 @@ def rotate_quad(grid: np.ndarray) -> np.ndarray | None:
     return _checked(np.vstack([top, bottom]))
 
 
+def _squared_fits(grid: np.ndarray) -> bool:
+    """Whether a grid of the grid's shape squared fits (checked before a Kronecker product is built)."""
+    return grid.shape[0] ** 2 <= MAX_SIDE and grid.shape[1] ** 2 <= MAX_SIDE
+
+
 def fractal(grid: np.ndarray) -> np.ndarray | None:
     """A copy of the grid in every non-background cell's block (the Kronecker product with its own mask)."""
-    return _checked(np.kron((grid != BG).astype(np.uint8), grid))
+    return _checked(np.kron((grid != BG).astype(np.uint8), grid)) if _squared_fits(grid) else None
 
 
 def fractal_inverse(grid: np.ndarray) -> np.ndarray | None:
     """A copy of the grid in every background cell's block."""
-    return _checked(np.kron((grid == BG).astype(np.uint8), grid))
+    return _checked(np.kron((grid == BG).astype(np.uint8), grid)) if _squared_fits(grid) else None
 
 
 def fractal_minority(grid: np.ndarray) -> np.ndarray | None:
     """A copy of the grid in the block of every cell of the least frequent colour."""
-    colour = minority_colour(grid)
+    colour = minority_colour(grid) if _squared_fits(grid) else None
     return None if colour is None else _checked(np.kron((grid == colour).astype(np.uint8), grid))
 
 
 def fractal_by_value(grid: np.ndarray) -> np.ndarray | None:
     """A copy of the grid in every cell's block, labelled with that cell's value (colour c in the block of
     a cell of value v becomes c + 10 * (1 + v)): the final colour map decides which cells carry a copy."""
-    if int(grid.max()) > 9:
+    if not _squared_fits(grid) or int(grid.max()) > 9:
         return None
     blocks = np.kron(grid, np.ones_like(grid))  # each cell's value over its block
     return _checked((np.tile(grid, grid.shape) + 10 * (1 + blocks)).astype(np.uint8))  # label_value's code
@@ -206,31 +211,31 @@ def repeat_band(axis: int):
     return op
 
 
-def _continued(line: np.ndarray) -> np.ndarray | None:
-    """The line's one run of two or more coloured cells repeated along the whole line in its own phase;
-    None when the line holds anything else (no run, a single cell, two runs)."""
-    used = np.flatnonzero(line != BG)
-    if used.size < 2 or used[-1] - used[0] + 1 != used.size:
-        return None
-    start = int(used[0])
-    return line[start + (np.arange(line.size) - start) % used.size]
+def _continued_rows(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows whose colours form one run of two or more cells, and those rows with the run repeated
+    along the whole row in its own phase."""
+    used = grid != BG
+    count = used.sum(axis=1)
+    first = used.argmax(axis=1)
+    last = grid.shape[1] - 1 - used[:, ::-1].argmax(axis=1)
+    rows = np.flatnonzero((count >= 2) & (last - first + 1 == count))
+    start, length = first[rows, None], count[rows, None]
+    index = start + (np.arange(grid.shape[1])[None, :] - start) % length
+    return rows, np.take_along_axis(grid[rows], index, axis=1)
 
 
 def continue_runs(grid: np.ndarray) -> np.ndarray | None:
     """Each row and each column whose colours form one run (two cells or more) continues that run as a
     repeating sequence to both edges; rows are painted first, columns fill what is left. None: no such line."""
+    rows, full_rows = _continued_rows(grid)
+    cols, full_cols = _continued_rows(grid.T)
+    if rows.size == 0 and cols.size == 0:
+        return None
     out = grid.copy()
-    changed = False
-    for axis in (0, 1):
-        lines = grid if axis == 0 else grid.T
-        for i, line in enumerate(lines):
-            full = _continued(line)
-            if full is None:
-                continue
-            target = out[i] if axis == 0 else out[:, i]
-            target[target == BG] = full[target == BG]
-            changed = True
-    return out if changed else None
+    out[rows] = full_rows  # a run's own cells are part of its repeat: only background changes
+    view = out.T
+    view[cols] = np.where(view[cols] == BG, full_cols, view[cols])
+    return out
 
 
 def _line_period(grid: np.ndarray, axis: int) -> int:
@@ -271,23 +276,22 @@ def symmetrise_vote(grid: np.ndarray) -> np.ndarray | None:
     most coloured cells votes, and each cell takes the most frequent value among the grid and those views;
     a tie keeps the cell unless it is background. Noise of any colour is outvoted. None: no such view."""
     views = [grid]
+    coloured_self = grid != BG
     for transform in D8.values():
         view = transform(grid)
         if view.shape != grid.shape:
             continue
-        coloured = (grid != BG) | (view != BG)
-        if coloured.any() and (view == grid)[coloured].mean() >= _VOTE_AGREEMENT:
+        coloured = coloured_self | (view != BG)
+        n = np.count_nonzero(coloured)
+        if n and np.count_nonzero((view == grid) & coloured) >= _VOTE_AGREEMENT * n:
             views.append(view)
     if len(views) == 1:
         return None
-    counts = np.zeros((int(grid.max()) + 1,) + grid.shape, dtype=np.int16)  # (values, h, w)
-    rows, cols = np.indices(grid.shape)
-    for view in views:
-        counts[view, rows, cols] += 1
-    counts *= 4  # ties: a colour beats background, then the cell's own value beats the other colours
-    counts[BG + 1:] += 2
-    counts[grid, rows, cols] += 1
-    return counts.argmax(0).astype(np.uint8)
+    stack = np.stack(views)  # (views, h, w)
+    values = np.unique(stack)
+    # ties: a colour beats background, then the cell's own value beats the other colours
+    score = np.stack([4 * (stack == v).sum(0) + 2 * (v != BG) + (grid == v) for v in values])
+    return values[score.argmax(0)].astype(np.uint8)
 
 
 def symmetrise_lr(grid: np.ndarray) -> np.ndarray | None:
@@ -346,6 +350,8 @@ def scale_by_colours(grid: np.ndarray) -> np.ndarray | None:
 
 def fractal_majority(grid: np.ndarray) -> np.ndarray | None:
     """A copy of the grid in the block of every cell of the most frequent colour."""
+    if not _squared_fits(grid):
+        return None
     return _checked(np.kron((grid == majority_colour(grid)).astype(np.uint8), grid))
 
 
