@@ -113,6 +113,36 @@ def _line_colours(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], a
     return {c for c, ok in fits_all.items() if ok}
 
 
+_FULL_LINES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _full_lines(output: np.ndarray, axis: int) -> np.ndarray:
+    """Per row (axis 1) or column (axis 0) of the output: its colour where it is one full non-background
+    line, else -1. Cached by the output array (the search fits the same demo outputs many times)."""
+    cached = _FULL_LINES.get(id(output))
+    if cached is None or cached[0] is not output:
+        if len(_FULL_LINES) >= 64:
+            _FULL_LINES.clear()
+        rows = np.where((output == output[:, :1]).all(1) & (output[:, 0] != BG), output[:, 0], -1)
+        cols = np.where((output == output[:1]).all(0) & (output[0] != BG), output[0], -1)
+        cached = _FULL_LINES[id(output)] = (output, rows, cols)
+    return cached[2] if axis == 0 else cached[1]
+
+
+def _may_draw_lines(state: np.ndarray, output: np.ndarray, axis: int) -> bool:
+    """Whether some colour's every row (axis 1) or column (axis 0) is a full line of it in the output: the
+    cheap test that most states fail before `_line_colours` looks closer."""
+    full = _full_lines(output, axis)
+    if (full < 0).all():
+        return False
+    if axis == 0:
+        state = state.T
+    plain = (state != BG) & (state < 10)
+    present = np.bincount(state[plain], minlength=10)
+    missed = np.bincount(state[plain & (full[:, None] != state)], minlength=10)
+    return bool(((present > 0) & (missed == 0)).any())
+
+
 def _paint_lines(grid: np.ndarray, colours: set[int], axis: int, base: np.ndarray) -> np.ndarray:
     out = base.copy()
     for colour in sorted(colours):
@@ -128,11 +158,9 @@ def _lines_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) ->
     """Each colour draws full lines through its cells: some colours rows, some columns, one direction
     painted over the other, which colours do what read off the demos (a colour the demos never showed
     draws nothing)."""
-    first = outputs[0]
-    if not ((first == first[:, :1]).all(1) & (first[:, 0] != BG)).any() and not (
-            (first == first[:1]).all(0) & (first[0] != BG)).any():
-        return None  # no full line in the first output
     for top in (1, 0):  # rows painted last, then columns painted last
+        if not _may_draw_lines(states[0], outputs[0], top):
+            continue
         last = _line_colours(states, outputs, top, None)
         if not last:
             continue
