@@ -141,9 +141,16 @@ def task_prompts(system: ArcSystem, tasks: list[Task], device: torch.device) -> 
     return torch.cat(out)
 
 
-@torch.no_grad()
 def swap_accuracy(system: ArcSystem, tasks: list[Task], device: torch.device) -> tuple[float, float]:
     """(own-prompt, other-prompt) cell accuracy on leave-one-out demo rows with the true output size."""
+    _, own, other = swap_per_task(system, tasks, device)
+    return float(np.mean(own)), float(np.mean(other))
+
+
+@torch.no_grad()
+def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device
+                  ) -> tuple[list[Task], np.ndarray, np.ndarray]:
+    """The tasks with >= 2 demos and each one's mean own-prompt and other-prompt leave-one-out cell accuracy."""
     usable = [t for t in tasks if len(t.train) >= 2]  # one demo: its only context is its own answer
     others = task_prompts(system, usable, device)[derangement(len(usable), SWAP_SEED)]  # [N, P]
     rows = [(j, make_sample(t, i, IDENTITY)) for j, t in enumerate(usable) for i in range(len(t.train))]
@@ -160,7 +167,19 @@ def swap_accuracy(system: ArcSystem, tasks: list[Task], device: torch.device) ->
             row_acc = cell_accuracy(grid, size, batch.query_output, batch.output_size).cpu().numpy()
             np.add.at(acc, index, row_acc)
     counts = np.array([len(t.train) for t in usable])
-    return float(np.mean(own_acc / counts)), float(np.mean(other_acc / counts))
+    return usable, own_acc / counts, other_acc / counts
+
+
+def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device) -> list[str]:
+    """One line per generator family of a generated set: tasks, own-prompt leave-one-out cell accuracy and the
+    swap drop, lowest accuracy first (where the prior fails)."""
+    usable, own, other = swap_per_task(system, task_set.tasks, device)
+    by_family: dict[str, list[int]] = {}
+    for j, task in enumerate(usable):
+        by_family.setdefault(task.id.split("-")[1], []).append(j)
+    rows = sorted((float(own[js].mean()), float((own[js] - other[js]).mean()), name, len(js))
+                  for name, js in by_family.items())
+    return [f"  {task_set.name} {name:<24} tasks={n:<3} own={acc:.3f} drop={drop:+.3f}" for acc, drop, name, n in rows]
 
 
 def measure(system: ArcSystem, task_set: TaskSet, device: torch.device) -> dict[str, float | str]:
@@ -196,6 +215,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, or OMP_NUM_THREADS)")
     p.add_argument("--out", help="keep the solver's outputs here (rerunning resumes); default: temporary")
+    p.add_argument("--per-family", action="store_true", help="also a line per generator family of (a) and (b)")
     p.add_argument("--quick", action="store_true", help=f"{QUICK_TASKS} tasks per set (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
@@ -278,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         row = measure(system, task_set, device)
         print_set(task_set, row)
         summary.update({f"{key}_{task_set.name}": value for key, value in row.items()})
+        if args.per_family and task_set.families and len(task_set.tasks) >= 2:
+            print("\n".join(per_family(system, task_set, device)), flush=True)
     summary["eval_contaminated"] = len(dirty)
     if args.solve_budget > 0:
         with tempfile.TemporaryDirectory() as tmp:

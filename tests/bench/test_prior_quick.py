@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from arc_efe.solving.load import default_model
 from arc_efe.training.config import DataConfig
@@ -69,3 +70,15 @@ def test_heldout_set_is_the_checkpoints_own_split(prior):
     by_content = prior.heldout_set(load_provenance(folder), DataConfig())
     assert len(by_content.tasks) == 40
     assert sorted(t.id for t in by_content.tasks) == sorted(t.id for t in split_tasks(DataConfig())[1])
+
+
+def test_per_family_lines_cover_each_family_lowest_accuracy_first(prior):
+    from arc_efe.system import ArcSystem
+    system, _ = ArcSystem.load(default_model()[0], "cpu")
+    a, _ = prior.gen_sets(DataConfig(train=["gen:translate,colour_map"]), 4, None)
+    lines = prior.per_family(system, a, torch.device("cpu"))
+    assert sorted(line.split()[1] for line in lines) == ["colour_map", "translate"]
+    accs = [float(line.split("own=")[1].split()[0]) for line in lines]
+    assert accs == sorted(accs) and all(0 <= x <= 1 for x in accs)
+    counts = sum(int(line.split("tasks=")[1].split()[0]) for line in lines)
+    assert counts == sum(len(t.train) >= 2 for t in a.tasks)
