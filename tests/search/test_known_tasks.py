@@ -27,6 +27,9 @@ ONE_STEP = [
     "178fcbfb",  # lines through cells, the direction read off the demos per colour
     "32597951", "dc1df850",  # the box of the least frequent colour recoloured; a halo around the majority colour only
     "2281f1f4",  # marks where rays going down meet rays going left
+    # stamps: each object rewritten as the demos show (dots growing patterns, squares becoming crosses),
+    # on the input or after one step
+    "0ca9ddb6", "6c434453", "95990924", "b60334d2", "d364b489", "3ac3eb23", "c0f76784",
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
@@ -39,6 +42,7 @@ TWO_STEPS = [
     "bdad9b1f",  # two runs continued to the edges, their crossing marked
     "6cdd2623",  # lines between matching cells on opposite edges, the noise dropped first
     "f8b3ba0a",  # the colours as a column by frequency, after the most frequent is erased
+    "eb281b96",  # reflected downwards about its last row, twice
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

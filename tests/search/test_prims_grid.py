@@ -32,6 +32,8 @@ CASES = [
     ("tile_3x3", "2", "222/222/222"),
     ("mirror_right", "12", "1221"), ("mirror_left", "12", "2112"), ("mirror_down", "1/2", "1/2/2/1"),
     ("mirror_up", "1/2", "2/1/1/2"), ("mirror_quad", "12", "1221/1221"),
+    ("mirror_down_shared", "1/2/3", "1/2/3/2/1"), ("mirror_right_shared", "12", "121"),
+    ("mirror_down_shared", "12", None),
     ("rotate_quad", "12/34", "1231/3442/2443/1321"), ("rotate_quad", "12", None),
     ("fractal", "10/01", "1000/0100/0010/0001"), ("fractal_inverse", "10/01", "0010/0001/1000/0100"),
     ("symmetrise_lr", "100/000", "101/000"), ("symmetrise_ud", "10/00", "10/10"),

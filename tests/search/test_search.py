@@ -1,6 +1,7 @@
 """The search on small made-up tasks: it finds programs, ranks them, stops at its deadline and never
 reads test outputs."""
 
+import gc
 import subprocess
 import sys
 import time
@@ -59,6 +60,18 @@ def test_stops_at_the_deadline():
         assert result.timed_out
         assert elapsed < budget + 1.0  # loose: one primitive call past the deadline, on a loaded machine
         assert result.candidates == [[]]
+
+
+def test_the_cyclic_collector_comes_back_as_the_caller_had_it():
+    """The search pauses it (its full collections overran the deadline), and restores it either way."""
+    try:
+        search_task(FLIP, time.monotonic() + 20, SearchConfig(max_depth=1))
+        assert gc.isenabled()
+        gc.disable()
+        search_task(FLIP, time.monotonic() + 20, SearchConfig(max_depth=1))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_blind_to_test_outputs():

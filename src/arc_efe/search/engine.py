@@ -10,6 +10,7 @@ Test outputs are never read. The search stops at `deadline` (time.monotonic()) w
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ class _State:
 _UNKNOWN = object()
 _STAGE_PARENTS = 8  # parents grown per stage of the last depth
 _STAGE_NOW = 4  # per stage, this many output-shaped and this many tileable states tried at once
+WIND_DOWN_S = 0.05  # the search stops this long before its deadline: unwinding and freeing its states takes
+# about 30 ms after the last step, and the deadline is a promise to the caller
+STAMP_STEPS = 1  # stamp finals end programs of at most this many primitives: past that they cost too much
 
 
 class _Deadline(Exception):
@@ -100,7 +104,7 @@ class _Search:
         self.outputs = [as_search_grid(p.output) for p in task.train]
         self.inputs = tuple(as_search_grid(p.input) for p in task.train) + tuple(
             as_search_grid(p.input) for p in task.test)
-        self.deadline = deadline
+        self.deadline = deadline - WIND_DOWN_S
         self.changes = not any(np.array_equal(p.input, p.output) for p in task.train)
         self.cfg = cfg
         self.found: dict[bytes, tuple[str, int, tuple[np.ndarray, ...]]] = {}
@@ -156,10 +160,12 @@ class _Search:
             self.first_values[(id(state), prim.name)] = first
         if first is None or not feasible(first, self.outputs[0], self.crop):
             return
+        # A stamp needs every demo (an object must recur): short programs skip the first-demo test.
+        stamps = len(state.steps) < STAMP_STEPS
         first_key = grid_key(first)
-        if first_key in self.failed_first:
+        if not stamps and first_key in self.failed_first:
             return
-        if not fit_finals([first], self.outputs[:1], self.crop):  # no final fits the first demo: skip the rest
+        if not stamps and not fit_finals([first], self.outputs[:1], self.crop):  # skip the other demos
             if len(self.failed_first) < self.cfg.max_states:
                 self.failed_first.add(first_key)
             return
@@ -174,7 +180,7 @@ class _Search:
             return  # an earlier program behaved the same on every demo: its finals were fitted already
         if len(self.tried) < self.cfg.max_states:
             self.tried.add(key)
-        finals = fit_finals(demo_values, self.outputs, self.crop)
+        finals = fit_finals(demo_values, self.outputs, self.crop, stamps)
         if not finals:
             return
         tests = [_apply(prim, v) for v in state.values[self.demos:]]
@@ -200,6 +206,12 @@ class _Search:
             return 1, 0.0
         return 3, float(sum(abs(g.shape[0] - o.shape[0]) + abs(g.shape[1] - o.shape[1])
                             for g, o in zip(demos, self.outputs)))
+
+    def _ranked(self, state: _State) -> tuple[int, float]:
+        """`_priority` with a look at the clock: ranking thousands of states takes a while."""
+        if time.monotonic() >= self.deadline:
+            raise _Deadline
+        return self._priority(state)
 
     def _strong(self, depth: int) -> int:
         """Programs found no longer than a depth-`depth` program with a colour map (a crop or a mapped
@@ -248,7 +260,7 @@ class _Search:
                 if grown + len(children) >= self.cfg.max_states:
                     break
             grown += len(children)
-            ranked = sorted(((self._priority(c), grown + i, c) for i, c in enumerate(children)), key=lambda t: t[:2])
+            ranked = sorted(((self._ranked(c), grown + i, c) for i, c in enumerate(children)), key=lambda t: t[:2])
             now = ([t for t in ranked if t[0][0] == 0][:_STAGE_NOW] + [t for t in ranked if t[0][0] == 1][:_STAGE_NOW])
             self._leaves([t[2] for t in now], depth)
             if self._enough(depth):
@@ -280,7 +292,7 @@ class _Search:
         seen = {_key(GRID, self.inputs)}
         try:
             self._tick()
-            self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs, self.crop))
+            self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs, self.crop, True))
             self.tried.add(b"#".join(grid_key(v) for v in self.inputs[:self.demos]))
             parents: list[_State] = []
             for depth in range(1, self.cfg.max_depth + 1):
@@ -299,7 +311,7 @@ class _Search:
                 if self._strong(depth) and not self.cfg.past_first_hit:
                     break  # the shortest programs are found; deeper ones would rarely outrank them
                 if depth + 1 < self.cfg.max_depth:
-                    frontier = sorted(self._grow(frontier, seen), key=self._priority)
+                    frontier = sorted(self._grow(frontier, seen), key=self._ranked)
                 elif depth + 1 == self.cfg.max_depth:
                     parents = frontier  # the last depth is grown in stages by `_staged`
                 logger.debug("depth %d: %d states, %d programs", depth, len(frontier), len(self.found))
@@ -318,7 +330,15 @@ def search_task(task: Task, deadline: float, cfg: SearchConfig | None = None) ->
     cfg.validate()
     start = time.monotonic()
     search = _Search(task, deadline, cfg)
-    timed_out = search.run()
+    # The cyclic collector paused meanwhile: a full collection over the search's many states took up to
+    # 0.1 s at a time, past the deadline; the search makes almost no reference cycles, so nothing piles up.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        timed_out = search.run()
+    finally:
+        if collecting:
+            gc.enable()
     ranked = sorted(search.found.values(), key=lambda item: item[1])  # stable: discovery order breaks ties
     candidates: list[list[Candidate]] = [[] for _ in task.test]
     for text, length, predictions in ranked:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arc_efe.search.finals_stamp import STAMP_LENGTH, stamp_finals
 from arc_efe.search.grids import BG, bbox
 from arc_efe.search.prims_geometry import D8
 
@@ -320,13 +321,19 @@ def feasible(state: np.ndarray, output: np.ndarray, crop: bool = False) -> bool:
             or crop and h >= oh and w >= ow)
 
 
-def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop: bool = False) -> list[Final]:
+def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop: bool = False,
+               stamps: bool = False) -> list[Final]:
     """Every final step that maps each demo state onto its demo output, cheapest first (`crop`: crop
-    finals too, where the states are larger than the outputs)."""
+    finals too, where the states are larger than the outputs; `stamps`: stamp finals too, where nothing
+    cheaper fits: they cost more to fit than the rest together)."""
     if all(s.shape == o.shape for s, o in zip(states, outputs)):
         finals = _colour_finals(states, outputs)
         lines = None if finals else _lines_final(states, outputs)
-        return finals if lines is None else [lines]
+        if lines is not None:
+            return [lines]
+        if finals or not stamps:
+            return finals
+        return [Final(text, STAMP_LENGTH, apply) for text, apply in stamp_finals(states, outputs)]
     tiled = _tile_final(states, outputs)
     if tiled is not None:
         return [tiled]

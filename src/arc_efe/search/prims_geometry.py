@@ -136,6 +136,16 @@ def mirror_up(grid: np.ndarray) -> np.ndarray | None:
     return _checked(np.vstack([grid[::-1], grid]))
 
 
+def mirror_down_shared(grid: np.ndarray) -> np.ndarray | None:
+    """The grid and its reflection below it, sharing the last row (a pattern reflected about its edge line)."""
+    return _checked(np.vstack([grid, grid[-2::-1]])) if grid.shape[0] >= 2 else None
+
+
+def mirror_right_shared(grid: np.ndarray) -> np.ndarray | None:
+    """The grid and its reflection to its right, sharing the last column."""
+    return _checked(np.hstack([grid, grid[:, -2::-1]])) if grid.shape[1] >= 2 else None
+
+
 def mirror_quad(grid: np.ndarray) -> np.ndarray | None:
     """The grid and its three reflections, 2 x 2, the grid top-left."""
     top = np.hstack([grid, grid[:, ::-1]])
@@ -383,7 +393,9 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "shrink_2": shrink(2), "shrink_3": shrink(3), "dedup_lines": dedup_lines, "drop_empty_lines": drop_empty_lines,
     "tile_1x2": tile(1, 2), "tile_2x1": tile(2, 1), "tile_2x2": tile(2, 2), "tile_3x3": tile(3, 3),
     "mirror_right": mirror_right, "mirror_left": mirror_left, "mirror_down": mirror_down, "mirror_up": mirror_up,
-    "mirror_quad": mirror_quad, "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
+    "mirror_quad": mirror_quad,
+    "mirror_down_shared": mirror_down_shared, "mirror_right_shared": mirror_right_shared,
+    "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
     "fractal_majority": fractal_majority, "fractal_minority": fractal_minority,
     "fractal_by_value": fractal_by_value,
     "scale_by_colours": scale_by_colours, "pad_edges": pad_edges,
