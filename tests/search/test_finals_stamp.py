@@ -17,6 +17,14 @@ def test_dots_get_the_pattern_the_demos_show(G):
     np.testing.assert_array_equal(finals[0].apply(G("00000/00000/00200/30000")), G("00000/00700/07270/30700"))
 
 
+def test_a_cell_two_objects_share_is_learnt_where_one_object_stands_alone(G):
+    """Next to a 3, the 2's cross is the 3's business too: learnt from the lone 2s, the 3 stays a keeper."""
+    states = [G("00000/02000/00000/00003"), G("02000/00300/00000/00000/00020")]
+    outputs = [G("07000/72700/07000/00003"), G("72700/07300/00000/00070/00727")]
+    apply = dict(stamp_finals(states, outputs))["stamp_patches_4{2}"]
+    np.testing.assert_array_equal(apply(G("00000/00200/00000/30000")), G("00700/07270/00700/30000"))
+
+
 def test_shape_stamp_carries_over_to_a_new_colour(G):
     """A pair of cells gets a frame of 4 in any colour: keyed by shape, the object's own colour is SELF."""
     states = [G("0000/0110/0000/0000"), G("0000/0000/0220/0000")]
@@ -25,6 +33,15 @@ def test_shape_stamp_carries_over_to_a_new_colour(G):
     assert texts == ["stamp_shapes_4{1}"]  # exact patches: each seen once, a memory, refused
     apply = dict(stamp_finals(states, outputs))["stamp_shapes_4{1}"]
     np.testing.assert_array_equal(apply(G("0000/0000/0000/0033")), G("0000/0000/0444/0433"))
+
+
+def test_turned_stamp_serves_every_orientation(G):
+    """Upright pairs twice, a lying pair once: only a table keyed up to rotation makes the lying one a rule."""
+    states = [G("0000000/0100010/0100010/0000000"), G("0000/0110/0000")]
+    outputs = [G("4440444/4140414/4140414/4440444"), G("4444/4114/4444")]
+    assert [text for text, _ in stamp_finals(states, outputs)] == ["stamp_patches_turned_4{1}"]
+    apply = stamp_finals(states, outputs)[0][1]
+    np.testing.assert_array_equal(apply(G("00000/00000/00011")), G("00000/00444/00411"))
 
 
 def test_unseen_object_refused_unless_some_object_was_kept(G):

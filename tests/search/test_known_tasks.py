@@ -30,6 +30,7 @@ ONE_STEP = [
     # stamps: each object rewritten as the demos show (dots growing patterns, squares becoming crosses),
     # on the input or after one step
     "0ca9ddb6", "6c434453", "95990924", "b60334d2", "d364b489", "3ac3eb23", "c0f76784",
+    "b27ca6d3", "d90796e8",  # stamps keyed up to rotation: a rule for upright pieces serves lying ones
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
