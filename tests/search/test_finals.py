@@ -92,8 +92,16 @@ def test_lines_through_cells_by_colour(G):
 
 def test_unseen_colour_kept_only_where_the_demos_kept_a_colour(G):
     """A map that changed every colour it saw does not guess that a new colour stays as it is."""
-    changes_all = fit_finals([G("1"), G("2")], [G("3"), G("4")])[0]
+    changes_all = fit_finals([G("11"), G("22")], [G("33"), G("44")])[0]
     assert changes_all.apply(G("5")) is None
     np.testing.assert_array_equal(changes_all.apply(G("21")), G("43"))
     keeps_bg = fit_finals([G("10")], [G("30")])[0]
     np.testing.assert_array_equal(keeps_bg.apply(G("150")), G("350"))
+
+
+def test_one_cell_answers_are_not_looked_up(G):
+    """A map that changed every colour of one-cell states just lists the demos' answers; keeping some colour
+    (or colouring a mark) is a rule."""
+    assert fit_finals([G("1"), G("2")], [G("3"), G("4")]) == []
+    assert [f.text for f in fit_finals([G("3"), G("1")], [G("8"), G("1")])] == ["recolour{3>8}"]
+    assert [f.text for f in fit_finals([G("M"), G("0")], [G("4"), G("0")])][0] == "recolour{10>4}"

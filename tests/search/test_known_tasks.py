@@ -44,6 +44,7 @@ TWO_STEPS = [
     "6cdd2623",  # lines between matching cells on opposite edges, the noise dropped first
     "f8b3ba0a",  # the colours as a column by frequency, after the most frequent is erased
     "eb281b96",  # reflected downwards about its last row, twice
+    "de1cd16c",  # the colour of the region with the most specks inside it
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

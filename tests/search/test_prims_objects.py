@@ -52,6 +52,11 @@ CONSUMED = [
     ("select_symmetric", "objects_4", "10020/11022/00000/11100", "111"),
     ("select_diagonal_symmetric", "objects_4", "11022/10002/00000/33300", "11/10"),
     ("select_most_second_colour", "objects_8_multi", "122/000/134/000/500", "134"),
+    ("select_most_holes", "objects_4", "1111022222/1011020202/1111022222", "22222/20202/22222"),
+    ("colour_of_holed", "objects_4", "111020/101000/111020", "1"), ("colour_of_largest", "objects_4", SCENE, "1"),
+    ("colour_of_smallest", "objects_4", SCENE, "3"),
+    ("colour_of_most_holes", "objects_4", "1111033333/1311030303/1111033333", "3"),  # specks inside count
+    ("colour_of_holed", "objects_4", "111020/101000/111020/000000/111000/101000/111000", None),
     ("keep_largest", "objects_4", SCENE, "11000/11000/00000/00000"),
     ("drop_largest", "objects_4", SCENE, "00000/00020/00020/30000"),
     ("keep_smallest", "objects_4", SCENE, "00000/00000/00000/30000"),

@@ -90,9 +90,18 @@ def _colour_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) 
     labelled = max(int(s.max()) for s in states) >= 10
     for coarse in (False, True) if labelled else (False,):  # without labels the coarse map is the same map
         table = _fit_table(states, outputs, coarse)
-        if table is not None:
+        if table is not None and not _looked_up(states, table):
             finals.append(_map_final(table, coarse))
     return finals
+
+
+def _looked_up(states: Sequence[np.ndarray], table: np.ndarray) -> bool:
+    """One-cell states recoloured by a table that changed every colour it saw: a lookup of the demos'
+    answers (one per demo), not a rule. Marks and labels may still be coloured."""
+    if not all(s.size == 1 for s in states):
+        return False
+    colours = np.flatnonzero(table[:10] >= 0)
+    return colours.size > 0 and not bool((table[colours] == colours).any())
 
 
 def _line_colours(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], axis: int,

@@ -53,6 +53,13 @@ def _has_hole(o: Obj) -> bool:
     return bool((ndimage.binary_fill_holes(o.mask) & ~o.mask).any())
 
 
+def _hole_cells(o: Obj) -> int:
+    """Cells inside the object's outline that are not its own (background, or specks of other colours)."""
+    if min(o.shape) < 3:
+        return 0
+    return int((ndimage.binary_fill_holes(o.mask) & ~o.mask).sum())
+
+
 def _symmetric(o: Obj) -> bool:
     return bool(np.array_equal(o.patch, o.patch[:, ::-1]))
 
@@ -109,6 +116,7 @@ _PICKS: dict[str, Callable[[ObjectSet], Obj | None]] = {
     "diagonal_symmetric": lambda s: _unique_by(s.objects, lambda o: o.shape[0] == o.shape[1]
                                                and bool(np.array_equal(o.patch, o.patch.T))),
     "most_second_colour": lambda s: _argmax(s.objects, lambda o: o.size - int((o.patch[o.mask] == o.colour).sum())),
+    "most_holes": lambda s: _argmax(s.objects, _hole_cells),
 }
 
 
@@ -117,6 +125,14 @@ def select(pick: Callable[[ObjectSet], Obj | None]):
     def op(found: ObjectSet) -> np.ndarray | None:
         chosen = pick(found)
         return None if chosen is None else chosen.patch
+    return op
+
+
+def colour_of(pick: Callable[[ObjectSet], Obj | None]):
+    """The chosen object's main colour as a 1 x 1 grid (which region holds the odd ones out, say)."""
+    def op(found: ObjectSet) -> np.ndarray | None:
+        chosen = pick(found)
+        return None if chosen is None else np.full((1, 1), chosen.colour, dtype=np.uint8)
     return op
 
 
@@ -261,6 +277,7 @@ def crop_all(found: ObjectSet) -> np.ndarray | None:
     return None if box is None else found.grid[box[0]:box[1], box[2]:box[3]]
 
 
+_COLOURS_OF = ("largest", "smallest", "holed", "most_holes")
 _KEEPS = ("largest", "smallest", "inner", "unique_colour", "unique_shape")
 _BOXES = ("largest", "largest_box", "unique_colour", "most_colours")
 _INSIDES = {"largest": _PICKS["largest"], "largest_box": _PICKS["largest_box"], "largest_frame": _largest_frame}
@@ -281,3 +298,7 @@ PRIMITIVES = (
     + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID),
        Primitive("layout_colours", layout_colours, OBJECTS, GRID)]
 )
+# Last in the enumeration (see registry): one-cell states can be tiled to any small output, so early in the
+# order they would take the staged search's first slots from likelier programs.
+LATE = [Primitive(f"colour_of_{name}", colour_of(_PICKS[name]), OBJECTS, GRID, "one object's colour, 1 x 1")
+        for name in _COLOURS_OF]

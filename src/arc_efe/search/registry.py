@@ -8,7 +8,7 @@ from arc_efe.search.dsl import GRID, OBJECTS, Primitive
 
 PRIMITIVES: tuple[Primitive, ...] = tuple(prims_geometry.PRIMITIVES + prims_objects.PRIMITIVES
                                           + prims_paint.PRIMITIVES + prims_recolour.PRIMITIVES
-                                          + prims_move.PRIMITIVES)
+                                          + prims_move.PRIMITIVES + prims_objects.LATE)
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 if len(BY_NAME) != len(PRIMITIVES):
     raise RuntimeError("two search primitives share a name")
