@@ -2,9 +2,11 @@
 before the interface refactor (issue 15): refactors of the solver, the model interface or the config must
 not change what the solver predicts.
 
-The expected attempts (`data/shipped_eval10_steps6.json`) were written by the code at commit 5a59e60
-(before issues 14 and 15 touched the solver) with the settings below, and reproduced bitwise on a second
-run. Regenerate them only for a change meant to alter predictions:
+The expected attempts (`data/shipped_eval10_steps6.json`) were first written by the code at commit 5a59e60
+(before issues 14 and 15 touched the solver) with the settings below. When the shipped model changed
+(session 7, `arc-efe-gen2-900`), the code of commit 0d59536 still reproduced that file bitwise with the old
+weights, and the file was rewritten with the new weights (reproduced on a second run). Regenerate it only
+for a change meant to alter predictions:
 `ARC_EFE_REGOLD=1 python -m pytest tests/solving/test_behaviour_unchanged.py`.
 """
 
