@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import ndimage
 
 from arc_efe.search.grids import BG
 from arc_efe.search.objects import Obj, components
@@ -25,6 +26,7 @@ from arc_efe.search.objects import Obj, components
 MARGIN = 1
 STAMP_LENGTH = 2  # a stamp table fits more states by chance than a colour map does
 _KEEP, _OFF, _SELF = 254, 255, 253  # stamp cell values: unchanged, outside the grid, the object's colour
+_AROUND = np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), dtype=bool)  # a cell and its 8-neighbours (MARGIN 1)
 
 
 # The D8 views, and which view undoes each: a turned table keys an object by the first of its views in byte
@@ -59,24 +61,14 @@ def _near_content(state: np.ndarray, output: np.ndarray) -> bool:
     changed = state != output
     if not changed.any():
         return False
-    near = np.pad(state != BG, MARGIN)
-    grown = near.copy()
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            grown[1:-1, 1:-1] |= near[1 + dr:near.shape[0] - 1 + dr, 1 + dc:near.shape[1] - 1 + dc]
-    return not (changed & ~grown[1:-1, 1:-1]).any()
+    return not (changed & ~ndimage.binary_dilation(state != BG, _AROUND)).any()
 
 
 def _region(o: Obj, state_window: np.ndarray) -> np.ndarray:
     """The cells an object answers for, over its window: its own cells and the background cells among
     their 8-neighbours; other objects' cells are theirs."""
     own = np.pad(o.mask, MARGIN)
-    grown = own.copy()
-    h, w = o.mask.shape
-    for dr in range(2 * MARGIN + 1):
-        for dc in range(2 * MARGIN + 1):
-            grown[dr:dr + h, dc:dc + w] |= o.mask
-    return own | grown & (state_window == BG)
+    return own | ndimage.binary_dilation(own, _AROUND) & (state_window == BG)
 
 
 def _stamp(state_window: np.ndarray, output_window: np.ndarray, o: Obj, region: np.ndarray,
