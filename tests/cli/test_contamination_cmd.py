@@ -15,10 +15,10 @@ from arc_efe.data.bundled import bundled_raw
 from arc_efe.data.sources import load_tasks
 from arc_efe.checkpoint_files import resolve_checkpoint
 from arc_efe.solving.load import DEFAULT_MODEL_DIR
-from arc_efe.training.config import DataConfig, TrainConfig, tiny_preset
+from arc_efe.training.config import TrainConfig, tiny_preset
 from arc_efe.training.loop import train
-from arc_efe.training.provenance import TRAINED_ON_FILE, load_provenance, training_provenance
-from arc_efe.training.setup import generated_families, split_tasks
+from arc_efe.training.provenance import TRAINED_ON_FILE, load_provenance
+from arc_efe.training.setup import run_provenance, split_tasks
 
 SEEN, UNSEEN = "4cd1b7b2", "ca8de6ea"  # two small arc1/evaluation tasks; the run trains on SEEN, renamed
 FAST = ["--time-budget", "5", "--ttt-steps", "0", "--augmentations", "1", "--no-report", "--device", "cpu"]
@@ -101,13 +101,9 @@ def test_unknown_provenance_warns_and_scores(run_dir, eval_dir, tmp_path, capsys
 
 def test_shipped_model_record_is_reproduced_and_refuses_only_its_duplicate():
     stored = load_provenance(DEFAULT_MODEL_DIR)
-    config = json.loads((DEFAULT_MODEL_DIR / "config.json").read_text())
-    data = from_dict(DataConfig, config["data"])
-    # The same split code path as the run that trained it: the record must say what it actually saw.
-    expected = training_provenance(*split_tasks(data))
-    if generated_families(data):  # as the trainer records its generated stream
-        expected["generated"] = {"families": generated_families(data), "seed": config["seed"]}
-    assert json.loads(json.dumps(expected)) == stored
+    cfg = from_dict(TrainConfig, json.loads((DEFAULT_MODEL_DIR / "config.json").read_text()))
+    # The same code path as the run that trained it: the record must say what it actually saw.
+    assert json.loads(json.dumps(run_provenance(cfg, *split_tasks(cfg.data)))) == stored
     info = json.loads((DEFAULT_MODEL_DIR / "model_info.json").read_text())
     assert info["overlaps"]["arc1/evaluation"]["ids"] == stored["overlaps"]["arc1/evaluation"]["ids"]
     tasks = load_tasks("arc1/evaluation").tasks

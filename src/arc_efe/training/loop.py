@@ -27,9 +27,9 @@ from arc_efe.objective.scoring import first_attempt_cell_accuracy, score_attempt
 from arc_efe.training import checkpoint as ckpt
 from arc_efe.training.config import TrainConfig
 from arc_efe.training.monitor import Monitor
-from arc_efe.training.provenance import TRAINED_ON_FILE, training_provenance
+from arc_efe.training.provenance import TRAINED_ON_FILE
 from arc_efe.training.setup import (build_accelerator, build_optimizer, build_sampler, build_scheduler,
-                                    generated_families, generated_heldout, split_tasks)
+                                    generated_heldout, run_provenance, split_tasks)
 from arc_efe.training.step import train_step
 
 log = logging.getLogger(__name__)
@@ -61,9 +61,7 @@ class Trainer:
         self.run_dir = Path(cfg.out)
         self.train_tasks, self.val_tasks = split_tasks(cfg.data)
         self.gen_val_tasks = generated_heldout(cfg.data)
-        self.provenance = training_provenance(self.train_tasks, self.val_tasks, cfg.data.contamination_check)
-        # Generated tasks are an endless stream: what identifies them is the families and the seed.
-        self.provenance["generated"] = {"families": generated_families(cfg.data), "seed": cfg.seed}
+        self.provenance = run_provenance(cfg, self.train_tasks, self.val_tasks)
         system = build_system(cfg.model)
         self.groups = system.parameter_groups()
         optimizer = build_optimizer(self.groups, cfg.optim)

@@ -18,6 +18,7 @@ from arc_efe.data.generated import GeneratedTasks, MixedSampler, families_of, is
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
 from arc_efe.training.config import DataConfig, OptimConfig, TrainConfig
+from arc_efe.training.provenance import training_provenance
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,14 @@ def load_source_tasks(sources: list[str], strict: bool) -> list[Task]:
 def generated_families(cfg: DataConfig) -> list[str]:
     """The generator families named by the `gen:` entries of `cfg.train`, in order, each once."""
     return list(dict.fromkeys(f for source in cfg.train if is_generated(source) for f in families_of(source)))
+
+
+def run_provenance(cfg: TrainConfig, train_tasks: list[Task], val_tasks: list[Task]) -> dict:
+    """A run's `trained_on.json`: its real tasks' fingerprints, and its generated stream (an endless stream:
+    what identifies it is the families and the seed)."""
+    record = training_provenance(train_tasks, val_tasks, cfg.data.contamination_check)
+    record["generated"] = {"families": generated_families(cfg.data), "seed": cfg.seed}
+    return record
 
 
 def split_tasks(cfg: DataConfig) -> tuple[list[Task], list[Task]]:
