@@ -148,6 +148,20 @@ def test_resume_from_a_damaged_checkpoint_says_which_file_in_one_line(saved_run,
     assert f"step-00000002/{name}" in err[0] and words in err[0], err[0]
 
 
+def test_resume_alone_takes_the_runs_saved_config(saved_run, small_tasks_dir, tmp_path):
+    """`--resume RUN` without the original flags continues that run (its data, model, precision), exactly as
+    repeating every flag does, instead of the default preset's data and model."""
+    flags, bare = tmp_path / "flags", tmp_path / "bare"
+    shutil.copytree(saved_run, flags)
+    shutil.copytree(saved_run, bare)
+    assert main(train_argv(small_tasks_dir, flags, "--max-steps", "4", "--resume", str(flags))) == 0
+    assert main(["train", "--resume", str(bare), "--max-steps", "4"]) == 0
+    saved = json.loads((bare / "config.json").read_text())
+    assert saved["data"]["train"] == [str(small_tasks_dir)] and saved["out"] == str(bare)
+    assert saved["model"] == json.loads((flags / "config.json").read_text())["model"]
+    assert [s for s, _, _ in losses(bare)] == [1, 2, 3, 4] and losses(bare) == losses(flags)
+
+
 def test_damaged_state_without_checksums_is_one_line_too(saved_run, small_tasks_dir, tmp_path, capsys):
     run = tmp_path / "run"
     shutil.copytree(saved_run, run)

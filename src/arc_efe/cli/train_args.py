@@ -1,6 +1,7 @@
 """Training flags shared by `arc-efe train` and `arc-efe diagnose`, and their merge into a TrainConfig.
 
-Order: defaults -> `--preset` -> `--config FILE` (YAML) -> flags -> `--set a.b=value` overrides.
+Order: defaults -> `--preset` -> the resumed run's saved config (`--resume`) -> `--config FILE` (YAML) -> flags
+-> `--set a.b=value` overrides. A resumed run thus keeps its data mix, weights and model unless told otherwise.
 """
 
 from __future__ import annotations
@@ -64,5 +65,11 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Resolve the TrainConfig; raises ConfigError naming any unknown or ill-typed key."""
-    return resolve_config(TrainConfig, merge(to_dict(TrainConfig()), PRESETS[args.preset]()), args, FLAG_PATHS)
+    """Resolve the TrainConfig; raises ConfigError naming any unknown or ill-typed key (CheckpointError, one of
+    them, naming the file when a resumed run's config is unreadable)."""
+    base = merge(to_dict(TrainConfig()), PRESETS[args.preset]())
+    if getattr(args, "resume", None):
+        from arc_efe.checkpoint_files import read_config, resolve_checkpoint  # torch: only when resuming
+
+        base = merge(base, read_config(resolve_checkpoint(args.resume)))
+    return resolve_config(TrainConfig, base, args, FLAG_PATHS)

@@ -13,7 +13,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train encoder, agent and policy",
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_train_arguments(p)
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run exactly from its latest checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue a run exactly from its latest checkpoint, with the run's saved config "
+                        "(flags and --set still change keys; the model's must match)")
     p.set_defaults(func=run_train)
 
     plot = subparsers.add_parser("plot", help="write RUN_DIR/curves.png from metrics.jsonl")
