@@ -38,3 +38,11 @@ def test_generated_only_run_and_a_share_that_leaves_no_real_task(small_tasks_dir
     with pytest.raises(ConfigError, match="gen_share"):
         Trainer(tiny_config(small_tasks_dir, tmp_path / "x", max_steps=1,
                             data={"train": [str(small_tasks_dir), GEN], "gen_share": 1.0}))
+
+
+def test_trained_on_lists_weight_zero_families_apart_from_the_trained_ones(small_tasks_dir, tmp_path):
+    from arc_efe.training.setup import run_provenance
+
+    cfg = tiny_config(small_tasks_dir, tmp_path / "p", data={"train": [GEN], "gen_weights": {"translate": 0}})
+    generated = run_provenance(cfg, [], [])["generated"]
+    assert generated == {"families": ["scale_up", "colour_map"], "weight_zero": ["translate"], "seed": cfg.seed}

@@ -57,8 +57,16 @@ def run_provenance(cfg: TrainConfig, train_tasks: list[Task], val_tasks: list[Ta
     """A run's `trained_on.json`: its real tasks' fingerprints, and its generated stream (an endless stream:
     what identifies it is the families and the seed)."""
     record = training_provenance(train_tasks, val_tasks, cfg.data.contamination_check)
-    record["generated"] = {"families": generated_families(cfg.data), "seed": cfg.seed}
+    record["generated"] = generated_stream_record(cfg)
     return record
+
+
+def generated_stream_record(cfg: TrainConfig) -> dict:
+    """The generated stream's part of `trained_on.json`: the families drawn from, those named but weighted 0
+    (the held-out ones) apart, and the seed."""
+    named = generated_families(cfg.data)
+    unused = [f for f in named if float(cfg.data.gen_weights.get(f, 1.0)) == 0.0]
+    return {"families": [f for f in named if f not in unused], "weight_zero": unused, "seed": cfg.seed}
 
 
 def split_tasks(cfg: DataConfig) -> tuple[list[Task], list[Task]]:
