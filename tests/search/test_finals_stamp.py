@@ -1,6 +1,7 @@
 """The stamp final: each object rewritten by the pattern the demos show around it, and what it refuses."""
 
 import numpy as np
+import pytest
 
 from arc_efe.search.finals import fit_finals
 from arc_efe.search.finals_stamp import STAMP_LENGTH, stamp_finals
@@ -57,3 +58,22 @@ def test_unseen_object_refused_unless_some_object_was_kept(G):
 
 def test_changes_away_from_every_object_are_not_stamps(G):
     assert stamp_finals([G("100/000/000"), G("000/000/001")], [G("100/000/002"), G("200/000/001")]) == []
+
+
+def test_the_callers_clock_is_asked_before_each_table(G):
+    """Fitting every table on large grids took up to 60 ms: the search's clock gets a say between tables,
+    and what it raises (the search's deadline) comes through."""
+    states = [G("00000/02000/00000/00003"), G("00000/00020/00000/30000")]
+    outputs = [G("07000/72700/07000/00003"), G("00070/00727/00070/30000")]
+    calls = []
+    stamp_finals(states, outputs, lambda: calls.append(1))
+    assert len(calls) >= 1
+
+    class Late(Exception):
+        pass
+
+    def late():
+        raise Late
+
+    with pytest.raises(Late):
+        fit_finals(states, outputs, stamps=True, check=late)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from arc_efe.search.finals_stamp import STAMP_LENGTH, stamp_finals
+from arc_efe.search.finals_stamp import STAMP_LENGTH, no_check, stamp_finals
 from arc_efe.search.grids import BG, bbox
 from arc_efe.search.prims_geometry import D8
 
@@ -331,10 +331,11 @@ def feasible(state: np.ndarray, output: np.ndarray, crop: bool = False) -> bool:
 
 
 def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop: bool = False,
-               stamps: bool = False) -> list[Final]:
+               stamps: bool = False, check: Callable[[], None] = no_check) -> list[Final]:
     """Every final step that maps each demo state onto its demo output, cheapest first (`crop`: crop
     finals too, where the states are larger than the outputs; `stamps`: stamp finals too, where nothing
-    cheaper fits: they cost more to fit than the rest together)."""
+    cheaper fits: they cost more to fit than the rest together; `check()`, the caller's clock, is called
+    between stamp tables and may raise)."""
     if all(s.shape == o.shape for s, o in zip(states, outputs)):
         finals = _colour_finals(states, outputs)
         lines = None if finals else _lines_final(states, outputs)
@@ -342,7 +343,7 @@ def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop
             return [lines]
         if finals or not stamps:
             return finals
-        return [Final(text, STAMP_LENGTH, apply) for text, apply in stamp_finals(states, outputs)]
+        return [Final(text, STAMP_LENGTH, apply) for text, apply in stamp_finals(states, outputs, check)]
     tiled = _tile_final(states, outputs)
     if tiled is not None:
         return [tiled]

@@ -74,10 +74,21 @@ def minority_colour(grid: np.ndarray, exclude_bg: bool = True) -> int | None:
     return None if counts[best] == np.iinfo(np.int64).max else best
 
 
+_CACHES: list[dict] = []
+
+
+def clear_caches() -> None:
+    """Empty every `memo_by_grid` cache: a task's grids seldom recur in the next task, and a cache kept
+    full holds many objects the cyclic collector would go over again and again."""
+    for cache in _CACHES:
+        cache.clear()
+
+
 def memo_by_grid(fn):
     """Cache `fn(grid, *args)` by the grid's bytes: several primitives share one analysis of a grid
     (separator lines, components). The cache empties itself when full rather than tracking use."""
     cache: dict[tuple, object] = {}
+    _CACHES.append(cache)
 
     def wrapper(grid: np.ndarray, *args):
         key = (grid_key(grid), *args)
