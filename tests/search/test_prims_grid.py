@@ -103,6 +103,11 @@ CASES = [
     ("halo_8_majority", "0000/0220/0000/0003", "MMMM/M22M/MMMM/0003"), ("halo_8_majority", "00", None),
     ("colours_by_count", "1223/0232", "2/3/1"), ("colours_by_count", "12/00", None), ("colours_by_count", "00", None),
     ("connect_edges", "0300/1001/0000/0340", "0300/1111/0300/0340"), ("connect_edges", "102/000", None),
+    # bridges cross other colours; a separator colour (a full line) joins nothing; a two-colour cell stays empty
+    ("bridge_h", "10301", "11311"), ("bridge_v", "1/3/0/1", "1/3/1/1"), ("bridge_h", "102", None),
+    ("bridge_hv", "10001/00000/20002", "11111/00000/22222"), ("bridge_hv", "1020/0000/1000", "1020/1000/1000"),
+    ("bridge_h", "50505/55555", None), ("bridge_h", "12021/30003", "12021/33333"),
+    ("bridge_hv", "100/202/100", "100/222/100"),
 ]
 
 # Labelling primitives: a box of cells (rows, columns) that take the label 1, the rest left as it is.

@@ -1,5 +1,6 @@
-"""GRID -> GRID primitives that recolour cells by where they are: from the nearest other colour, by how
-many neighbours they have, by their row or column index. All keep the shape.
+"""GRID -> GRID primitives that recolour cells by where they are: from the nearest other colour, from the
+colour on both sides of them along their row or column, by how many neighbours they have, by their row or
+column index. All keep the shape.
 
 Where the new colour is a rule rather than a colour in the grid (a corner, every third column) they write
 a label (as `grids.label_value`: colour + 10 * (1 + label), labels here under 9) and leave the colours to
@@ -32,6 +33,37 @@ def recolour_nearest(pick):
         indices = ndimage.distance_transform_edt(~sources, return_distances=False, return_indices=True)
         nearest = grid[indices[0], indices[1]]
         return np.where(grid == target, nearest, grid).astype(np.uint8)
+    return op
+
+
+def _inside_runs(cells: np.ndarray) -> np.ndarray:
+    """Per row: the cells from the first True cell to the last, both included."""
+    after_first = np.logical_or.accumulate(cells, axis=1)
+    return after_first & np.logical_or.accumulate(cells[:, ::-1], axis=1)[:, ::-1]
+
+
+def bridge(horizontal: bool, vertical: bool):
+    """Background lying between two cells of one colour in its row (column) takes that colour, across cells
+    of other colours (a line joining same-coloured things over whatever lies between). Colours that fill a
+    whole row or column are separators and join nothing; a cell two colours would fill stays background.
+    None when nothing is filled."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        h, w = grid.shape
+        covers = np.zeros(grid.shape, dtype=np.uint8)
+        fill = np.zeros_like(grid)
+        for colour in np.unique(grid):
+            cells = grid == colour
+            if colour == BG or colour >= 10 or h > 1 and cells.all(axis=0).any() or w > 1 and cells.all(axis=1).any():
+                continue
+            span = np.zeros(grid.shape, dtype=bool)
+            if horizontal:
+                span |= _inside_runs(cells)
+            if vertical:
+                span |= _inside_runs(cells.T).T
+            covers += span
+            fill[span] = colour
+        filled = (grid == BG) & (covers == 1)
+        return np.where(filled, fill, grid).astype(np.uint8) if filled.any() else None
     return op
 
 
@@ -69,4 +101,5 @@ PRIMITIVES = grid_ops({
     "label_row_mod2": label_position(0, 2), "label_col_mod2": label_position(1, 2),
     "label_row_mod3": label_position(0, 3), "label_col_mod3": label_position(1, 3),
     "paint_minority": paint_with(minority_colour),
+    "bridge_h": bridge(True, False), "bridge_v": bridge(False, True), "bridge_hv": bridge(True, True),
 }, keeps_shape=True)
