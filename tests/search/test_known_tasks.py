@@ -32,6 +32,7 @@ ONE_STEP = [
     "0ca9ddb6", "6c434453", "95990924", "b60334d2", "d364b489", "3ac3eb23", "c0f76784",
     "b27ca6d3", "d90796e8",  # stamps keyed up to rotation: a rule for upright pieces serves lying ones
     "06df4c85",  # same-coloured cells of a split grid bridged across its separator lines
+    "8e5a5113",  # the empty cells of a split grid filled with turned copies of the full one
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [

@@ -2,8 +2,9 @@
 
 Enumerating every recolouring or tile layout as primitives would multiply the search; instead, for each
 state the search reaches, `fit_finals` reads off the demos whether the outputs are the state itself,
-the state under one consistent value -> colour map (marks and labels included), or a tiling of the
-state's D8 views. A fitted final must apply to every test state, or it is dropped.
+the state under one consistent value -> colour map (marks and labels included), a tiling of the
+state's D8 views, or its cells between separator lines filled with views of its cells (`finals_cells`).
+A fitted final must apply to every test state, or it is dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from arc_efe.search.finals_cells import cells_final
 from arc_efe.search.finals_stamp import STAMP_LENGTH, no_check, stamp_finals
 from arc_efe.search.grids import BG, bbox
 from arc_efe.search.prims_geometry import D8
@@ -341,6 +343,9 @@ def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop
         lines = None if finals else _lines_final(states, outputs)
         if lines is not None:
             return [lines]
+        cells = None if finals else cells_final(states, outputs)
+        if cells is not None:
+            return [Final(cells[0], 1, cells[1])]
         if finals or not stamps:
             return finals
         return [Final(text, STAMP_LENGTH, apply) for text, apply in stamp_finals(states, outputs, check)]
