@@ -36,10 +36,13 @@ def recolour_nearest(pick):
     return op
 
 
-def _inside_runs(cells: np.ndarray) -> np.ndarray:
-    """Per row: the cells from the first True cell to the last, both included."""
-    after_first = np.logical_or.accumulate(cells, axis=1)
-    return after_first & np.logical_or.accumulate(cells[:, ::-1], axis=1)[:, ::-1]
+_COLOURS = np.arange(1, 10, dtype=np.uint8)
+
+
+def _inside_runs(cells: np.ndarray, axis: int) -> np.ndarray:
+    """Along `axis`: the cells from the first True cell to the last, both included."""
+    after_first = np.logical_or.accumulate(cells, axis=axis)
+    return after_first & np.flip(np.logical_or.accumulate(np.flip(cells, axis), axis=axis), axis)
 
 
 def bridge(horizontal: bool, vertical: bool):
@@ -49,21 +52,19 @@ def bridge(horizontal: bool, vertical: bool):
     None when nothing is filled."""
     def op(grid: np.ndarray) -> np.ndarray | None:
         h, w = grid.shape
-        covers = np.zeros(grid.shape, dtype=np.uint8)
-        fill = np.zeros_like(grid)
-        for colour in np.unique(grid):
-            cells = grid == colour
-            if colour == BG or colour >= 10 or h > 1 and cells.all(axis=0).any() or w > 1 and cells.all(axis=1).any():
-                continue
-            span = np.zeros(grid.shape, dtype=bool)
-            if horizontal:
-                span |= _inside_runs(cells)
-            if vertical:
-                span |= _inside_runs(cells.T).T
-            covers += span
-            fill[span] = colour
-        filled = (grid == BG) & (covers == 1)
-        return np.where(filled, fill, grid).astype(np.uint8) if filled.any() else None
+        cells = grid[None] == _COLOURS[:, None, None]  # (colour, h, w)
+        lines = (h > 1) & cells.all(axis=1).any(axis=1) | (w > 1) & cells.all(axis=2).any(axis=1)
+        keep = cells.any(axis=(1, 2)) & ~lines
+        cells = cells[keep]
+        span = np.zeros_like(cells)
+        if horizontal:
+            span |= _inside_runs(cells, 2)
+        if vertical:
+            span |= _inside_runs(cells, 1)
+        filled = (grid == BG) & (span.sum(axis=0) == 1)
+        if not filled.any():
+            return None
+        return np.where(filled, _COLOURS[keep][span.argmax(axis=0)], grid).astype(np.uint8)
     return op
 
 
