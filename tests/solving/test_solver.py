@@ -3,6 +3,8 @@
 import json
 import re
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -237,6 +239,21 @@ def test_search_alone_answers_with_its_program_and_the_portfolio_ranks_it_first(
     assert both.solved and both.experts[0][0] == "search" and both.lever == "search"
     assert both.programs[0][0] == alone.programs[0][0]
     assert both.stages["search"] > 0 and both.stages["vote"] > 0 and both.seconds <= 5.5
+
+
+def test_the_search_alone_has_the_whole_budget_and_shares_it_beside_the_neural_expert(system, monkeypatch):
+    import arc_efe.solving.solver as solver_module
+
+    given, real = [], solver_module.search_task
+
+    def spy(task, deadline, cfg):
+        given.append(deadline - time.monotonic())
+        return real(task, time.monotonic(), cfg)  # answer at once: only the deadline is under test
+
+    monkeypatch.setattr(solver_module, "search_task", spy)
+    Solver(system, SolveConfig(time_budget=8.0, experts=["search"])).solve(flip_task())
+    Solver(system, SolveConfig(time_budget=8.0, ttt=TTTConfig(max_steps=1))).solve(flip_task())
+    assert 7.0 < given[0] <= 8.0 and 3.0 < given[1] <= 4.0, given
 
 
 def test_test_inputs_are_predicted_on_the_full_canvas(system, monkeypatch, recolor_task):

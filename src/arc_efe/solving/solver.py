@@ -70,7 +70,7 @@ class SolveConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     vote_reserve: float = 1.1  # safety factor on the estimated voting time kept out of test-time training
     # Experts run in this order on the task's clock; the search gets at most `search_share` of the budget
-    # (it stops at the first depth that verifies a program), the neural expert the rest.
+    # (it stops at the first depth that verifies a program), the neural expert the rest; alone, the whole.
     experts: list[str] = field(default_factory=lambda: ["search", "neural"])
     search_share: float = 0.5
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -217,7 +217,10 @@ class Solver:
 
     def _start(self, task: Task, clock: TaskClock, search_share: float) -> TaskRecord | Prepared:
         """The search expert (within `search_share` of the budget), then the neural expert's preparation;
-        without the neural expert, the task's record."""
+        without the neural expert, the task's record (and the search had the whole budget: the share is
+        what it leaves the neural expert)."""
+        if "neural" not in self.cfg.experts:
+            search_share = 1.0
         search = self._search(task, clock, search_share) if "search" in self.cfg.experts else [[] for _ in task.test]
         if "neural" not in self.cfg.experts:
             fallback = [[Ranked(p.input.copy(), "plain")] for p in task.test]  # nothing else to offer
