@@ -37,6 +37,11 @@ def families_of(source: str) -> list[str]:
     return chosen
 
 
+def family_weight(weights: dict[str, float] | None, family: str) -> float:
+    """A family's mixing weight: 1 unless `weights` names it (0 holds it out of the stream)."""
+    return float((weights or {}).get(family, 1.0))
+
+
 class GeneratedTasks:
     """Task k of the stream over `families` (optionally weighted), difficulty uniform in [low, high]."""
 
@@ -47,7 +52,7 @@ class GeneratedTasks:
         self.families = list(families)
         self.seed = seed
         self.difficulty = difficulty
-        w = np.array([float((weights or {}).get(f, 1.0)) for f in self.families])
+        w = np.array([family_weight(weights, f) for f in self.families])
         if (w < 0).any() or w.sum() <= 0:
             raise ValueError(f"generator weights must be >= 0 with a positive sum, got {weights}")
         self.p = w / w.sum()

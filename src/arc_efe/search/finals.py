@@ -17,9 +17,8 @@ import numpy as np
 from arc_efe.search.finals_cells import cells_final
 from arc_efe.search.finals_stamp import STAMP_LENGTH, no_check, stamp_finals
 from arc_efe.search.grids import BG, bbox
-from arc_efe.search.prims_geometry import D8
+from arc_efe.search.prims_geometry import VIEWS
 
-_VIEWS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"id": lambda g: g, **D8}
 _SHAPE_KEEPING = ("id", "rot180", "flip_lr", "flip_ud")
 MAX_TILES = 5
 CROP_LENGTH = 2  # a crop final counts as two steps: it fits more states by chance than a colour map does
@@ -218,10 +217,10 @@ def _tile_layout(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], co
         for j in range(counts[1]):
             for name in names:
                 if not mapped:  # demo by demo: most views fail on the first
-                    if all(np.array_equal(_block(o, s.shape, i, j), _VIEWS[name](s)) for s, o in zip(states, outputs)):
+                    if all(np.array_equal(_block(o, s.shape, i, j), VIEWS[name](s)) for s, o in zip(states, outputs)):
                         break
                     continue
-                views = [_VIEWS[name](s) for s in states]
+                views = [VIEWS[name](s) for s in states]
                 blocks = [_block(o, s.shape, i, j) for s, o in zip(states, outputs)]
                 grown = _fit_table(views, blocks, False, table)
                 if grown is not None:
@@ -240,7 +239,7 @@ def _tile_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> 
     if counts is None:
         return None
     square = all(s.shape[0] == s.shape[1] for s in states)
-    names = list(_VIEWS) if square else list(_SHAPE_KEEPING)
+    names = list(VIEWS) if square else list(_SHAPE_KEEPING)
     found = (_tile_layout(states, outputs, counts, names, False)
              or _tile_layout(states, outputs, counts, ["id"], True))  # mapped: plain copies only (cheap)
     if found is None:
@@ -258,7 +257,7 @@ def _tile_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> 
             grid = colour.apply(grid)
             if grid is None:
                 return None
-        blocks = [_VIEWS[name](grid) for name in layout]
+        blocks = [VIEWS[name](grid) for name in layout]
         rows = [np.hstack(blocks[r * counts[1]:(r + 1) * counts[1]]) for r in range(counts[0])]
         return np.vstack(rows)
     text = f"tile{counts[0]}x{counts[1]}[{','.join(layout)}]"

@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from arc_efe.search.objects import grid_cells, separator_lines
-from arc_efe.search.prims_geometry import D8
+from arc_efe.search.prims_geometry import VIEWS
 
-_VIEWS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"id": lambda g: g, **D8}
 
 
 def _cells(grid: np.ndarray) -> list[tuple[slice, slice]] | None:
@@ -34,7 +33,7 @@ def _source(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], windows
             ) -> tuple[int, str] | None:
     """The first (source cell, view) whose picture is output cell k on every demo."""
     for s in range(len(windows[0])):
-        for name, view in _VIEWS.items():
+        for name, view in VIEWS.items():
             if all(np.array_equal(view(state[w[s]]), output[w[k]])
                    for state, output, w in zip(states, outputs, windows)):
                 return s, name
@@ -67,7 +66,7 @@ def cells_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
             return None
         out = grid.copy()
         for window, (s, name) in zip(cells, layout):
-            picture = _VIEWS[name](grid[cells[s]])
+            picture = VIEWS[name](grid[cells[s]])
             if picture.shape != out[window].shape:
                 return None
             out[window] = picture

@@ -385,6 +385,8 @@ D8: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "transpose": lambda g: g.T,
     "anti_transpose": lambda g: np.rot90(g, 2).T,
 }
+# The eight views, identity first: what finals choose among (as a primitive the identity does nothing).
+VIEWS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"id": lambda g: g, **D8}
 
 PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "crop_content": crop_content, "crop_not_majority": crop_not_majority,

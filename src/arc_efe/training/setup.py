@@ -14,7 +14,7 @@ from accelerate import Accelerator, DistributedDataParallelKwargs
 from arc_efe.config import ConfigError
 from arc_efe.data.batching import TaskSampler
 from arc_efe.device import resolve_device
-from arc_efe.data.generated import GeneratedTasks, MixedSampler, families_of, is_generated
+from arc_efe.data.generated import GeneratedTasks, MixedSampler, families_of, family_weight, is_generated
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
 from arc_efe.training.config import DataConfig, OptimConfig, TrainConfig
@@ -65,7 +65,7 @@ def generated_stream_record(cfg: TrainConfig) -> dict:
     """The generated stream's part of `trained_on.json`: the families drawn from, those named but weighted 0
     (the held-out ones) apart, and the seed."""
     named = generated_families(cfg.data)
-    unused = [f for f in named if float(cfg.data.gen_weights.get(f, 1.0)) == 0.0]
+    unused = [f for f in named if family_weight(cfg.data.gen_weights, f) == 0.0]
     return {"families": [f for f in named if f not in unused], "weight_zero": unused, "seed": cfg.seed}
 
 
