@@ -8,7 +8,8 @@ predictor's score on the same run, the refinement gain (final - plain) and the m
                                --budgets 10,30,60 --out DIR]
 
 Without `--checkpoint` it measures the shipped model; `--quick` trains a tiny 2-step checkpoint first
-instead (a smoke test, scores ~0).
+instead (a smoke test, scores ~0). Tasks the checkpoint trained on (its trained_on.json) are skipped, as
+`arc-efe evaluate` skips them; `--allow-contaminated` solves them too and the summary's `in_sample=` counts them.
 Last line: `budgets=10,30,60 task_score_10=... plain_score_10=... gain_10=... s_task_10=... ...`.
 """
 
@@ -41,12 +42,14 @@ def tiny_checkpoint(out: Path) -> Path:
     return out
 
 
-def solve_at(system, tasks, budget: float, args: argparse.Namespace, out: Path, checkpoint: str) -> dict:
+def solve_at(system, tasks, budget: float, args: argparse.Namespace, out: Path, checkpoint: str,
+             contamination: dict | None = None) -> dict:
     """One budget's row: task score, tasks solved, plain task score, gain, tasks the search lever solved,
     mean seconds per task."""
     cfg = SolveConfig(time_budget=budget, seed=args.seed, experts=args.experts, search_share=args.search_share)
     cfg.validate()
-    summary = run(system, tasks, cfg, out, checkpoint, report=False, workers=args.workers)
+    summary = run(system, tasks, cfg, out, checkpoint, report=False, workers=args.workers,
+                  contamination=contamination)
     return {"task_score": summary["task_score"], "solved": len(summary["solved_tasks"]),
             "plain_score": summary["plain"]["task_score"], "gain": summary["ttt_gain"]["task_score"],
             "search_lever": summary["levers"]["search"], "s_task": summary["seconds_per_task"]["mean"],
@@ -67,6 +70,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--search-share", type=float, default=SolveConfig().search_share,
                    help="most of the budget the search may use")
     p.add_argument("--workers", type=int, default=1, help="one-thread solver processes")
+    p.add_argument("--allow-contaminated", action="store_true",
+                   help="also solve tasks the checkpoint trained on (an in-sample score, flagged on its own line)")
     p.add_argument("--out", help="keep each budget's solver outputs here (rerunning resumes); default: temporary")
     p.add_argument("--quick", action="store_true", help="2 tasks at 0.5 s and 1 s (smoke test)")
     args = p.parse_args(argv)
@@ -100,9 +105,16 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         provenance = load_provenance(checkpoint)
         seen = set(contaminated_ids(provenance, tasks)) if provenance else set()
-        if seen:  # as `arc-efe evaluate` does: a task the model trained on is no test of it
+        if seen and args.allow_contaminated:
+            print(f"IN-SAMPLE: {len(seen)} task(s) the checkpoint trained on are solved too (--allow-contaminated): "
+                  f"{sorted(seen)}", flush=True)
+        elif seen:  # as `arc-efe evaluate` does: a task the model trained on is no test of it
             print(f"skipping {len(seen)} task(s) the checkpoint trained on: {sorted(seen)}", flush=True)
             tasks = [t for t in tasks if t.id not in seen]
+        if not tasks:
+            print(f"error: the checkpoint trained on every task of the sample from {args.tasks}; choose held-out "
+                  "tasks, or pass --allow-contaminated for an in-sample score", file=sys.stderr)
+            return 1
         print(f"checkpoint {checkpoint}; {len(tasks)} tasks from {args.tasks} (seed {args.seed})", flush=True)
         print(f"experts {','.join(args.experts)}", flush=True)
         print(f"{'budget_s':>8} {'task_score':>10} {'solved':>6} {'plain':>7} {'gain':>7} {'search':>6} {'s/task':>7}",
@@ -110,12 +122,14 @@ def main(argv: list[str] | None = None) -> int:
         rows = {}
         for budget in args.budgets:
             label = budget_label(budget)
-            row = solve_at(system, tasks, budget, args, root / f"budget-{label}", str(checkpoint))
+            row = solve_at(system, tasks, budget, args, root / f"budget-{label}", str(checkpoint),
+                           {"contaminated": sorted(seen)} if seen and args.allow_contaminated else None)
             rows[label] = row
             errors = f"  ({row['errors']} task errors)" if row["errors"] else ""
             print(f"{label:>8} {row['task_score']:>10.4f} {row['solved']:>6d} {row['plain_score']:>7.4f} "
                   f"{row['gain']:>+7.4f} {row['search_lever']:>6d} {row['s_task']:>7.2f}{errors}", flush=True)
-    summary: dict[str, object] = {"budgets": list(rows), "tasks": len(tasks)}
+    in_sample = len(seen) if args.allow_contaminated else 0
+    summary: dict[str, object] = {"budgets": list(rows), "tasks": len(tasks), "in_sample": in_sample}
     for label, row in rows.items():
         summary.update({f"{key}_{label}": value for key, value in row.items() if key != "errors"})
     print(summary_line(summary))

@@ -104,3 +104,29 @@ def test_solver_ablation_rejects_an_unknown_setting():
     assert (name, cfg.ttt.agent_steps, cfg.size_rule, cfg.time_budget) == ("steps2", 2, False, 5.0)
     with pytest.raises(Exception, match="no_such_key"):
         module.variant_config("bad:ttt.no_such_key=1", 5.0, 0)
+
+
+def _solve_rate_module():
+    spec = importlib.util.spec_from_file_location("bench_solve_rate", BENCH / "solve_rate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_solve_rate_stops_with_a_clear_error_when_the_checkpoint_trained_on_every_task(capsys, monkeypatch):
+    module = _solve_rate_module()
+    monkeypatch.setattr(module, "load_provenance", lambda checkpoint: {"train": {}})
+    monkeypatch.setattr(module, "contaminated_ids", lambda provenance, tasks: [t.id for t in tasks])
+    assert module.main(["--quick"]) == 1
+    assert "trained on every task" in capsys.readouterr().err
+
+
+def test_solve_rate_scores_trained_on_tasks_in_sample_only_when_allowed(capsys, monkeypatch):
+    module = _solve_rate_module()
+    monkeypatch.setattr(module, "load_provenance", lambda checkpoint: {"train": {}})
+    monkeypatch.setattr(module, "contaminated_ids", lambda provenance, tasks: [t.id for t in tasks][:1])
+    assert module.main(["--quick", "--allow-contaminated"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("IN-SAMPLE: 1 task(s)") for line in lines)
+    summary = sys.modules["common"].parse_summary(lines[-1])
+    assert summary["tasks"] == "2" and summary["in_sample"] == "1"
