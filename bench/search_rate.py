@@ -40,7 +40,11 @@ def score(task, result) -> list[bool]:
 def read_ids(spec: str) -> set[str]:
     """Task ids from `--ids`: a file (one id per line, first TSV column, # comments) or a comma list."""
     path = Path(spec)
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # a comma list longer than a file name may be
+        is_file = False
+    if not is_file:
         return {part.strip() for part in spec.split(",") if part.strip()}
     lines = [line.split("\t")[0].strip() for line in path.read_text().splitlines()]
     return {line for line in lines if line and not line.startswith("#") and line != "task_id"}
