@@ -139,3 +139,17 @@ def test_a_crop_final_does_not_end_the_search_early():
     task = task_of(demos, [[[6, 6], [6, 1]]])
     result = search_task(task, time.monotonic() + 20, SearchConfig(max_depth=2))
     assert result.candidates[0][0].grid.tolist() == [[1]]
+
+
+def test_an_overlay_of_two_states_is_found_and_ranks_after_single_programs():
+    """Output = flip_lr(x)'s coloured cells over x: the composition final pairs the two states (depth 1 is
+    not enough for a single program). The single program of the same length found later (flip_lr, then
+    symmetrise_lr: the same rule) names the prediction instead."""
+    demos = [([[1, 0, 5], [1, 0, 0], [0, 2, 0]], [[5, 0, 1], [1, 0, 1], [0, 2, 0]]),
+             ([[0, 4, 6, 3], [7, 0, 0, 0], [8, 0, 0, 9]], [[3, 6, 4, 3], [7, 0, 0, 7], [9, 0, 0, 8]])]
+    task = task_of(demos, [[[2, 0, 3, 5], [0, 0, 0, 4]]])
+    result = search_task(task, time.monotonic() + 60, SearchConfig(max_depth=2, max_programs=50))
+    assert result.candidates[0][0].grid.tolist() == [[5, 3, 3, 2], [4, 0, 0, 4]]
+    assert result.programs[0] == ("flip_lr | symmetrise_lr", 2)
+    shallow = search_task(task, time.monotonic() + 60, SearchConfig(max_depth=2, max_programs=1))
+    assert shallow.programs[0] == ("overlay(flip_lr(x), x)", 2)  # stopped before the single program

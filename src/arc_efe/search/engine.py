@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from arc_efe.data.task import Task
+from arc_efe.search.compose import Pieces
 from arc_efe.search.dsl import GRID, Primitive
 from arc_efe.search.finals import Final, can_crop, feasible, fit_finals
 from arc_efe.search.grids import as_search_grid, clear_caches, fits, grid_key
@@ -107,7 +108,10 @@ class _Search:
         self.deadline = deadline - WIND_DOWN_S
         self.changes = not any(np.array_equal(p.input, p.output) for p in task.train)
         self.cfg = cfg
-        self.found: dict[bytes, tuple[str, int, tuple[np.ndarray, ...]]] = {}
+        # per distinct test prediction: (program text, length, predictions, composed); a composition ranks
+        # after a single program of its length
+        self.found: dict[bytes, tuple[str, int, tuple[np.ndarray, ...], bool]] = {}
+        self.pieces = Pieces(self.outputs)
         self.evaluated = 0
         self.depth_done = 0
         self.tried: set[bytes] = set()  # demo parts of the leaves already fitted
@@ -129,21 +133,34 @@ class _Search:
             raise _Deadline
 
     def _accept(self, steps: tuple[str, ...], values: tuple, finals: list[Final]) -> None:
-        """Record each program (steps + a final fitted on the demos) whose test predictions are legal, and
-        not a copy of their test input when every demo changes its input (a colour map that met only
-        colours the demos never showed, say)."""
+        """Record each program (steps + a final fitted on the demos) whose test predictions are legal."""
         for final in finals:
             predictions = self._predict(final, values[self.demos:])
-            if predictions is None:
-                continue
-            if self.changes and any(p.shape == i.shape and np.array_equal(p, i)
-                                    for p, i in zip(predictions, self.inputs[self.demos:])):
-                continue
-            key = b"#".join(grid_key(p) for p in predictions)
-            length = len(steps) + final.length
-            if key not in self.found or length < self.found[key][1]:  # the shortest program names a prediction
+            if predictions is not None:
                 text = " | ".join(steps + ((final.text,) if final.text else ())) or "identity"
-                self.found[key] = (text, length, predictions)
+                self._offer(text, len(steps) + final.length, predictions, False)
+
+    def _offer(self, text: str, length: int, predictions: tuple[np.ndarray, ...], composed: bool) -> None:
+        """Record a program's test predictions, unless they copy their test input when every demo changes
+        its input (a colour map that met only colours the demos never showed, say)."""
+        if self.changes and any(p.shape == i.shape and np.array_equal(p, i)
+                                for p, i in zip(predictions, self.inputs[self.demos:])):
+            return
+        key = b"#".join(grid_key(p) for p in predictions)
+        # the shortest program names a prediction, a single program before a composition of its length
+        if key not in self.found or (length, composed) < (self.found[key][1], self.found[key][3]):
+            self.found[key] = (text, length, predictions, composed)
+
+    def _compose(self, states: list[_State]) -> None:
+        """Offer the output-shaped grid states as pieces, then every new overlay of two pieces that fits."""
+        for state in states:
+            if state.kind == GRID:
+                self._clock()
+                self.pieces.add(state.steps, state.values[:self.demos], state.values[self.demos:])
+        for composition in self.pieces.compose(self._clock):
+            predictions = composition.predict()
+            if predictions is not None and all(fits(p) and int(p.max()) <= 9 for p in predictions):
+                self._offer(composition.text, composition.length, tuple(predictions), True)
 
     @staticmethod
     def _predict(final: Final, tests: tuple) -> tuple[np.ndarray, ...] | None:
@@ -218,7 +235,7 @@ class _Search:
     def _strong(self, depth: int) -> int:
         """Programs found no longer than a depth-`depth` program with a colour map (a crop or a mapped
         tile final is longer: such a hit does not end the search before the next depth is tried)."""
-        return sum(1 for _, length, _ in self.found.values() if length <= depth + 1)
+        return sum(1 for _, length, _, _ in self.found.values() if length <= depth + 1)
 
     def _enough(self, depth: int) -> bool:
         return len(self.found) >= self.cfg.max_programs and self._strong(depth) >= self.cfg.max_programs
@@ -262,6 +279,7 @@ class _Search:
                 if grown + len(children) >= self.cfg.max_states:
                     break
             grown += len(children)
+            self._compose(children)
             ranked = sorted(((self._ranked(c), grown + i, c) for i, c in enumerate(children)), key=lambda t: t[:2])
             now = ([t for t in ranked if t[0][0] == 0][:_STAGE_NOW] + [t for t in ranked if t[0][0] == 1][:_STAGE_NOW])
             self._leaves([t[2] for t in now], depth)
@@ -297,6 +315,7 @@ class _Search:
             self._accept((), self.inputs, fit_finals(self.inputs[:self.demos], self.outputs, self.crop, True,
                                                           self._clock))
             self.tried.add(b"#".join(grid_key(v) for v in self.inputs[:self.demos]))
+            self._compose(frontier)
             parents: list[_State] = []
             for depth in range(1, self.cfg.max_depth + 1):
                 if self._enough(depth - 1):
@@ -315,6 +334,7 @@ class _Search:
                     break  # the shortest programs are found; deeper ones would rarely outrank them
                 if depth + 1 < self.cfg.max_depth:
                     frontier = sorted(self._grow(frontier, seen), key=self._ranked)
+                    self._compose(frontier)
                 elif depth + 1 == self.cfg.max_depth:
                     parents = frontier  # the last depth is grown in stages by `_staged`
                 logger.debug("depth %d: %d states, %d programs", depth, len(frontier), len(self.found))
@@ -349,11 +369,11 @@ def search_task(task: Task, deadline: float, cfg: SearchConfig | None = None) ->
     finally:
         if collecting:
             gc.enable()
-    ranked = sorted(found.values(), key=lambda item: item[1])  # stable: discovery order breaks ties
+    ranked = sorted(found.values(), key=lambda item: (item[1], item[3]))  # stable: discovery order breaks ties
     candidates: list[list[Candidate]] = [[] for _ in task.test]
-    for text, length, predictions in ranked:
+    for text, length, predictions, _ in ranked:
         for per_test, grid in zip(candidates, predictions):
             if not any(np.array_equal(c.grid, grid) for c in per_test):
                 per_test.append(Candidate(grid.astype(np.int64), text, length))
-    return SearchResult(candidates, [(text, length) for text, length, _ in ranked], evaluated,
+    return SearchResult(candidates, [(text, length) for text, length, _, _ in ranked], evaluated,
                         depth_done, timed_out, time.monotonic() - start)
