@@ -8,7 +8,7 @@ Only the demos and the test inputs are read, never `task.test[i].output`. numpy 
 deterministic for a given amount of search (the deadline decides how far it gets). Modules: `dsl`
 (types, `Primitive`), `prims_geometry` / `prims_paint` / `prims_objects` (the primitives), `registry`
 (their enumeration order), `objects` (components, separators), `finals` (the fitted last step),
-`engine` (the search).
+`compose` (outputs assembled by overlaying two states the search computed), `engine` (the search).
 """
 
 from arc_efe.search.engine import Candidate, SearchConfig, SearchResult, search_task

@@ -52,19 +52,17 @@ class Composition:
         return out
 
 
-def _mark_map(demos: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> np.ndarray | None:
-    """Value -> colour: colours stay; a mark becomes the one output colour all its cells show, where it
-    shows in two demos or more (once is a memorised demo, not a rule); other marks -1. None when the demos
-    hold no mark."""
-    if max(int(d.max()) for d in demos) < MARK:
+def _mark_map(flat: np.ndarray, target: np.ndarray, demo_of: np.ndarray, demos: int) -> np.ndarray | None:
+    """Value -> colour, from every demo cell at once (`flat` the state's, `target` the output's, `demo_of`
+    each cell's demo): colours stay; a mark becomes the one output colour all its cells show, where it shows
+    in two demos or more (once is a memorised demo, not a rule); other marks -1. None without marks."""
+    marked = flat >= MARK
+    if not marked.any():
         return None
-    counts = np.zeros((256, 10), dtype=np.int64)
-    demos_with = np.zeros(256, dtype=np.int64)
-    for d, o in zip(demos, outputs):
-        marked = d >= MARK
-        seen = np.bincount(d[marked].astype(np.int64) * 10 + o[marked], minlength=256 * 10).reshape(256, 10)
-        counts += seen
-        demos_with += seen.any(axis=1)
+    values = flat[marked]
+    counts = np.bincount(values * 10 + target[marked], minlength=256 * 10).reshape(256, 10)
+    demos_with = (np.bincount(values * demos + demo_of[marked], minlength=256 * demos).reshape(256, demos) > 0
+                  ).sum(axis=1)
     table = np.where(((counts > 0).sum(axis=1) == 1) & (demos_with >= 2), counts.argmax(axis=1), -1)
     table[:MARK] = np.arange(MARK)
     return table
@@ -94,6 +92,8 @@ class Pieces:
         self.outputs = list(outputs)
         self.cap = cap
         cells = sum(o.size for o in self.outputs)
+        self.target = np.concatenate([o.ravel() for o in self.outputs]).astype(np.int64)
+        self.demo_of = np.repeat(np.arange(len(self.outputs)), [o.size for o in self.outputs])
         self.valid = np.packbits(np.ones(cells, dtype=bool))  # the bits that stand for cells (packbits pads)
         self.right = np.zeros((cap, self.valid.size), dtype=np.uint8)
         self.paint = np.zeros((cap, self.valid.size), dtype=np.uint8)
@@ -116,24 +116,27 @@ class Pieces:
         a second time, as a top only, that colour (per grid) its background."""
         if len(self.steps) >= self.cap or any(d.shape != o.shape for d, o in zip(demos, self.outputs)):
             return False
-        table = _mark_map(demos, self.outputs)
+        flat = np.concatenate([d.ravel() for d in demos]).astype(np.int64)
+        table = _mark_map(flat, self.target, self.demo_of, len(self.outputs))
         if table is not None:
-            demos = [table[d] for d in demos]  # a mark left at -1 is never right
-        key = b"".join(d.astype(np.uint8).tobytes() for d in demos)
+            flat = table[flat]  # a mark left at -1 is never right
+        key = flat.astype(np.int8).tobytes()
         if key in self.keys:
             return False
         self.keys.add(key)
-        right = np.packbits(np.concatenate([(d == o).ravel() for d, o in zip(demos, self.outputs)]))
-        self._keep(steps, tests, table, False, right, [d != BG for d in demos])
-        clears = [_majority(d) for d in demos]
-        if any(c != BG for c in clears) and len(self.steps) < self.cap:
-            self._keep(steps, tests, table, True, right, [d != c for d, c in zip(demos, clears)])
+        right = np.packbits(flat == self.target)
+        self._keep(steps, tests, table, False, right, flat != BG)
+        # per demo its most common colour (the lowest on ties), marks left at -1 not counted
+        counts = np.bincount(self.demo_of * 11 + flat + 1, minlength=11 * len(self.outputs))
+        clears = counts.reshape(-1, 11)[:, 1:].argmax(axis=1)
+        if (clears != BG).any() and len(self.steps) < self.cap:
+            self._keep(steps, tests, table, True, right, flat != clears[self.demo_of])
         return True
 
     def _keep(self, steps: tuple[str, ...], tests: tuple, table: np.ndarray | None, clear: bool,
-              right: np.ndarray, painted: list[np.ndarray]) -> None:
+              right: np.ndarray, painted: np.ndarray) -> None:
         n = len(self.steps)
-        paint = np.packbits(np.concatenate([p.ravel() for p in painted]))
+        paint = np.packbits(painted)
         self.right[n], self.paint[n] = right, paint
         useful = not np.array_equal(right, self.valid)
         self.top[n] = useful and not (paint & ~right).any()

@@ -5,8 +5,9 @@ the same program as far as this task can tell, so each is kept once (keyed by it
 first swept as leaves: a last step is run on the demos only, dropped as soon as its shape cannot become
 the demo output (shape-keeping steps without being run), and offered to the final-step deduction; a
 program is accepted only when a fitted final reproduces every demo output exactly, and only then is it
-run on the test inputs. Then the depth's states are built in full to grow the next depth.
-Test outputs are never read. The search stops at `deadline` (time.monotonic()) with what it found."""
+run on the test inputs. Then the depth's states are built in full to grow the next depth; those shaped
+like the outputs join the composition pool (`compose.Pieces`), where two of them overlaid may be the
+outputs. Test outputs are never read. The search stops at `deadline` (time.monotonic()) with what it found."""
 
 from __future__ import annotations
 
