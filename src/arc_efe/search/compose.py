@@ -23,7 +23,7 @@ import numpy as np
 from arc_efe.search.grids import BG, MARK
 
 OVERLAY_LENGTH = 1  # the overlay counts as one step on top of its two programs
-MAX_PIECES = 2048  # pieces kept per search (a memory and time guard)
+MAX_PIECES = 4096  # pieces kept per search (a memory and time guard)
 MAX_FITS = 8  # compositions returned per `compose()` call, shortest first
 
 
