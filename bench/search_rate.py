@@ -62,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--depth", type=int, default=SearchConfig.max_depth, help="primitives per program, at most")
     p.add_argument("--past-first-hit", action="store_true",
                    help="search deeper after the first depth that found programs (uses the whole budget)")
-    p.add_argument("--out", help="write one JSON line per task (id, right, seconds, programs) here")
+    p.add_argument("--out", help="write one JSON line per task (id, right, seconds, first_found_s, programs) here")
     p.add_argument("--quick", action="store_true", help="3 tasks at 0.5 s (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if out:
                 out.write(json.dumps({"id": task.id, "right": right, "seconds": round(seconds, 3),
                                       "evaluated": result.evaluated, "depth_done": result.depth_done,
+                                      "first_found_s": result.first_found_s,
                                       "programs": [text for text, _ in result.programs]}) + "\n")
     finally:
         if out:

@@ -29,6 +29,13 @@ def test_finds_a_one_step_program_first():
     assert result.candidates[0][0].grid.dtype == np.int64
 
 
+def test_records_when_the_first_program_was_found_apart_from_when_it_stopped():
+    """A hit at depth 1 with the search kept going to depth 2: found early, stopped later."""
+    result = search_task(FLIP, time.monotonic() + 20, SearchConfig(max_depth=2, past_first_hit=True))
+    assert result.first_found_s is not None
+    assert 0.0 <= result.first_found_s < result.seconds
+
+
 def test_finds_a_two_step_program_with_a_colour_map():
     """Crop the largest object, then recolour it: two primitives and a fitted final."""
     demos = [([[0, 0, 0, 0], [0, 1, 1, 0], [0, 1, 1, 0], [2, 0, 0, 0]], [[5, 5], [5, 5]]),
@@ -65,6 +72,7 @@ def test_stops_at_the_deadline():
         assert result.timed_out
         assert elapsed < budget + LATE_S
         assert result.candidates == [[]]
+        assert result.first_found_s is None
 
 
 def test_leaves_no_collection_due_to_the_caller():

@@ -64,6 +64,9 @@ class SearchResult:
     depth_done: int = 0
     timed_out: bool = False
     seconds: float = 0.0
+    # when the first program was recorded (seconds after the start): `seconds` is when the search stopped,
+    # which after a hit is the end of that depth or the deadline
+    first_found_s: float | None = None
 
 
 @dataclass(slots=True)
@@ -107,6 +110,8 @@ class _Search:
         self.inputs = tuple(as_search_grid(p.input) for p in task.train) + tuple(
             as_search_grid(p.input) for p in task.test)
         self.deadline = deadline - WIND_DOWN_S
+        self.start = time.monotonic()
+        self.first_found_s: float | None = None
         self.changes = not any(np.array_equal(p.input, p.output) for p in task.train)
         self.cfg = cfg
         # per distinct test prediction: (program text, length, predictions, composed); a composition ranks
@@ -148,6 +153,8 @@ class _Search:
                                 for p, i in zip(predictions, self.inputs[self.demos:])):
             return
         key = b"#".join(grid_key(p) for p in predictions)
+        if self.first_found_s is None:
+            self.first_found_s = time.monotonic() - self.start
         # the shortest program names a prediction, a single program before a composition of its length
         if key not in self.found or (length, composed) < (self.found[key][1], self.found[key][3]):
             self.found[key] = (text, length, predictions, composed)
@@ -361,6 +368,7 @@ def search_task(task: Task, deadline: float, cfg: SearchConfig | None = None) ->
     try:
         timed_out = search.run()
         found, evaluated, depth_done = search.found, search.evaluated, search.depth_done
+        first_found_s = search.first_found_s
         del search  # every state freed while the collector still sleeps
         clear_caches()
         # What the search allocated and kept is collected here, inside its budget (a few ms). Left to the
@@ -377,4 +385,4 @@ def search_task(task: Task, deadline: float, cfg: SearchConfig | None = None) ->
             if not any(np.array_equal(c.grid, grid) for c in per_test):
                 per_test.append(Candidate(grid.astype(np.int64), text, length))
     return SearchResult(candidates, [(text, length) for text, length, _, _ in ranked], evaluated,
-                        depth_done, timed_out, time.monotonic() - start)
+                        depth_done, timed_out, time.monotonic() - start, first_found_s)
