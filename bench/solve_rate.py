@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         elif seen:  # as `arc-efe evaluate` does: a task the model trained on is no test of it
             print(f"skipping {len(seen)} task(s) the checkpoint trained on: {sorted(seen)}", flush=True)
             tasks = [t for t in tasks if t.id not in seen]
+        in_sample = sorted(seen) if args.allow_contaminated else []
         if not tasks:
             print(f"error: the checkpoint trained on every task of the sample from {args.tasks}; choose held-out "
                   "tasks, or pass --allow-contaminated for an in-sample score", file=sys.stderr)
@@ -123,13 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         for budget in args.budgets:
             label = budget_label(budget)
             row = solve_at(system, tasks, budget, args, root / f"budget-{label}", str(checkpoint),
-                           {"contaminated": sorted(seen)} if seen and args.allow_contaminated else None)
+                           {"contaminated": in_sample} if in_sample else None)
             rows[label] = row
             errors = f"  ({row['errors']} task errors)" if row["errors"] else ""
             print(f"{label:>8} {row['task_score']:>10.4f} {row['solved']:>6d} {row['plain_score']:>7.4f} "
                   f"{row['gain']:>+7.4f} {row['search_lever']:>6d} {row['s_task']:>7.2f}{errors}", flush=True)
-    in_sample = len(seen) if args.allow_contaminated else 0
-    summary: dict[str, object] = {"budgets": list(rows), "tasks": len(tasks), "in_sample": in_sample}
+    summary: dict[str, object] = {"budgets": list(rows), "tasks": len(tasks), "in_sample": len(in_sample)}
     for label, row in rows.items():
         summary.update({f"{key}_{label}": value for key, value in row.items() if key != "errors"})
     print(summary_line(summary))

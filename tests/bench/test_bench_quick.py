@@ -22,11 +22,17 @@ def _bench_on_path(monkeypatch):
     AcceleratorState._reset_state(reset_partial_state=True)
 
 
-def run_quick(name: str, capsys, *extra: str) -> dict[str, float | str]:
-    """Run bench/<name>.py --quick; check the machine line comes first and return the parsed summary."""
+def load_bench(name: str):
+    """bench/<name>.py as a module (the scripts are not a package)."""
     spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def run_quick(name: str, capsys, *extra: str) -> dict[str, float | str]:
+    """Run bench/<name>.py --quick; check the machine line comes first and return the parsed summary."""
+    module = load_bench(name)
     assert module.main(["--quick", *extra]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("machine: cores=")
@@ -97,24 +103,15 @@ def test_solver_ablation_quick(capsys):
 
 
 def test_solver_ablation_rejects_an_unknown_setting():
-    spec = importlib.util.spec_from_file_location("bench_solver_ablation", BENCH / "solver_ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench("solver_ablation")
     name, cfg = module.variant_config("steps2:ttt.agent_steps=2,size_rule=false", 5.0, 0)
     assert (name, cfg.ttt.agent_steps, cfg.size_rule, cfg.time_budget) == ("steps2", 2, False, 5.0)
     with pytest.raises(Exception, match="no_such_key"):
         module.variant_config("bad:ttt.no_such_key=1", 5.0, 0)
 
 
-def _solve_rate_module():
-    spec = importlib.util.spec_from_file_location("bench_solve_rate", BENCH / "solve_rate.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_solve_rate_stops_with_a_clear_error_when_the_checkpoint_trained_on_every_task(capsys, monkeypatch):
-    module = _solve_rate_module()
+    module = load_bench("solve_rate")
     monkeypatch.setattr(module, "load_provenance", lambda checkpoint: {"train": {}})
     monkeypatch.setattr(module, "contaminated_ids", lambda provenance, tasks: [t.id for t in tasks])
     assert module.main(["--quick"]) == 1
@@ -122,7 +119,7 @@ def test_solve_rate_stops_with_a_clear_error_when_the_checkpoint_trained_on_ever
 
 
 def test_solve_rate_scores_trained_on_tasks_in_sample_only_when_allowed(capsys, monkeypatch):
-    module = _solve_rate_module()
+    module = load_bench("solve_rate")
     monkeypatch.setattr(module, "load_provenance", lambda checkpoint: {"train": {}})
     monkeypatch.setattr(module, "contaminated_ids", lambda provenance, tasks: [t.id for t in tasks][:1])
     assert module.main(["--quick", "--allow-contaminated"]) == 0

@@ -103,6 +103,11 @@ def _apply(prim: Primitive, value):
     return out if isinstance(out, ObjectSet) else None
 
 
+def _legal(prediction: np.ndarray) -> bool:
+    """An answer ARC accepts: a grid of 1..30 per side, colours only (no marks or labels left)."""
+    return fits(prediction) and int(prediction.max()) <= 9
+
+
 class _Search:
     def __init__(self, task: Task, deadline: float, cfg: SearchConfig):
         self.demos = len(task.train)
@@ -167,7 +172,7 @@ class _Search:
                 self.pieces.add(state.steps, state.values[:self.demos], state.values[self.demos:])
         for composition in self.pieces.compose(self._clock):
             predictions = composition.predict()
-            if predictions is not None and all(fits(p) and int(p.max()) <= 9 for p in predictions):
+            if predictions is not None and all(_legal(p) for p in predictions):
                 self._offer(composition.text, composition.length, tuple(predictions), True)
 
     @staticmethod
@@ -175,7 +180,7 @@ class _Search:
         out = []
         for grid in tests:
             pred = final.apply(grid)
-            if pred is None or not fits(pred) or int(pred.max()) > 9:
+            if pred is None or not _legal(pred):
                 return None
             out.append(pred)
         return tuple(out)

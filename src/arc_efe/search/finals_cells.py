@@ -16,7 +16,6 @@ from arc_efe.search.objects import grid_cells, separator_lines
 from arc_efe.search.prims_geometry import VIEWS
 
 
-
 def _cells(grid: np.ndarray) -> list[tuple[slice, slice]] | None:
     """The windows of the cells between separator lines, in reading order; None without lines or when the
     cells differ in shape."""
