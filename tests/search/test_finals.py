@@ -97,6 +97,10 @@ def test_unseen_colour_kept_only_where_the_demos_kept_a_colour(G):
     np.testing.assert_array_equal(changes_all.apply(G("21")), G("43"))
     keeps_bg = fit_finals([G("10")], [G("30")])[0]
     np.testing.assert_array_equal(keeps_bg.apply(G("150")), G("350"))
+    # every demo's shape recoloured by that demo's own colours: a table, not a rule for a new colour
+    lookup = fit_finals([G("120"), G("340")], [G("500"), G("600")])[0]
+    assert lookup.apply(G("170")) is None
+    np.testing.assert_array_equal(lookup.apply(G("140")), G("500"))
 
 
 def test_one_cell_answers_are_not_looked_up(G):

@@ -33,6 +33,10 @@ ONE_STEP = [
     "b27ca6d3", "d90796e8",  # stamps keyed up to rotation: a rule for upright pieces serves lying ones
     "06df4c85",  # same-coloured cells of a split grid bridged across its separator lines
     "8e5a5113",  # the empty cells of a split grid filled with turned copies of the full one
+    "1f876c06",  # diagonal lines between same-coloured cells
+    "d43fd935",  # dots drawing their path to the largest object
+    "5c0a986e",  # each colour's rays in its own direction, fitted as a final
+    "aabf363d",  # once a colour map that recoloured each demo's shape by a lookup is refused
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
@@ -47,10 +51,12 @@ TWO_STEPS = [
     "f8b3ba0a",  # the colours as a column by frequency, after the most frequent is erased
     "eb281b96",  # reflected downwards about its last row, twice
     "de1cd16c",  # the colour of the region with the most specks inside it
+    "73251a56",  # a diagonal symmetry completed, the holes on the diagonal bridged along it
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused
-THREE_STEPS = ["5117e062", "80af3007", "47c1f68c"]
+# 2c608aff: dots drawing their path to the largest object on a coloured background, laid over the input
+THREE_STEPS = ["5117e062", "80af3007", "47c1f68c", "2c608aff"]
 
 
 def solved(task_id: str, depth: int, budget: float) -> bool:

@@ -5,6 +5,7 @@ import pytest
 
 from arc_efe.search.dsl import GRID
 from arc_efe.search.grids import label_value
+from arc_efe.search.prims_paint import _smear
 from arc_efe.search.registry import BY_NAME, PRIMITIVES
 
 A = "120/340"
@@ -60,6 +61,9 @@ CASES = [
     ("connect_hv", "101/000/100", "111/100/100"), ("connect_h_mark", "101", "1M1"),
     ("connect_v_mark", "1/0/1", "1/M/1"), ("connect_hv_mark", "101/000/100", "1M1/M00/100"),
     ("connect_h", "102", "102"), ("connect_h", "10201", "10201"), ("connect_v", "2/0/0/2/0", "2/2/2/2/0"),
+    # diagonal gaps between equal colours; where both diagonals bridge a cell the down-right one wins
+    ("connect_diagonal", "100/000/001", "100/010/001"), ("connect_diagonal", "001/000/100", "001/010/100"),
+    ("connect_diagonal", "102/000/201", "102/010/201"), ("connect_diagonal", "100/000/002", "100/000/002"),
     ("drop_specks", "100/000/011", "000/000/011"), ("drop_specks", "110", "110"),
     ("split_lr_and", "1240/0003", "M0/00"), ("split_lr_or", "1240/0003", "MM/0M"),
     ("split_lr_xor", "1240/0003", "0M/0M"), ("split_lr_nor", "1240/0003", "00/M0"),
@@ -89,6 +93,10 @@ CASES = [
     ("move_to_largest", "1000/0000/0022/0022", None),
     ("move_to_smallest", "1110/0000/0000/0020", "0000/0000/1110/0020"),
     ("move_to_smallest", "11/00/22", None),
+    # a dot draws its path to the largest object; one sharing no row or column with it stays a dot
+    ("trail_to_largest", "0100/0000/0000/0220/0220", "0100/0100/0100/0220/0220"),
+    ("trail_to_largest", "30000/00000/00022/10022", "30000/00000/00022/11122"),
+    ("trail_to_largest", "1000/0000/0022/0022", None),
     ("keep_minority", "1112/0100", "0002/0000"),
     ("keep_majority", "1112/0100", "1110/0100"), ("keep_majority", "00", None),
     ("repeat_band_rows", "000/120/000/000/000", "120/120/120/120/120"),
@@ -227,6 +235,13 @@ def test_symmetrise_vote(G):
     holed[0, 2] = 0  # a two-cell orbit: the colour wins the tie against background
     np.testing.assert_array_equal(BY_NAME["symmetrise_vote"].fn(holed), diagonal)
     assert BY_NAME["symmetrise_vote"].fn(G("12/34")) is None
+
+
+@pytest.mark.parametrize(("direction", "expected"), [((1, 1), "100/010/001"), ((-1, -1), "100/000/000"),
+                                                     ((1, -1), "100/000/000"), ((-1, 1), "100/000/000")])
+def test_smear_runs_in_its_direction(direction, expected, G):
+    """A diagonal ray from the top-left corner reaches the grid only going down-right."""
+    np.testing.assert_array_equal(_smear(G("100/000/000"), *direction), G(expected))
 
 
 def test_every_grid_primitive_has_a_case():

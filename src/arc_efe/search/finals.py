@@ -3,7 +3,8 @@
 Enumerating every recolouring or tile layout as primitives would multiply the search; instead, for each
 state the search reaches, `fit_finals` reads off the demos whether the outputs are the state itself,
 the state under one consistent value -> colour map (marks and labels included), a tiling of the
-state's D8 views, or its cells between separator lines filled with views of its cells (`finals_cells`).
+state's D8 views, rays of each colour in its own directions (`finals_rays`), or its cells between
+separator lines filled with views of its cells (`finals_cells`).
 A fitted final must apply to every test state, or it is dropped.
 """
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from arc_efe.search.finals_cells import cells_final
+from arc_efe.search.finals_rays import rays_final
 from arc_efe.search.finals_stamp import STAMP_LENGTH, no_check, stamp_finals
 from arc_efe.search.grids import BG, bbox
 from arc_efe.search.prims_geometry import VIEWS
@@ -66,9 +68,12 @@ def _map_text(table: np.ndarray, coarse: bool) -> str:
 
 def _map_final(table: np.ndarray, coarse: bool) -> Final:
     # An unseen colour is kept as it is only where the demos kept some colour: a map that changed every
-    # colour it saw (a 1 x 1 answer picked by colour, say) has no reason to leave a new one alone.
+    # colour it saw (a 1 x 1 answer picked by colour, say) has no reason to leave a new one alone. Nor does
+    # one that kept only background and changed two colours or more (each demo's shape recoloured by a
+    # lookup of that demo's colours): one colour changed is a rule, several all changed a table.
     colours = np.flatnonzero(table[:10] >= 0)
-    keeps = bool((table[colours] == colours).any())
+    kept = colours[table[colours] == colours]
+    keeps = bool((kept != BG).any()) or (kept.size > 0 and colours.size <= 2)
 
     def apply(grid: np.ndarray) -> np.ndarray | None:
         keys = grid.astype(np.int64)
@@ -342,6 +347,9 @@ def fit_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], crop
         lines = None if finals else _lines_final(states, outputs)
         if lines is not None:
             return [lines]
+        rays = None if finals else rays_final(states, outputs)
+        if rays is not None:
+            return [Final(rays[0], 1, rays[1])]
         cells = None if finals else cells_final(states, outputs)
         if cells is not None:
             return [Final(cells[0], 1, cells[1])]

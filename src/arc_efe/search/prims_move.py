@@ -1,5 +1,6 @@
 """GRID -> GRID primitives that move whole objects: rigid objects falling to a side until they land, and
-objects sliding towards the largest (smallest) object until they touch it. Objects are 8-connected, multicolour."""
+objects sliding towards the largest (smallest) object until they touch it, or drawing their path there.
+Objects are 8-connected, multicolour."""
 
 from __future__ import annotations
 
@@ -61,15 +62,16 @@ def _slide(cells: tuple[np.ndarray, np.ndarray], step: tuple[int, int], blocked:
         k += 1
 
 
-def move_to(largest: bool):
+def move_to(largest: bool, trail: bool = False):
     def op(grid: np.ndarray) -> np.ndarray | None:
-        return _move_to(grid, largest)
+        return _move_to(grid, largest, trail)
     return op
 
 
-def _move_to(grid: np.ndarray, largest: bool) -> np.ndarray | None:
+def _move_to(grid: np.ndarray, largest: bool, trail: bool = False) -> np.ndarray | None:
     """Every other object slides in a straight line towards the (unique) largest (smallest) object, along
     the axis on which they overlap, until it touches it; objects sharing neither rows nor columns stay.
+    `trail`: an object paints every place it passes (a dot draws a line up to the object it points at).
     None when nothing moves."""
     found = components(grid, True, False)
     if found is None or not 2 <= len(found.objects) <= _MAX_MOVERS:
@@ -99,7 +101,8 @@ def _move_to(grid: np.ndarray, largest: bool) -> np.ndarray | None:
             moved_any = True
         k = max(k, 0)
         dr, dc = step if step else (0, 0)
-        out[rows + k * dr, cols + k * dc] = grid[rows, cols]
+        for passed in range(0 if trail else k, k + 1):
+            out[rows + passed * dr, cols + passed * dc] = grid[rows, cols]
     return out if moved_any else None
 
 
@@ -107,4 +110,5 @@ PRIMITIVES = grid_ops({
     "fall_objects_down": fall_objects(1, 0), "fall_objects_up": fall_objects(-1, 0),
     "fall_objects_right": fall_objects(0, 1), "fall_objects_left": fall_objects(0, -1),
     "move_to_largest": move_to(True), "move_to_smallest": move_to(False),
+    "trail_to_largest": move_to(True, trail=True),
 }, keeps_shape=True)

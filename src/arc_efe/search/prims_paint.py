@@ -110,7 +110,7 @@ def _fill_diagonal(grid: np.ndarray) -> np.ndarray:
     """A forward fill down-right: shear the diagonals into columns, fill down, shear back."""
     h, w = grid.shape
     rows = np.arange(h)[:, None]
-    cols = np.arange(w)[None, :] + rows
+    cols = np.arange(w)[None, :] - rows + h - 1  # the cells of one down-right diagonal share a column
     sheared = np.zeros((h, w + h), dtype=np.uint8)
     sheared[rows, cols] = grid
     return _fill_down(sheared)[rows, cols]
@@ -162,14 +162,14 @@ def _between(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
     return (grid == BG) & (ahead == behind) & (ahead != BG)
 
 
-def connect(horizontal: bool, vertical: bool, mark: bool):
-    """Fill each background run that lies between two cells of one colour in a row (column)."""
+def connect(directions: tuple[tuple[int, int], ...], mark: bool):
+    """Fill each background run that lies between two cells of one colour along each direction (a row, a
+    column or a diagonal); earlier directions win where runs cross."""
     def op(grid: np.ndarray) -> np.ndarray | None:
         out = grid.copy()
-        for on, (dr, dc) in ((horizontal, (0, 1)), (vertical, (1, 0))):
-            if on:
-                gap = _between(grid, dr, dc) & (out == BG)
-                out[gap] = MARK if mark else _smear(grid, dr, dc)[gap]
+        for dr, dc in directions:
+            gap = _between(grid, dr, dc) & (out == BG)
+            out[gap] = MARK if mark else _smear(grid, dr, dc)[gap]
         return out
     return op
 
@@ -344,7 +344,7 @@ def invert_mask(grid: np.ndarray) -> np.ndarray | None:
 
 
 _ORTHO = ((1, 0), (-1, 0), (0, 1), (0, -1))
-_DIAG = ((1, 1), (-1, -1), (1, -1), (-1, 1))
+_DIAG = ((1, -1), (-1, 1), (1, 1), (-1, -1))  # rays_diagonal paints down-left first (its order since it began)
 
 PRIMITIVES = grid_ops({
     "gravity_down": gravity(1, 0), "gravity_right": gravity(0, 1), "gravity_up": gravity(-1, 0),
@@ -360,9 +360,10 @@ PRIMITIVES = grid_ops({
     "rays_right_mark": rays_mark(((0, 1),)), "rays_left_mark": rays_mark(((0, -1),)),
     "rays_vertical_mark": rays_mark(_ORTHO[:2]), "rays_horizontal_mark": rays_mark(_ORTHO[2:]),
     "rays_cross_mark": rays_mark(_ORTHO), "rays_diagonal_mark": rays_mark(_DIAG), "rays_code": rays_code,
-    "connect_h": connect(True, False, False), "connect_v": connect(False, True, False),
-    "connect_hv": connect(True, True, False), "connect_h_mark": connect(True, False, True),
-    "connect_v_mark": connect(False, True, True), "connect_hv_mark": connect(True, True, True),
+    "connect_h": connect(_ORTHO[2:3], False), "connect_v": connect(_ORTHO[:1], False),
+    "connect_hv": connect((_ORTHO[2], _ORTHO[0]), False), "connect_h_mark": connect(_ORTHO[2:3], True),
+    "connect_v_mark": connect(_ORTHO[:1], True), "connect_hv_mark": connect((_ORTHO[2], _ORTHO[0]), True),
+    "connect_diagonal": connect((_DIAG[2], _DIAG[0]), False),
     "connect_edges": connect_edges,
     "drop_specks": drop_specks,
     "paint_majority": paint_foreground(lambda g: majority_colour(g, exclude_bg=True)),
