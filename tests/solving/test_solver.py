@@ -251,7 +251,7 @@ def test_the_search_alone_has_the_whole_budget_and_shares_it_beside_the_neural_e
 
     monkeypatch.setattr(solver_module, "search_task", spy)
     Solver(system, SolveConfig(time_budget=8.0, experts=["search"])).solve(flip_task())
-    Solver(system, SolveConfig(time_budget=8.0, ttt=TTTConfig(max_steps=1))).solve(flip_task())
+    Solver(system, SolveConfig(time_budget=8.0, search_share=0.5, ttt=TTTConfig(max_steps=1))).solve(flip_task())
     assert 7.0 < given[0] <= 8.0 and 3.0 < given[1] <= 4.0, given
 
 
