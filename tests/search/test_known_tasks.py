@@ -37,6 +37,10 @@ ONE_STEP = [
     "d43fd935",  # dots drawing their path to the largest object
     "5c0a986e",  # each colour's rays in its own direction, fitted as a final
     "aabf363d",  # once a colour map that recoloured each demo's shape by a lookup is refused
+    "a2fd1cf0", "d4a91cb9",  # two cells joined by a right-angled path
+    "ba97ae07",  # the bar underneath brought on top where two bars cross
+    "d13f3404",  # a canvas twice the size, then rays down-right from every colour
+    "dc433765",  # one cell steps towards the other
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
@@ -52,6 +56,7 @@ TWO_STEPS = [
     "eb281b96",  # reflected downwards about its last row, twice
     "de1cd16c",  # the colour of the region with the most specks inside it
     "73251a56",  # a diagonal symmetry completed, the holes on the diagonal bridged along it
+    "ce9e57f2",  # the lower half of each bar recoloured
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

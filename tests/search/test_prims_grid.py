@@ -20,7 +20,8 @@ CASES = [
     ("scale_up_4", "1", "1111/1111/1111/1111"),
     ("scale_down_2", "1122/1122", "12"), ("scale_down_2", "12/34", None),
     ("scale_down_3", "111222/111222/111222", "12"),
-    ("pad_edges", "12/34", "0120/1122/3344/0340"), ("scale_by_colours", "12/00", "1122/1122/0000/0000"),
+    ("pad_edges", "12/34", "0120/1122/3344/0340"), ("canvas_double", "12", "1200/0000"),
+    ("scale_by_colours", "12/00", "1122/1122/0000/0000"),
     ("fractal_majority", "10/00", "0010/0000/1010/0000"), ("swap_colours", "120", "210"),
     ("swap_colours", "123", None), ("mark_empty_lines", "100/000", "1MM/MMM"), ("cells_row", "101/010", "111"),
     ("majority_to_bg", "770/717", "007/010"), ("majority_to_bg", "001", None),
@@ -97,6 +98,11 @@ CASES = [
     ("trail_to_largest", "0100/0000/0000/0220/0220", "0100/0100/0100/0220/0220"),
     ("trail_to_largest", "30000/00000/00022/10022", "30000/00000/00022/11122"),
     ("trail_to_largest", "1000/0000/0022/0022", None),
+    # the path turns on the row of the lower colour (or of the higher), ending at the other's column
+    ("elbow_low_row", "030/000/002", "030/0M0/0M2"), ("elbow_high_row", "030/000/002", "03M/00M/002"),
+    ("step_low_toward_high", "300/000/004", "000/030/004"), ("step_high_toward_low", "30004", "30040"),
+    ("step_low_toward_high", "34", None), ("step_high_toward_low", "303", None),
+    ("elbow_low_row", "2003", "2MM3"), ("elbow_low_row", "200/002", None), ("elbow_high_row", "230/001", None),
     ("keep_minority", "1112/0100", "0002/0000"),
     ("keep_majority", "1112/0100", "1110/0100"), ("keep_majority", "00", None),
     ("repeat_band_rows", "000/120/000/000/000", "120/120/120/120/120"),
@@ -116,6 +122,9 @@ CASES = [
     ("bridge_hv", "10001/00000/20002", "11111/00000/22222"), ("bridge_hv", "1020/0000/1000", "1020/1000/1000"),
     ("bridge_h", "50505/55555", None), ("bridge_h", "12021/30003", "12021/33333"),
     ("bridge_hv", "100/202/100", "100/222/100"),
+    # the bar underneath comes on top where two bars cross; no crossing bars: None
+    ("swap_crossings", "010/222/010", "010/212/010"), ("swap_crossings", "020/111/020", "020/121/020"),
+    ("swap_crossings", "010/111/010", None), ("swap_crossings", "010/220/010", None),
 ]
 
 # Labelling primitives: a box of cells (rows, columns) that take the label 1, the rest left as it is.
@@ -184,7 +193,8 @@ INVERSES = [("rot90", "rot270"), ("rot270", "rot90"), ("rot180", "rot180"), ("fl
             ("flip_ud", "flip_ud"), ("transpose", "transpose"), ("anti_transpose", "anti_transpose"),
             ("scale_up_2", "scale_down_2"), ("scale_up_3", "scale_down_3"), ("mirror_right", "left_half"),
             ("mirror_left", "right_half"), ("mirror_down", "top_half"), ("mirror_up", "bottom_half"),
-            ("add_border", "trim_border"), ("tile_2x2", "top_half"), ("mirror_quad", "top_half")]
+            ("add_border", "trim_border"), ("tile_2x2", "top_half"), ("mirror_quad", "top_half"),
+            ("canvas_double", "top_half")]
 
 
 @pytest.mark.parametrize(("forward", "inverse"), INVERSES)
@@ -193,7 +203,7 @@ def test_round_trip(forward, inverse):
     for shape in [(3, 4), (5, 5), (2, 7)]:
         grid = rng.integers(0, 10, size=shape).astype(np.uint8)
         back = BY_NAME[inverse].fn(BY_NAME[forward].fn(grid))
-        if forward in ("tile_2x2", "mirror_quad"):
+        if forward in ("tile_2x2", "mirror_quad", "canvas_double"):
             back = BY_NAME["left_half"].fn(back)  # one quadrant of the 2 x 2 layout
         np.testing.assert_array_equal(back, grid)
 

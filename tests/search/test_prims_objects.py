@@ -127,8 +127,16 @@ def test_pieces_code(G):
     assert BY_NAME["pieces_code"].fn(BY_NAME["objects_4"].fn(G("10101010101"))) is None  # six pieces
 
 
+def test_label_lower_half(G):
+    """A bar's bottom h // 2 cells are labelled 1 (a five-tall bar: its bottom two), the rest 0."""
+    grid = G("10/12/12/12/12")
+    out = BY_NAME["label_lower_half"].fn(BY_NAME["objects_4"].fn(grid))
+    lower = np.array([[0, 0], [0, 0], [0, 0], [1, 1], [1, 1]])
+    np.testing.assert_array_equal(out, np.where(grid > 0, label_value(grid, 0) + 10 * lower, 0))
+
+
 def test_every_objects_primitive_has_a_case():
     covered = {c[0] for c in EXTRACTED} | {c[0] for c in CONSUMED} | {f"label_{rule}" for rule in LABELS}
-    covered.add("pieces_code")  # test_pieces_code
+    covered |= {"pieces_code", "label_lower_half"}  # test_pieces_code, test_label_lower_half
     involved = {p.name for p in PRIMITIVES if OBJECTS in (p.arg, p.result)}
     assert involved - covered == set()

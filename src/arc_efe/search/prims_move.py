@@ -1,13 +1,14 @@
 """GRID -> GRID primitives that move whole objects: rigid objects falling to a side until they land, and
-objects sliding towards the largest (smallest) object until they touch it, or drawing their path there.
-Objects are 8-connected, multicolour."""
+objects sliding towards the largest (smallest) object until they touch it, or drawing their path there;
+and, of two single cells, a right-angled path between them or a step of one towards the other. Objects are
+8-connected, multicolour."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG
+from arc_efe.search.grids import BG, MARK
 from arc_efe.search.objects import Obj, components
 from arc_efe.search.prims_paint import _toward
 
@@ -106,9 +107,58 @@ def _move_to(grid: np.ndarray, largest: bool, trail: bool = False) -> np.ndarray
     return out if moved_any else None
 
 
+def elbow(low_row: bool):
+    """Two single cells of two colours joined by a right-angled path of marks: along the row of the lower
+    colour (`low_row`; else the higher) to the column of the other, then along that column to it. None
+    unless the grid holds exactly two coloured cells, of two colours."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        found = _two_cells(grid)
+        if found is None:
+            return None
+        rows, cols = found
+        first = 0 if low_row else 1
+        (r0, c0), (r1, c1) = (rows[first], cols[first]), (rows[1 - first], cols[1 - first])
+        out = grid.copy()
+        out[r0, min(c0, c1):max(c0, c1) + 1] = MARK
+        out[min(r0, r1):max(r0, r1) + 1, c1] = MARK
+        out[rows, cols] = grid[rows, cols]
+        return out
+    return op
+
+
+def _two_cells(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The positions of the grid's only two coloured cells, lower colour first; None unless there are
+    exactly two, of two colours."""
+    rows, cols = np.nonzero(grid != BG)
+    if rows.size != 2 or grid[rows[0], cols[0]] == grid[rows[1], cols[1]]:
+        return None
+    order = np.argsort(grid[rows, cols])
+    return rows[order], cols[order]
+
+
+def step_toward(low_moves: bool):
+    """Of two single cells of two colours, the lower colour's (`low_moves`; else the higher's) steps one
+    cell towards the other, diagonally where both coordinates differ; None where they touch already."""
+    def op(grid: np.ndarray) -> np.ndarray | None:
+        found = _two_cells(grid)
+        if found is None:
+            return None
+        rows, cols = found
+        mover, target = (0, 1) if low_moves else (1, 0)
+        dr, dc = np.sign(rows[target] - rows[mover]), np.sign(cols[target] - cols[mover])
+        r, c = rows[mover] + dr, cols[mover] + dc
+        if (r, c) == (rows[target], cols[target]):
+            return None
+        out = grid.copy()
+        out[r, c], out[rows[mover], cols[mover]] = grid[rows[mover], cols[mover]], BG
+        return out
+    return op
+
+
 PRIMITIVES = grid_ops({
     "fall_objects_down": fall_objects(1, 0), "fall_objects_up": fall_objects(-1, 0),
     "fall_objects_right": fall_objects(0, 1), "fall_objects_left": fall_objects(0, -1),
     "move_to_largest": move_to(True), "move_to_smallest": move_to(False),
-    "trail_to_largest": move_to(True, trail=True),
+    "trail_to_largest": move_to(True, trail=True), "elbow_low_row": elbow(True), "elbow_high_row": elbow(False),
+    "step_low_toward_high": step_toward(True), "step_high_toward_low": step_toward(False),
 }, keeps_shape=True)

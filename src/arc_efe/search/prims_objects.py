@@ -208,6 +208,18 @@ def label(rule: Callable[[ObjectSet], list[int]]):
     return op
 
 
+def label_lower_half(found: ObjectSet) -> np.ndarray | None:
+    """Each object's lower half (its bottom h // 2 rows) labelled 1, the rest 0: bars cut at half height."""
+    out = found.grid.copy()
+    for o in found.objects:
+        h, w = o.shape
+        lower = np.zeros(o.mask.shape, dtype=np.int64)
+        lower[h - h // 2:] = 1
+        window = out[o.top:o.top + h, o.left:o.left + w]
+        window[o.mask] = label_value(o.patch[o.mask], 0) + 10 * lower[o.mask]
+    return out
+
+
 def _same_shape_patches(found: ObjectSet) -> list[np.ndarray] | None:
     patches = [o.patch for o in found.objects]
     if len(patches) < 2 or any(p.shape != patches[0].shape for p in patches):
@@ -293,6 +305,7 @@ PRIMITIVES = (
     + [Primitive(f"drop_{name}", keep(_PICKS[name], True), OBJECTS, GRID, "", True) for name in _KEEPS]
     + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map", True)
        for name, rule in _LABELS.items()]
+    + [Primitive("label_lower_half", label_lower_half, OBJECTS, GRID, "for a colour map", True)]
     + [Primitive(f"pieces_{rule}", combine(rule), OBJECTS, GRID) for rule in ("and", "or", "xor", "overlay", "vote")]
     + [Primitive("pieces_code", pieces_code, OBJECTS, GRID, "for a colour map")]
     + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID),

@@ -1,6 +1,6 @@
 """GRID -> GRID primitives that recolour cells by where they are: from the nearest other colour, from the
 colour on both sides of them along their row or column, by how many neighbours they have, by their row or
-column index. All keep the shape.
+column index, by the bar under them where two bars cross. All keep the shape.
 
 Where the new colour is a rule rather than a colour in the grid (a corner, every third column) they write
 a label (as `grids.label_value`: colour + 10 * (1 + label), labels here under 9) and leave the colours to
@@ -95,6 +95,24 @@ def paint_with(pick):
     return op
 
 
+def _line_colours(grid: np.ndarray) -> np.ndarray:
+    """Per row, the most common colour of a row without background (a bar across the grid), else 0."""
+    counts = np.stack([np.count_nonzero(grid == c, axis=1) for c in range(10)], axis=1)
+    return np.where((grid != BG).all(axis=1), counts.argmax(axis=1), BG)
+
+
+def swap_crossings(grid: np.ndarray) -> np.ndarray | None:
+    """Where a bar across the grid (a row or column without background) crosses a bar of another colour,
+    the cell takes the colour of the one it does not show: the bar underneath comes on top. None when no
+    bars cross."""
+    rows, cols = _line_colours(grid)[:, None], _line_colours(grid.T)[None, :]
+    crossing = (rows != BG) & (cols != BG) & (rows != cols)
+    if not crossing.any():
+        return None
+    other = np.where(grid == rows, cols, rows)
+    return np.where(crossing & ((grid == rows) | (grid == cols)), other, grid).astype(np.uint8)
+
+
 PRIMITIVES = grid_ops({
     "recolour_nearest_minority": recolour_nearest(minority_colour),
     "recolour_nearest_majority": recolour_nearest(lambda g: majority_colour(g, exclude_bg=True)),
@@ -103,4 +121,5 @@ PRIMITIVES = grid_ops({
     "label_row_mod3": label_position(0, 3), "label_col_mod3": label_position(1, 3),
     "paint_minority": paint_with(minority_colour),
     "bridge_h": bridge(True, False), "bridge_v": bridge(False, True), "bridge_hv": bridge(True, True),
+    "swap_crossings": swap_crossings,
 }, keeps_shape=True)
