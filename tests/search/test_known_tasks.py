@@ -39,7 +39,6 @@ ONE_STEP = [
     "aabf363d",  # once a colour map that recoloured each demo's shape by a lookup is refused
     "a2fd1cf0", "d4a91cb9",  # two cells joined by a right-angled path
     "ba97ae07",  # the bar underneath brought on top where two bars cross
-    "d13f3404",  # a canvas twice the size, then rays down-right from every colour
     "dc433765",  # one cell steps towards the other
 ]
 # Two primitives: a depth-2 sweep, seconds per task.

@@ -352,15 +352,6 @@ def pad_edges(grid: np.ndarray) -> np.ndarray | None:
     return _checked(out)
 
 
-def canvas_double(grid: np.ndarray) -> np.ndarray | None:
-    """The grid in the top-left corner of an empty canvas twice as tall and wide: room for what grows out
-    of it (rays, a staircase) before the output is drawn."""
-    h, w = grid.shape
-    out = np.zeros((2 * h, 2 * w), dtype=np.uint8)
-    out[:h, :w] = grid
-    return _checked(out)
-
-
 def scale_by_colours(grid: np.ndarray) -> np.ndarray | None:
     """Scale up by the number of distinct non-background colours."""
     k = int(np.count_nonzero(np.bincount(grid.ravel(), minlength=10)[1:]))
@@ -409,7 +400,7 @@ PRIMITIVES = grid_ops(D8, "a D8 symmetry") + grid_ops({
     "rotate_quad": rotate_quad, "fractal": fractal, "fractal_inverse": fractal_inverse,
     "fractal_majority": fractal_majority, "fractal_minority": fractal_minority,
     "fractal_by_value": fractal_by_value,
-    "scale_by_colours": scale_by_colours, "pad_edges": pad_edges, "canvas_double": canvas_double,
+    "scale_by_colours": scale_by_colours, "pad_edges": pad_edges,
     "top_half": half("top"), "bottom_half": half("bottom"), "left_half": half("left"), "right_half": half("right"),
     "trim_border": trim_border, "add_border": add_border,
     "extend_periodic_down": extend_periodic(0), "extend_periodic_right": extend_periodic(1),
