@@ -5,7 +5,7 @@ import pytest
 
 from arc_efe.search.dsl import GRID
 from arc_efe.search.grids import label_value
-from arc_efe.search.prims_paint import _smear
+from arc_efe.search.prims_paint import smear
 from arc_efe.search.registry import BY_NAME, PRIMITIVES
 
 A = "120/340"
@@ -250,7 +250,7 @@ def test_symmetrise_vote(G):
                                                      ((1, -1), "100/000/000"), ((-1, 1), "100/000/000")])
 def test_smear_runs_in_its_direction(direction, expected, G):
     """A diagonal ray from the top-left corner reaches the grid only going down-right."""
-    np.testing.assert_array_equal(_smear(G("100/000/000"), *direction), G(expected))
+    np.testing.assert_array_equal(smear(G("100/000/000"), *direction), G(expected))
 
 
 def test_every_grid_primitive_has_a_case():

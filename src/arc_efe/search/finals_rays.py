@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from arc_efe.search.grids import BG
-from arc_efe.search.prims_paint import _smear
+from arc_efe.search.prims_paint import smear
 
 _EIGHT = np.ones((3, 3), dtype=bool)
 DIRECTIONS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (-1, -1), (1, -1), (-1, 1))
@@ -55,7 +55,7 @@ def _tips(state: np.ndarray, dr: int, dc: int) -> np.ndarray:
 def _rays(state: np.ndarray, d: int) -> np.ndarray:
     """Per background cell, the colour of the ray that reaches it going direction d (background if none)."""
     dr, dc = DIRECTIONS[d]
-    ray = _smear(_tips(state, dr, dc), dr, dc)
+    ray = smear(_tips(state, dr, dc), dr, dc)
     return np.where((state == BG) & (ray != _BLOCK), ray, BG)
 
 

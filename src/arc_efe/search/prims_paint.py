@@ -117,7 +117,7 @@ def _fill_diagonal(grid: np.ndarray) -> np.ndarray:
 
 
 @memo_by_grid
-def _smear(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
+def smear(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """Each colour runs through background in direction (dr, dc) until the border or another colour.
     Cached: the ray primitives share their directions."""
     if dr == 0 or dc == 0:
@@ -131,7 +131,7 @@ def rays(directions: tuple[tuple[int, int], ...]):
     def op(grid: np.ndarray) -> np.ndarray | None:
         out = grid.copy()
         for dr, dc in directions:
-            out = np.where(out == BG, _smear(grid, dr, dc), out)
+            out = np.where(out == BG, smear(grid, dr, dc), out)
         return out.astype(np.uint8)
     return op
 
@@ -141,7 +141,7 @@ def rays_mark(directions: tuple[tuple[int, int], ...]):
     def op(grid: np.ndarray) -> np.ndarray | None:
         hit = np.zeros(grid.shape, dtype=bool)
         for dr, dc in directions:
-            hit |= _smear(grid, dr, dc) != BG
+            hit |= smear(grid, dr, dc) != BG
         return np.where((grid == BG) & hit, MARK, grid).astype(np.uint8)
     return op
 
@@ -152,13 +152,13 @@ def rays_code(grid: np.ndarray) -> np.ndarray | None:
     final colour map can draw rays in any subset of directions, or only where two rays cross."""
     code = np.zeros(grid.shape, dtype=np.uint8)
     for bit, (dr, dc) in enumerate(_ORTHO):
-        code |= (_smear(grid, dr, dc) != BG).astype(np.uint8) << bit
+        code |= (smear(grid, dr, dc) != BG).astype(np.uint8) << bit
     return np.where(grid == BG, MARK + code, grid).astype(np.uint8)
 
 
 def _between(grid: np.ndarray, dr: int, dc: int) -> np.ndarray:
     """Background cells whose nearest coloured cells on both sides along (dr, dc) share one colour."""
-    ahead, behind = _smear(grid, dr, dc), _smear(grid, -dr, -dc)
+    ahead, behind = smear(grid, dr, dc), smear(grid, -dr, -dc)
     return (grid == BG) & (ahead == behind) & (ahead != BG)
 
 
@@ -169,7 +169,7 @@ def connect(directions: tuple[tuple[int, int], ...], mark: bool):
         out = grid.copy()
         for dr, dc in directions:
             gap = _between(grid, dr, dc) & (out == BG)
-            out[gap] = MARK if mark else _smear(grid, dr, dc)[gap]
+            out[gap] = MARK if mark else smear(grid, dr, dc)[gap]
         return out
     return op
 
