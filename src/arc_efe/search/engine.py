@@ -115,8 +115,7 @@ class _Search:
         self.inputs = tuple(as_search_grid(p.input) for p in task.train) + tuple(
             as_search_grid(p.input) for p in task.test)
         self.deadline = deadline - WIND_DOWN_S
-        self.start = time.monotonic()
-        self.first_found_s: float | None = None
+        self.first_found_at: float | None = None  # time.monotonic() when the first program was recorded
         self.changes = not any(np.array_equal(p.input, p.output) for p in task.train)
         self.cfg = cfg
         # per distinct test prediction: (program text, length, predictions, composed); a composition ranks
@@ -158,8 +157,8 @@ class _Search:
                                 for p, i in zip(predictions, self.inputs[self.demos:])):
             return
         key = b"#".join(grid_key(p) for p in predictions)
-        if self.first_found_s is None:
-            self.first_found_s = time.monotonic() - self.start
+        if self.first_found_at is None:
+            self.first_found_at = time.monotonic()
         # the shortest program names a prediction, a single program before a composition of its length
         if key not in self.found or (length, composed) < (self.found[key][1], self.found[key][3]):
             self.found[key] = (text, length, predictions, composed)
@@ -373,7 +372,7 @@ def search_task(task: Task, deadline: float, cfg: SearchConfig | None = None) ->
     try:
         timed_out = search.run()
         found, evaluated, depth_done = search.found, search.evaluated, search.depth_done
-        first_found_s = search.first_found_s
+        first_found_s = None if search.first_found_at is None else search.first_found_at - start
         del search  # every state freed while the collector still sleeps
         clear_caches()
         # What the search allocated and kept is collected here, inside its budget (a few ms). Left to the

@@ -35,9 +35,8 @@ def _may_add_rays(state: np.ndarray, output: np.ndarray) -> bool:
 _BLOCK = 255  # a coloured cell that shoots no ray this way but still stops the others
 
 
-def _tips(state: np.ndarray, dr: int, dc: int) -> np.ndarray:
-    """The state with only each object's foremost cells along (dr, dc) left to shoot (a block shoots from
-    its corner diagonally and from its whole side straight); the other coloured cells block."""
+def _colour_labels(state: np.ndarray) -> np.ndarray:
+    """Each single-colour 8-connected object's own label (0 on background), numbered across colours."""
     labels = np.zeros(state.shape, dtype=np.int64)
     count = 0
     for colour in np.unique(state):
@@ -45,28 +44,39 @@ def _tips(state: np.ndarray, dr: int, dc: int) -> np.ndarray:
             found, n = ndimage.label(state == colour, _EIGHT)
             labels[found > 0] = found[found > 0] + count
             count += n
+    return labels
+
+
+def _tips(state: np.ndarray, labels: np.ndarray, dr: int, dc: int) -> np.ndarray:
+    """The state with only each object's (`_colour_labels`) foremost cells along (dr, dc) left to shoot (a
+    block shoots from its corner diagonally and from its whole side straight); the other coloured cells block."""
     rows, cols = np.indices(state.shape)
     ahead = dr * rows + dc * cols
-    foremost = np.asarray(ndimage.maximum(ahead, labels, np.arange(count + 1)), dtype=np.int64)
+    foremost = np.asarray(ndimage.maximum(ahead, labels, np.arange(int(labels.max()) + 1)), dtype=np.int64)
     tips = (labels > 0) & (ahead == foremost[labels])
     return np.where(tips | (state == BG), state, _BLOCK).astype(np.uint8)
 
 
-def _rays(state: np.ndarray, d: int) -> np.ndarray:
-    """Per background cell, the colour of the ray that reaches it going direction d (background if none)."""
-    dr, dc = DIRECTIONS[d]
-    ray = smear(_tips(state, dr, dc), dr, dc)
-    return np.where((state == BG) & (ray != _BLOCK), ray, BG)
+def _all_rays(state: np.ndarray) -> list[np.ndarray]:
+    """Per direction of DIRECTIONS, per background cell, the colour of the ray that reaches it (background if
+    none); one labelling of the state serves all eight."""
+    labels = _colour_labels(state)
+    rays = []
+    for dr, dc in DIRECTIONS:
+        ray = smear(_tips(state, labels, dr, dc), dr, dc)
+        rays.append(np.where((state == BG) & (ray != _BLOCK), ray, BG))
+    return rays
 
 
-def _directions(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> dict[int, list[int]]:
-    """Per colour, the indices of the directions whose every ray is that colour in the outputs."""
+def _directions(states: Sequence[np.ndarray], rays: Sequence[list[np.ndarray]], outputs: Sequence[np.ndarray]
+                ) -> dict[int, list[int]]:
+    """Per colour, the indices of the directions whose every ray (`rays`: each state's `_all_rays`) is that
+    colour in the outputs."""
     shown: dict[tuple[int, int], bool] = {}  # (colour, direction) -> some demo has such a ray
     wrong: set[tuple[int, int]] = set()
-    for state, output in zip(states, outputs):
+    for state, state_rays, output in zip(states, rays, outputs):
         colours = [int(c) for c in np.unique(state) if c != BG]
-        for d in range(len(DIRECTIONS)):
-            ray = _rays(state, d)
+        for d, ray in enumerate(state_rays):
             for colour in colours:
                 cells = ray == colour
                 if not cells.any():
@@ -88,13 +98,13 @@ def _common(states: Sequence[np.ndarray], fitted: dict[int, list[int]]) -> list[
     return list(sets.pop()) if len(sets) == 1 and shown == set(fitted) else []
 
 
-def _paint(grid: np.ndarray, fitted: dict[int, list[int]]) -> np.ndarray:
+def _paint(grid: np.ndarray, rays: list[np.ndarray], fitted: dict[int, list[int]]) -> np.ndarray:
+    """The grid with its rays (`_all_rays`) of each fitted colour painted in that colour's directions."""
     out = grid.copy()
-    for d in range(len(DIRECTIONS)):
+    for d, ray in enumerate(rays):
         users = [colour for colour, ds in fitted.items() if d in ds]
         if not users:
             continue
-        ray = _rays(grid, d)
         paint = (out == BG) & np.isin(ray, users)
         out[paint] = ray[paint]
     return out
@@ -105,8 +115,9 @@ def rays_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     """(text, apply) when each output is its state plus rays of the fitted colours and directions."""
     if not all(_may_add_rays(s, o) for s, o in zip(states, outputs)):
         return None
-    fitted = _directions(states, outputs)
-    if not fitted or not all(np.array_equal(_paint(s, fitted), o) for s, o in zip(states, outputs)):
+    rays = [_all_rays(s) for s in states]
+    fitted = _directions(states, rays, outputs)
+    if not fitted or not all(np.array_equal(_paint(s, r, fitted), o) for s, r, o in zip(states, rays, outputs)):
         return None
 
     common = _common(states, fitted)
@@ -115,7 +126,7 @@ def rays_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
         if int(grid.max()) >= 10:
             return None
         colours = (int(c) for c in np.unique(grid) if c != BG)
-        return _paint(grid, {c: fitted.get(c, common) for c in colours})
+        return _paint(grid, _all_rays(grid), {c: fitted.get(c, common) for c in colours})
     text = "rays_by_colour{" + ";".join(f"{c}:{','.join(_NAMES[d] for d in ds)}"
                                         for c, ds in sorted(fitted.items())) + "}"
     return text, apply
