@@ -83,6 +83,17 @@ def test_prompt_conditions_the_output_with_gradient():
     assert prompt.grad is not None and prompt.grad.abs().sum() > 0
 
 
+def test_a_prompt_blind_agent_ignores_the_prompt_in_both_passes():
+    agent = tiny(reads_prompt=False)
+    inputs, mask = grids(4, 4, batch=1)
+    first, second = torch.randn(1, P), torch.randn(1, P)
+    with torch.no_grad():
+        assert torch.equal(agent(inputs, mask, first).cell_logits, agent(inputs, mask, second).cell_logits)
+        assert torch.equal(agent.backward_beliefs(inputs, mask, first), agent.backward_beliefs(inputs, mask, second))
+    with pytest.raises(ValueError, match="reads_prompt"):
+        build_agent(AgentConfig(reads_prompt="no"))
+
+
 def test_weights_are_tied_across_steps():
     counts = {steps: sum(p.numel() for p in tiny(steps=steps).parameters()) for steps in (1, 4, 9)}
     assert len(set(counts.values())) == 1, counts

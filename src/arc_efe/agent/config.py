@@ -15,6 +15,9 @@ class AgentConfig:
     (half the heads attend along the cell's row, half along its column, content scores plus learned
     per-line pointer logits), which can move content to any position, e.g. for flips; "pool"
     broadcasts row and column means back (cheaper, cannot route content).
+
+    `reads_prompt` False makes a prompt-blind baseline: the agent gets a zero prompt wherever it is
+    called, so training it with the same data and schedule measures what the encoder's prompt adds.
     """
 
     channels: int = 64
@@ -25,6 +28,7 @@ class AgentConfig:
     kernel_size: int = 3
     mlp_ratio: int = 2
     mixing: str = "attention"
+    reads_prompt: bool = True
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -34,6 +38,8 @@ class AgentConfig:
                 raise ValueError(f"AgentConfig.{name} must be a positive int, got {value!r}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"AgentConfig.kernel_size must be odd and positive, got {self.kernel_size}")
+        if not isinstance(self.reads_prompt, bool):
+            raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:
             raise ValueError(f"AgentConfig.mixing must be one of {MIXING_KINDS}, got {self.mixing!r}")
         if self.mixing == "attention" and (self.heads % 2 or self.channels % self.heads):

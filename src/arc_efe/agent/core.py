@@ -71,9 +71,10 @@ class GridAgent(nn.Module):
     """Recurrent grid agent; see the module docstring. Parameter count does not depend on `steps`."""
 
     def __init__(self, channels: int, prompt_dim: int, steps: int, blocks_per_step: int, heads: int,
-                 kernel_size: int, mlp_ratio: int, mixing: str):
+                 kernel_size: int, mlp_ratio: int, mixing: str, reads_prompt: bool = True):
         super().__init__()
         self.prompt_dim = prompt_dim
+        self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
         self.steps = steps
         self.embed = GridEmbedding(channels)
         self.film = PromptFiLM(prompt_dim, channels, blocks_per_step)
@@ -94,7 +95,7 @@ class GridAgent(nn.Module):
         self._check_inputs("inputs", inputs, input_mask, prompt)
         canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
-        film = self.film(prompt)
+        film = self._film(prompt)
         in_size = grid_size(input_mask)
         known = out_size is not None
         if known and out_size.shape != in_size.shape:
@@ -125,13 +126,17 @@ class GridAgent(nn.Module):
         size = grid_size(goal_mask)
         injection = injection + self.embed.output_guess(goal, goal_mask, size, size)
         region = active_region(size, goal.shape[-1])
-        film = self.film(prompt)
+        film = self._film(prompt)
         h = torch.zeros_like(injection)
         beliefs = []
         for _ in range(self._steps(steps)):
             h = self._core(h + injection, film, region)
             beliefs.append(self.heads.beliefs(h))
         return torch.stack(beliefs[::-1], dim=1)  # [B, T, S, S, 10]
+
+    def _film(self, prompt: torch.Tensor) -> torch.Tensor:
+        """FiLM of the prompt, or of a zero prompt for a prompt-blind agent (its FiLM is then its bias)."""
+        return self.film(prompt if self.reads_prompt else torch.zeros_like(prompt))
 
     def _core(self, x: torch.Tensor, film: torch.Tensor, region: Region) -> torch.Tensor:
         """One planning step: every block, each with its own FiLM slice. x [B, S, S, C]."""
@@ -171,4 +176,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         kernel_size=cfg.kernel_size,
         mlp_ratio=cfg.mlp_ratio,
         mixing=cfg.mixing,
+        reads_prompt=cfg.reads_prompt,
     )
