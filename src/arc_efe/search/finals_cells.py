@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from arc_efe.search.grids import grid_key
 from arc_efe.search.objects import grid_cells, separator_lines
 from arc_efe.search.prims_geometry import VIEWS
 
@@ -28,15 +29,28 @@ def _cells(grid: np.ndarray) -> list[tuple[slice, slice]] | None:
     return [(slice(o.top, o.top + shape[0]), slice(o.left, o.left + shape[1])) for o in found.objects]
 
 
-def _source(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], windows: list, k: int
-            ) -> tuple[int, str] | None:
-    """The first (source cell, view) whose picture is output cell k on every demo."""
-    for s in range(len(windows[0])):
-        for name, view in VIEWS.items():
-            if all(np.array_equal(view(state[w[s]]), output[w[k]])
-                   for state, output, w in zip(states, outputs, windows)):
-                return s, name
-    return None
+def _layout(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], windows: list
+            ) -> list[tuple[int, str]] | None:
+    """Per output cell, the first (source cell, view) whose picture it is on every demo; None when some
+    cell has none. A demo's pictures (each cell under each view, as keys) are made once, when a match
+    first needs them, not once per output cell: this fit runs on every state of a task with separators."""
+    names = tuple(VIEWS)
+    pictures: dict[int, list[bytes]] = {}
+
+    def of(demo: int) -> list[bytes]:
+        if demo not in pictures:
+            pictures[demo] = [grid_key(view(states[demo][w])) for w in windows[demo] for view in VIEWS.values()]
+        return pictures[demo]
+    layout = []
+    for k in range(len(windows[0])):
+        targets = [grid_key(output[w[k]]) for output, w in zip(outputs, windows)]
+        found = next((i for i, key in enumerate(of(0)) if key == targets[0]
+                      and all(of(d)[i] == targets[d] for d in range(1, len(targets)))), None)
+        if found is None:
+            return None
+        s, v = divmod(found, len(names))
+        layout.append((s, names[v]))
+    return layout
 
 
 def cells_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
@@ -52,12 +66,9 @@ def cells_final(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]
     windows = [_cells(s) for s in states]
     if any(w is None or len(w) != len(windows[0]) for w in windows):
         return None
-    layout = []
-    for k in range(len(windows[0])):
-        found = _source(states, outputs, windows, k)
-        if found is None:
-            return None
-        layout.append(found)
+    layout = _layout(states, outputs, windows)
+    if layout is None:
+        return None
 
     def apply(grid: np.ndarray) -> np.ndarray | None:
         cells = _cells(grid)
