@@ -33,8 +33,9 @@ class Obj:
     @staticmethod
     def make(top: int, left: int, patch: np.ndarray, mask: np.ndarray) -> Obj:
         """An object with its counts computed once (selectors read them many times)."""
-        counts = np.bincount(patch[mask], minlength=256)
-        return Obj(top, left, patch, mask, int(mask.sum()), int(np.argmax(counts)), int((counts > 0).sum()))
+        values = patch[mask]
+        counts = np.bincount(values, minlength=256)
+        return Obj(top, left, patch, mask, values.size, int(counts.argmax()), int(np.count_nonzero(counts)))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -113,16 +114,19 @@ def separator_lines(grid: np.ndarray) -> tuple[int | None, list[int], list[int]]
     best: tuple[tuple[bool, int], int | None, list[int], list[int]] = ((False, 0), None, [], [])
     h, w = grid.shape
     counts = np.bincount(grid.ravel())
-    for colour in np.flatnonzero(counts):
-        if colour == np.argmax(counts):
+    majority = counts.argmax()
+    # each row's (column's) colour where it is all one colour, else -1: only those colours draw lines
+    row_colours = np.where((grid == grid[:, :1]).all(axis=1), grid[:, 0].astype(np.int16), -1)
+    col_colours = np.where((grid == grid[:1]).all(axis=0), grid[0].astype(np.int16), -1)
+    for colour in sorted(set(row_colours.tolist()) | set(col_colours.tolist())):
+        if colour < 0 or colour == majority:
             continue  # lines of the background colour are gaps between shapes, not drawn separators
-        cells = grid == colour
-        rows = [int(r) for r in np.flatnonzero(cells.all(axis=1))]
-        cols = [int(c) for c in np.flatnonzero(cells.all(axis=0))]
-        if not rows and not cols or len(rows) == h or len(cols) == w:
-            continue  # no lines, or the whole grid is this colour along a side: nothing to separate
+        rows = np.flatnonzero(row_colours == colour).tolist()
+        cols = np.flatnonzero(col_colours == colour).tolist()
+        if len(rows) == h or len(cols) == w:
+            continue  # the whole grid is this colour along a side: nothing to separate
         on_lines = len(rows) * w + len(cols) * h - len(rows) * len(cols)
-        score = (int(cells.sum()) == on_lines, on_lines)
+        score = (int(counts[colour]) == on_lines, on_lines)
         if score > best[0]:
             best = (score, int(colour), rows, cols)
     return best[1], best[2], best[3]
