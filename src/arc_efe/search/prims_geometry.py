@@ -70,16 +70,26 @@ def _period(grid: np.ndarray, limit: int = 10) -> tuple[int, int, np.ndarray] | 
     h, w = grid.shape
     rows, cols = np.nonzero(grid != BG)
     values = grid[rows, cols]
+    # A (pr, pc) period holds only where the rows alone repeat every pr (the columns kept whole) and the
+    # columns alone every pc: each half is checked once, which rules out most pairs of a grid without one.
+    rows_repeat = {pr: _tile_of(rows % pr, cols, values, (pr, w)) is not None for pr in range(1, min(limit, h) + 1)}
+    cols_repeat = {pc: _tile_of(rows, cols % pc, values, (h, pc)) is not None for pc in range(1, min(limit, w) + 1)}
     for area in range(1, limit * limit + 1):
         for pr in range(1, min(limit, h) + 1):
             pc = area // pr
-            if area % pr or pc > min(limit, w) or (pr == h and pc == w):
+            if area % pr or pc > min(limit, w) or (pr == h and pc == w) or not (rows_repeat[pr] and cols_repeat[pc]):
                 continue
-            tile_ = np.zeros((pr, pc), dtype=np.uint8)
-            tile_[rows % pr, cols % pc] = values
-            if np.array_equal(tile_[rows % pr, cols % pc], values):
+            tile_ = _tile_of(rows % pr, cols % pc, values, (pr, pc))
+            if tile_ is not None:
                 return pr, pc, tile_
     return None
+
+
+def _tile_of(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    """The tile of `shape` holding each value at its (row, col), when the values that share a place agree."""
+    tile_ = np.zeros(shape, dtype=np.uint8)
+    tile_[rows, cols] = values
+    return tile_ if np.array_equal(tile_[rows, cols], values) else None
 
 
 def repair_periodic(grid: np.ndarray) -> np.ndarray | None:
