@@ -13,20 +13,21 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from arc_efe.search.grids import grid_key
-from arc_efe.search.objects import grid_cells, separator_lines
+from arc_efe.search.objects import cell_boxes, separator_lines
 from arc_efe.search.prims_geometry import VIEWS
 
 
 def _cells(grid: np.ndarray) -> list[tuple[slice, slice]] | None:
-    """The windows of the cells between separator lines, in reading order; None without lines or when the
-    cells differ in shape."""
-    found = grid_cells(grid)
-    if found is None:
+    """The windows of the cells between separator lines, in reading order; None without lines, with
+    fewer than two cells, or when the cells differ in shape."""
+    boxes = cell_boxes(grid)
+    if boxes is None or len(boxes) < 2:
         return None
-    shape = found.objects[0].shape
-    if any(o.shape != shape for o in found.objects):
+    shapes = {(bottom - top, right - left) for top, bottom, left, right in boxes}
+    if len(shapes) > 1:
         return None
-    return [(slice(o.top, o.top + shape[0]), slice(o.left, o.left + shape[1])) for o in found.objects]
+    (h, w), = shapes
+    return [(slice(top, top + h), slice(left, left + w)) for top, _, left, _ in boxes]
 
 
 def _layout(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], windows: list

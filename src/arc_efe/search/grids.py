@@ -87,11 +87,11 @@ def clear_caches() -> None:
 def memo_by_grid(fn):
     """Cache `fn(grid, *args)` by the grid's bytes: several primitives share one analysis of a grid
     (separator lines, components). The cache empties itself when full rather than tracking use."""
-    cache: dict[tuple, object] = {}
+    cache: dict[tuple | bytes, object] = {}
     _CACHES.append(cache)
 
     def wrapper(grid: np.ndarray, *args):
-        key = (grid_key(grid), *args)
+        key = (grid_key(grid), *args) if args else grid_key(grid)  # most callers pass the grid alone
         if key not in cache:
             if len(cache) >= 4096:
                 cache.clear()

@@ -142,16 +142,26 @@ def _spans(lines: list[int], length: int) -> list[tuple[int, int]]:
     return spans
 
 
-def grid_cells(grid: np.ndarray) -> ObjectSet | None:
-    """The rectangles between separator lines (each a full patch, mask all True); None without lines."""
+def cell_boxes(grid: np.ndarray) -> list[tuple[int, int, int, int]] | None:
+    """(top, bottom, left, right), bottom/right exclusive, of the rectangles between separator lines in
+    reading order; None without lines. What `grid_cells` cuts, without making objects (the cells final
+    asks this of every state it fits)."""
     colour, rows, cols = separator_lines(grid)
     if colour is None:
         return None
+    return [(top, bottom, left, right) for top, bottom in _spans(rows, grid.shape[0])
+            for left, right in _spans(cols, grid.shape[1])]
+
+
+def grid_cells(grid: np.ndarray) -> ObjectSet | None:
+    """The rectangles between separator lines (each a full patch, mask all True); None without lines."""
+    boxes = cell_boxes(grid)
+    if boxes is None:
+        return None
     objs = []
-    for top, bottom in _spans(rows, grid.shape[0]):
-        for left, right in _spans(cols, grid.shape[1]):
-            patch = np.ascontiguousarray(grid[top:bottom, left:right])
-            objs.append(Obj.make(top, left, patch, np.ones(patch.shape, dtype=bool)))
+    for top, bottom, left, right in boxes:
+        patch = np.ascontiguousarray(grid[top:bottom, left:right])
+        objs.append(Obj.make(top, left, patch, np.ones(patch.shape, dtype=bool)))
     return ObjectSet(grid, tuple(objs)) if len(objs) >= 2 else None
 
 

@@ -14,9 +14,14 @@ if len(BY_NAME) != len(PRIMITIVES):
     raise RuntimeError("two search primitives share a name")
 
 
+_TAKING: dict[str, tuple[Primitive, ...]] = {kind: tuple(p for p in PRIMITIVES if p.arg == kind)
+                                            for kind in (GRID, OBJECTS)}
+
+
 def taking(kind: str) -> tuple[Primitive, ...]:
-    """The primitives whose argument is of type `kind` (GRID or OBJECTS), in enumeration order."""
-    return tuple(p for p in PRIMITIVES if p.arg == kind)
+    """The primitives whose argument is of type `kind` (GRID or OBJECTS), in enumeration order (the
+    search asks once per state: the tuples are built once)."""
+    return _TAKING[kind]
 
 
 __all__ = ["BY_NAME", "GRID", "OBJECTS", "PRIMITIVES", "taking"]
