@@ -40,6 +40,14 @@ def grid_key(grid: np.ndarray) -> bytes:
     return bytes((h, w)) + grid.tobytes()
 
 
+def framed(grid: np.ndarray, value: int | bool) -> np.ndarray:
+    """`grid` inside a one-cell frame of `value`: np.pad(grid, 1, constant_values=value) without its call
+    overhead (several primitives frame every grid they see)."""
+    out = np.full((grid.shape[0] + 2, grid.shape[1] + 2), value, dtype=grid.dtype)
+    out[1:-1, 1:-1] = grid
+    return out
+
+
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right), bottom/right exclusive, of the True cells; None when there are none."""
     rows = np.flatnonzero(mask.any(axis=1))

@@ -69,7 +69,7 @@ def _from_labels(grid: np.ndarray, labels: np.ndarray, count: int) -> list[Obj]:
         if window is None:
             continue
         mask = labels[window] == index
-        patch = np.where(mask, grid[window], BG).astype(np.uint8)
+        patch = np.where(mask, grid[window], BG).astype(np.uint8, copy=False)
         objs.append(Obj.make(window[0].start, window[1].start, patch, mask))
     return objs
 

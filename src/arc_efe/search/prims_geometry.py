@@ -10,7 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, MAX_SIDE, bbox, fits, majority_colour, memo_by_grid, minority_colour
+from arc_efe.search.grids import BG, MAX_SIDE, bbox, fits, framed, majority_colour, memo_by_grid, minority_colour
 
 
 def _checked(grid: np.ndarray) -> np.ndarray | None:
@@ -352,13 +352,14 @@ def trim_border(grid: np.ndarray) -> np.ndarray | None:
 
 def add_border(grid: np.ndarray) -> np.ndarray | None:
     """A one-cell frame of mark value 10 (the final colour map names its colour)."""
-    return _checked(np.pad(grid, 1, constant_values=10))
+    return _checked(framed(grid, 10))
 
 
 def pad_edges(grid: np.ndarray) -> np.ndarray | None:
     """One more cell on every side copying the edge next to it; the corners background."""
-    out = np.pad(grid, 1, mode="edge")
-    out[[0, 0, -1, -1], [0, -1, 0, -1]] = BG
+    out = framed(grid, BG)  # the corners stay background
+    out[0, 1:-1], out[-1, 1:-1] = grid[0], grid[-1]
+    out[1:-1, 0], out[1:-1, -1] = grid[:, 0], grid[:, -1]
     return _checked(out)
 
 

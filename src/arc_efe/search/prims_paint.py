@@ -11,7 +11,7 @@ import numpy as np
 from scipy import ndimage
 
 from arc_efe.search.dsl import grid_ops
-from arc_efe.search.grids import BG, HOLE, MARK, bbox, fits, majority_colour, memo_by_grid, minority_colour
+from arc_efe.search.grids import BG, HOLE, MARK, bbox, fits, framed, majority_colour, memo_by_grid, minority_colour
 from arc_efe.search.objects import components, separator_lines
 
 _FOUR = ndimage.generate_binary_structure(2, 1)
@@ -57,7 +57,7 @@ def fill_enclosed(diagonal: bool):
 
 def _interior(grid: np.ndarray) -> np.ndarray:
     """Non-background cells whose four neighbours are non-background (the border counts as background)."""
-    solid = np.pad(grid != BG, 1)
+    solid = framed(grid != BG, False)
     return solid[1:-1, 1:-1] & solid[:-2, 1:-1] & solid[2:, 1:-1] & solid[1:-1, :-2] & solid[1:-1, 2:]
 
 
