@@ -10,7 +10,10 @@ their test outputs removed). The sample is the one `bench/solve_rate.py --limit 
 By default the search stops after the first depth that verified a program (SearchConfig's default), so
 `mean_s` is the time it needs; `--past-first-hit` spends the whole budget looking for longer programs.
 
-Last line: `solved=... tasks=... task_score=... mean_s=... max_s=... budget=... depth=...`.
+`--max-evaluated N` also stops each search after N programs tried, the same work on any machine: with a budget
+long enough that the cap stops it, `cpu_s` (CPU seconds, summed) compares two versions of the code.
+
+Last line: `solved=... tasks=... task_score=... mean_s=... max_s=... cpu_s=... budget=... depth=... max_evaluated=...`.
 """
 
 from __future__ import annotations
@@ -62,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--depth", type=int, default=SearchConfig.max_depth, help="primitives per program, at most")
     p.add_argument("--past-first-hit", action="store_true",
                    help="search deeper after the first depth that found programs (uses the whole budget)")
+    p.add_argument("--max-evaluated", type=int, help="also stop each search after this many programs tried: the "
+                   "same work on any machine, so CPU seconds (cpu_s) compare code versions; give a budget long "
+                   "enough that the cap, not the clock, stops it")
     p.add_argument("--out", help="write one JSON line per task (id, right, seconds, first_found_s, programs) here")
     p.add_argument("--quick", action="store_true", help="3 tasks at 0.5 s (smoke test)")
     args = p.parse_args(argv)
@@ -83,34 +89,36 @@ def main(argv: list[str] | None = None) -> int:
     if not all(t.has_test_outputs for t in tasks):
         print(f"error: some tasks in {args.tasks} have no test outputs", file=sys.stderr)
         return 1
-    cfg = SearchConfig(max_depth=args.depth, past_first_hit=args.past_first_hit)
+    cfg = SearchConfig(max_depth=args.depth, past_first_hit=args.past_first_hit, max_evaluated=args.max_evaluated)
     print(f"{len(tasks)} tasks from {args.tasks} (seed {args.seed}), {args.budget:g} s each, depth {args.depth}",
           flush=True)
     rows = []
     out = open(args.out, "w") if args.out else None
     try:
         for task, blind in zip(tasks, without_test_outputs(tasks)):
-            start = time.monotonic()
+            start, cpu_start = time.monotonic(), time.process_time()
             result = search_task(blind, start + args.budget, cfg)
-            seconds = time.monotonic() - start
+            seconds, cpu = time.monotonic() - start, time.process_time() - cpu_start
             right = score(task, result)
-            rows.append((right, seconds))
+            rows.append((right, seconds, cpu))
             mark = "ok " if all(right) else "   "
             print(f"{mark}{task.id} {sum(right)}/{len(right)} {seconds:5.2f}s "
                   f"{result.programs[0][0] if result.programs else '-'}", flush=True)
             if out:
                 out.write(json.dumps({"id": task.id, "right": right, "seconds": round(seconds, 3),
-                                      "evaluated": result.evaluated, "depth_done": result.depth_done,
+                                      "cpu_s": round(cpu, 3), "evaluated": result.evaluated,
+                                      "depth_done": result.depth_done,
                                       "first_found_s": result.first_found_s,
                                       "programs": [text for text, _ in result.programs]}) + "\n")
     finally:
         if out:
             out.close()
-    seconds = [s for _, s in rows]
-    print(summary_line({"solved": sum(all(r) for r, _ in rows), "tasks": len(rows),
-                        "task_score": float(np.mean([sum(r) / len(r) for r, _ in rows])),
-                        "mean_s": float(np.mean(seconds)), "max_s": max(seconds), "budget": args.budget,
-                        "depth": args.depth}))
+    seconds = [s for _, s, _ in rows]
+    print(summary_line({"solved": sum(all(r) for r, _, _ in rows), "tasks": len(rows),
+                        "task_score": float(np.mean([sum(r) / len(r) for r, _, _ in rows])),
+                        "mean_s": float(np.mean(seconds)), "max_s": max(seconds),
+                        "cpu_s": float(sum(c for _, _, c in rows)), "budget": args.budget, "depth": args.depth,
+                        "max_evaluated": args.max_evaluated or "none"}))
     return 0
 
 

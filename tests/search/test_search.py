@@ -120,6 +120,20 @@ def test_stops_after_the_first_depth_with_programs():
 def test_config_is_validated():
     with pytest.raises(ValueError):
         SearchConfig(max_depth=0).validate()
+    with pytest.raises(ValueError, match="max_evaluated"):
+        SearchConfig(max_evaluated=0).validate()
+
+
+def test_a_cap_on_programs_tried_stops_the_search_with_the_same_result_every_time():
+    """The cap is work, not time: the same programs tried, the same state, however slow the machine."""
+    rng = np.random.default_rng(0)
+    demos = [(rng.integers(0, 10, (12, 12)).tolist(), rng.integers(0, 10, (7, 5)).tolist()) for _ in range(3)]
+    task = task_of(demos, [rng.integers(0, 10, (12, 12)).tolist()])
+    cfg = SearchConfig(max_evaluated=500)
+    first, second = (search_task(task, time.monotonic() + 60, cfg) for _ in range(2))
+    assert first.timed_out and second.timed_out
+    assert first.evaluated == second.evaluated == 501  # the 501st is where it stopped
+    assert first.depth_done == second.depth_done and first.seconds < 60
 
 
 def test_imports_no_torch_and_no_later_stage():

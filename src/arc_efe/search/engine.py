@@ -37,12 +37,17 @@ class SearchConfig:
     max_programs: int = 4  # stop once this many programs with distinct test predictions are verified
     max_states: int = 30_000  # stored states per depth, and remembered leaves (a memory guard)
     past_first_hit: bool = False  # go deeper after a depth that found programs (longer programs, more time)
+    # Stop after this many programs tried (None: no cap). A cap, unlike the clock, gives the same result on
+    # any machine under any load: speed changes are measured as CPU time for the same work.
+    max_evaluated: int | None = None
 
     def validate(self) -> None:
         if not 1 <= self.max_depth <= 4:
             raise ValueError(f"max_depth must be 1..4, got {self.max_depth}")
         if self.max_programs < 1 or self.max_states < 1:
             raise ValueError("max_programs and max_states must be >= 1")
+        if self.max_evaluated is not None and self.max_evaluated < 1:
+            raise ValueError(f"max_evaluated must be >= 1 or None, got {self.max_evaluated}")
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class SearchResult:
     programs: list[tuple[str, int]] = field(default_factory=list)
     evaluated: int = 0
     depth_done: int = 0
-    timed_out: bool = False
+    timed_out: bool = False  # stopped before finishing: at the deadline, or at `max_evaluated`
     seconds: float = 0.0
     # when the first program was recorded (seconds after the start): `seconds` is when the search stopped,
     # which after a hit is the end of that depth or the deadline
@@ -118,6 +123,7 @@ class _Search:
         self.first_found_at: float | None = None  # time.monotonic() when the first program was recorded
         self.changes = not any(np.array_equal(p.input, p.output) for p in task.train)
         self.cfg = cfg
+        self.cap = cfg.max_evaluated
         # per distinct test prediction: (program text, length, predictions, composed); a composition ranks
         # after a single program of its length
         self.found: dict[bytes, tuple[str, int, tuple[np.ndarray, ...], bool]] = {}
@@ -136,6 +142,8 @@ class _Search:
 
     def _tick(self) -> None:
         self.evaluated += 1
+        if self.cap is not None and self.evaluated > self.cap:
+            raise _Deadline
         self._clock()
 
     def _clock(self) -> None:
