@@ -23,6 +23,11 @@ For (d) the full solver also runs at `--solve-budget` s per task (0 skips it).
 
     python bench/prior.py [--checkpoint RUN_DIR] [--limit-generated 100] [--solve-budget 20 --workers 2]
 
+`--baseline RUN` measures a second checkpoint on the same tasks (give it one trained on the same data, such as
+a prompt-blind copy, `model.agent.reads_prompt=false`): its own-prompt accuracy and this model's gap over it,
+per set (`baseline_own_<set>`, `gap_<set>`) and per family with `--per-family`. The gap is what the
+checkpoint's prompt adds over the baseline's.
+
 Last line: `plain_solve_generated=... swap_drop_generated=... ... plain_solve_eval=... swap_drop_eval=...
 solve_eval_20s=...` (a set that cannot be measured reads n/a).
 """
@@ -170,16 +175,24 @@ def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device
     return usable, own_acc / counts, other_acc / counts
 
 
-def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device) -> list[str]:
+def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
+               baseline: ArcSystem | None = None) -> list[str]:
     """One line per generator family of a generated set: tasks, own-prompt leave-one-out cell accuracy and the
-    swap drop, lowest accuracy first (where the prior fails)."""
+    swap drop, lowest accuracy first (where the prior fails); with a `baseline` model, its own-prompt accuracy
+    on the same rows and the gap (this model's minus the baseline's)."""
     usable, own, other = swap_per_task(system, task_set.tasks, device)
+    base = swap_per_task(baseline, task_set.tasks, device)[1] if baseline is not None else None
     by_family: dict[str, list[int]] = {}
     for j, task in enumerate(usable):
         by_family.setdefault(task.id.split("-")[1], []).append(j)
-    rows = sorted((float(own[js].mean()), float((own[js] - other[js]).mean()), name, len(js))
-                  for name, js in by_family.items())
-    return [f"  {task_set.name} {name:<24} tasks={n:<3} own={acc:.3f} drop={drop:+.3f}" for acc, drop, name, n in rows]
+    lines = []
+    for acc, drop, name, js in sorted((float(own[js].mean()), float((own[js] - other[js]).mean()), name, js)
+                                      for name, js in by_family.items()):
+        line = f"  {task_set.name} {name:<24} tasks={len(js):<3} own={acc:.3f} drop={drop:+.3f}"
+        if base is not None:
+            line += f" baseline={base[js].mean():.3f} gap={acc - base[js].mean():+.3f}"
+        lines.append(line)
+    return lines
 
 
 def measure(system: ArcSystem, task_set: TaskSet, device: torch.device) -> dict[str, float | str]:
@@ -216,6 +229,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, or OMP_NUM_THREADS)")
     p.add_argument("--out", help="keep the solver's outputs here (rerunning resumes); default: temporary")
     p.add_argument("--per-family", action="store_true", help="also a line per generator family of (a) and (b)")
+    p.add_argument("--baseline", help="a second checkpoint (e.g. trained with model.agent.reads_prompt=false) measured "
+                   "on the same tasks: its own-prompt accuracy and the gap per set (and per family with --per-family)")
     p.add_argument("--quick", action="store_true", help=f"{QUICK_TASKS} tasks per set (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
@@ -282,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     print(machine_line(), flush=True)
     checkpoint = resolve_checkpoint(args.checkpoint).resolve() if args.checkpoint else default_model()[0]
     system, config = ArcSystem.load(checkpoint, args.device)
+    baseline = ArcSystem.load(resolve_checkpoint(args.baseline).resolve(), args.device)[0] if args.baseline else None
     device = torch.device(args.device)
     data = from_dict(DataConfig, config.get("data", {}), "data")
     provenance = load_provenance(checkpoint)
@@ -298,8 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         row = measure(system, task_set, device)
         print_set(task_set, row)
         summary.update({f"{key}_{task_set.name}": value for key, value in row.items()})
+        if baseline is not None and isinstance(row["swap_own"], float):
+            base_own = swap_accuracy(baseline, task_set.tasks, device)[0]
+            gap = row["swap_own"] - base_own
+            summary.update({f"baseline_own_{task_set.name}": base_own, f"gap_{task_set.name}": gap})
+            print(f"{'':>10} baseline own {base_own:.4f}, gap {gap:+.4f}", flush=True)
         if args.per_family and task_set.families and len(task_set.tasks) >= 2:
-            print("\n".join(per_family(system, task_set, device)), flush=True)
+            print("\n".join(per_family(system, task_set, device, baseline)), flush=True)
     summary["eval_contaminated"] = len(dirty)
     if args.solve_budget > 0:
         with tempfile.TemporaryDirectory() as tmp:

@@ -82,3 +82,21 @@ def test_per_family_lines_cover_each_family_lowest_accuracy_first(prior):
     assert accs == sorted(accs) and all(0 <= x <= 1 for x in accs)
     counts = sum(int(line.split("tasks=")[1].split()[0]) for line in lines)
     assert counts == sum(len(t.train) >= 2 for t in a.tasks)
+
+
+def test_a_baseline_is_measured_on_the_same_rows(prior, capsys):
+    """The shipped model as its own baseline: every gap is exactly 0, and each per-family line carries one."""
+    from arc_efe.system import ArcSystem
+    checkpoint = str(default_model()[0])
+    assert prior.main(["--quick", "--solve-budget", "0", "--baseline", checkpoint]) == 0
+    s = sys.modules["common"].parse_summary(capsys.readouterr().out.strip().splitlines()[-1])
+    for name in SETS:
+        assert float(s[f"baseline_own_{name}"]) == pytest.approx(float(s[f"swap_own_{name}"]), abs=1e-6), name
+        assert float(s[f"gap_{name}"]) == pytest.approx(0.0, abs=1e-6), name
+    system, _ = ArcSystem.load(default_model()[0], "cpu")
+    blind, _ = ArcSystem.load(default_model()[0], "cpu")
+    blind.agent.reads_prompt = False  # a different baseline: the gap is own minus its accuracy, per family
+    a, _ = prior.gen_sets(DataConfig(train=["gen:colour_map"]), 4, None)
+    [line] = prior.per_family(system, a, torch.device("cpu"), blind)
+    own, base, gap = (float(line.split(f"{k}=")[1].split()[0]) for k in ("own", "baseline", "gap"))
+    assert gap == pytest.approx(own - base, abs=2e-3) and base != own
