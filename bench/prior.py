@@ -176,12 +176,12 @@ def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device
 
 
 def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
-               baseline: ArcSystem | None = None) -> list[str]:
+               base: np.ndarray | None = None) -> list[str]:
     """One line per generator family of a generated set: tasks, own-prompt leave-one-out cell accuracy and the
-    swap drop, lowest accuracy first (where the prior fails); with a `baseline` model, its own-prompt accuracy
-    on the same rows and the gap (this model's minus the baseline's)."""
+    swap drop, lowest accuracy first (where the prior fails); with `base`, a baseline model's per-task
+    own-prompt accuracy on the same rows (`swap_per_task`'s), its family mean and the gap (this model's minus
+    the baseline's)."""
     usable, own, other = swap_per_task(system, task_set.tasks, device)
-    base = swap_per_task(baseline, task_set.tasks, device)[1] if baseline is not None else None
     by_family: dict[str, list[int]] = {}
     for j, task in enumerate(usable):
         by_family.setdefault(task.id.split("-")[1], []).append(j)
@@ -314,13 +314,15 @@ def main(argv: list[str] | None = None) -> int:
         row = measure(system, task_set, device)
         print_set(task_set, row)
         summary.update({f"{key}_{task_set.name}": value for key, value in row.items()})
+        base = None  # the baseline's per-task own-prompt accuracy, measured once for the set and its families
         if baseline is not None and isinstance(row["swap_own"], float):
-            base_own = swap_accuracy(baseline, task_set.tasks, device)[0]
+            base = swap_per_task(baseline, task_set.tasks, device)[1]
+            base_own = float(np.mean(base))
             gap = row["swap_own"] - base_own
             summary.update({f"baseline_own_{task_set.name}": base_own, f"gap_{task_set.name}": gap})
             print(f"{'':>10} baseline own {base_own:.4f}, gap {gap:+.4f}", flush=True)
         if args.per_family and task_set.families and len(task_set.tasks) >= 2:
-            print("\n".join(per_family(system, task_set, device, baseline)), flush=True)
+            print("\n".join(per_family(system, task_set, device, base)), flush=True)
     summary["eval_contaminated"] = len(dirty)
     if args.solve_budget > 0:
         with tempfile.TemporaryDirectory() as tmp:

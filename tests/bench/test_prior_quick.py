@@ -97,6 +97,7 @@ def test_a_baseline_is_measured_on_the_same_rows(prior, capsys):
     blind, _ = ArcSystem.load(default_model()[0], "cpu")
     blind.agent.reads_prompt = False  # a different baseline: the gap is own minus its accuracy, per family
     a, _ = prior.gen_sets(DataConfig(train=["gen:colour_map"]), 4, None)
-    [line] = prior.per_family(system, a, torch.device("cpu"), blind)
+    cpu = torch.device("cpu")
+    [line] = prior.per_family(system, a, cpu, prior.swap_per_task(blind, a.tasks, cpu)[1])
     own, base, gap = (float(line.split(f"{k}=")[1].split()[0]) for k in ("own", "baseline", "gap"))
     assert gap == pytest.approx(own - base, abs=2e-3) and base != own
