@@ -15,6 +15,8 @@ from arc_efe.data.serialize import (
     pair_to_text,
     pair_to_tokens,
     pairs_to_tokens,
+    sections_to_tokens,
+    token_coordinates,
 )
 
 
@@ -106,3 +108,23 @@ def test_task_tokens_round_trip(task_pairs):
     assert len(back) == len(task_pairs)
     for a, b in zip(back, task_pairs):
         assert_same_pair(a, b)
+
+
+def test_token_coordinates_give_each_cell_its_position_from_both_edges():
+    rng = np.random.default_rng(0)
+    grids = [rng.integers(0, 10, (3, 4)), rng.integers(0, 10, (2, 1))]
+    ids = sections_to_tokens([("input", grids[0]), ("output", grids[1])])
+    coords = token_coordinates(ids)
+    assert coords.shape == (len(ids), 4)
+    assert (coords[[0, 1, -1]] == 0).all()  # BOS, INPUT marker, EOS: no coordinate
+    for start, grid in ((2, grids[0]), (2 + 3 * 5 + 1, grids[1])):
+        h, w = grid.shape
+        for r in range(h):
+            for c in range(w + 1):  # c == w: the row's ROW_END
+                row = coords[start + r * (w + 1) + c]
+                assert ids[start + r * (w + 1) + c] == (grid[r, c] if c < w else ROW_END)
+                assert tuple(row[:3]) == (r + 1, c + 1, h - r)
+                assert row[3] == (w - c if c < w else 0)
+    # A block of rows on its own (a split pair's piece) counts from its own first row.
+    piece = sections_to_tokens([("input", grids[0])])[2:-1]
+    assert (token_coordinates(piece)[:, :2] == coords[2 : 2 + 15, :2]).all()

@@ -126,8 +126,29 @@ def test_unsplittable_row_and_empty_context_raise():
         (dict(hidden_size=30, num_heads=4), "hidden_size"),
         (dict(max_tokens=0), "max_tokens"),
         (dict(batch_tokens=100, max_tokens=200), "batch_tokens"),
+        (dict(grid_coordinates=True, llm="some/model"), "grid_coordinates"),
     ],
 )
 def test_config_validation_names_the_field(change, field):
     with pytest.raises(ValueError, match=field):
         build_encoder(EncoderConfig(**{**TINY, **change}))
+
+
+def test_grid_coordinates_add_to_the_token_embeddings_and_train(contexts):
+    """With the coordinate table zeroed the encoder is the plain one (same LLM weights, the inputs_embeds path
+    equals the input_ids path); with it, prompts change and the table gets gradients in the always-trained
+    group. Without the option there is no table, so old checkpoints load unchanged."""
+    plain = build_encoder(EncoderConfig(**TINY))
+    assert plain.coordinates is None and "coordinates.weight" not in plain.state_dict()
+    coords = build_encoder(EncoderConfig(**TINY, grid_coordinates=True))
+    assert coords.load_state_dict(plain.state_dict(), strict=False).missing_keys == ["coordinates.weight"]
+    with torch.no_grad():
+        table = coords.coordinates.weight.clone()
+        coords.coordinates.weight.zero_()
+    torch.testing.assert_close(coords(contexts), plain(contexts), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        coords.coordinates.weight.copy_(table)
+    assert not torch.allclose(coords(contexts), plain(contexts), atol=1e-3)
+    coords(contexts).sum().backward()
+    assert coords.coordinates.weight.grad.abs().sum() > 0
+    assert any(p is coords.coordinates.weight for p in coords.projection_parameters())  # trained in every mode

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from arc_efe.data.grid import NUM_COLORS
+from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 from arc_efe.data.task import Pair
 
 ROW_END = NUM_COLORS
@@ -95,3 +95,36 @@ def pairs_to_tokens(pairs: Sequence[Pair]) -> list[int]:
         tokens.extend(pair_to_tokens(pair)[1:-1])
     tokens.append(EOS)
     return tokens
+
+
+# Coordinate index of a token that is not a grid cell or row end (markers, BOS, EOS, PAD, PAIR_SEP).
+NO_COORDINATE = 0
+COORDINATES = MAX_SIZE + 2  # 0 = none, 1 + k = coordinate k for k in 0..MAX_SIZE (a row end sits at column W)
+
+
+def token_coordinates(ids: Sequence[int]) -> np.ndarray:
+    """Per token of a built-in token sequence, [L, 4] coordinate indices (row, column, rows from the bottom,
+    columns from the right), each 1 + the coordinate, or NO_COORDINATE off the grids.
+
+    Worked out from the ids alone, so it serves a whole pair or any piece of one: a grid's rows run from its
+    marker (or the sequence start, for a block of rows) to the next marker, PAIR_SEP or EOS. Coordinates
+    measured from the far edges let attention pair a cell with its mirror image, which plain row and column
+    indices cannot do without knowing the grid's size."""
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.zeros((len(ids), 4), dtype=np.int64)
+    is_cell = ids < NUM_COLORS
+    is_end = ids == ROW_END
+    start = 0
+    for stop in [*np.flatnonzero(~(is_cell | is_end)), len(ids)]:
+        block = slice(start, stop)
+        ends = np.flatnonzero(is_end[block]) + start
+        if len(ends):
+            rows = np.cumsum(is_end[block]) - is_end[block]  # row index of each token
+            starts = np.concatenate([[start], ends[:-1] + 1])
+            cols = np.arange(start, stop) - starts[rows]
+            height, width = len(ends), int(ends[0] - start)
+            out[block, 0], out[block, 1] = rows + 1, cols + 1
+            out[block, 2] = np.clip(height - 1 - rows, 0, MAX_SIZE) + 1
+            out[block, 3] = np.clip(width - cols, 0, MAX_SIZE)  # cell at col c -> W - c (1..W); row end -> 0
+        start = stop + 1
+    return out

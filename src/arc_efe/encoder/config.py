@@ -16,6 +16,9 @@ class EncoderConfig:
     frozen = no LLM weight trains. The projection to `prompt_dim` trains in every mode.
     max_tokens: longest sequence the LLM sees; a longer pair is split, never truncated (see task_encoder.py).
     batch_tokens: most padded tokens per LLM call; bounds activation memory on long batches.
+    grid_coordinates: add learned embeddings of each cell token's row and column, counted from both edges
+    (built-in encoder only), so attention can relate a cell to its transformed position in the other grid;
+    the sequence's own 1-D positions cannot say which cells lie in one column or mirror each other.
     """
 
     llm: str | None = None
@@ -33,6 +36,7 @@ class EncoderConfig:
     lora_dropout: float = 0.0
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     split_warn_every: int = 100
+    grid_coordinates: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the field on an impossible setting."""
@@ -55,5 +59,8 @@ class EncoderConfig:
             )
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ValueError(f"encoder.lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.grid_coordinates and self.llm is not None:
+            raise ValueError("encoder.grid_coordinates needs the built-in encoder (llm: null): a pretrained "
+                             "tokenizer's tokens are not one per cell")
         if self.train_mode == "lora" and not self.lora_targets:
             raise ValueError("encoder.lora_targets is empty: LoRA needs at least one module name")

@@ -8,6 +8,10 @@ Long pairs: a pair over `max_tokens` tokens is encoded as two sequences, its inp
 output grid; a grid still over the limit is split into blocks of rows (halving until each fits).
 The pair vector is then the mean over the tokens of all its pieces, so every cell still counts.
 Splits are counted and logged, never silent.
+
+With `grid_coordinates` (built-in tokens only), each token's embedding also gets learned embeddings of its
+row and column, counted from both edges (`token_coordinates`), so the LLM can relate a cell to the cell a
+flip or rotation sends it to; a block of rows counts its rows from its own first row.
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ import torch
 from torch import Tensor, nn
 from transformers import PreTrainedTokenizerBase
 
-from arc_efe.data.serialize import PAD, Section, pair_sections, sections_to_text, sections_to_tokens
+from arc_efe.data.serialize import (
+    COORDINATES,
+    PAD,
+    Section,
+    pair_sections,
+    sections_to_text,
+    sections_to_tokens,
+    token_coordinates,
+)
 from arc_efe.data.task import Pair
 from arc_efe.encoder.config import EncoderConfig
 from arc_efe.encoder.pretrained import apply_train_mode, builtin_llm, load_pretrained
@@ -45,10 +57,17 @@ class TaskEncoder(nn.Module):
         batch_tokens: int,
         tokenizer: PreTrainedTokenizerBase | None = None,
         split_warn_every: int = 100,
+        grid_coordinates: bool = False,
     ) -> None:
         super().__init__()
         self.llm = llm
         self.projection = nn.Linear(hidden_size, prompt_dim)
+        if grid_coordinates and tokenizer is not None:
+            raise ValueError("TaskEncoder: grid_coordinates needs the built-in grid tokens (tokenizer=None)")
+        # One table for the four coordinate kinds (row, column, rows from the bottom, columns from the right).
+        self.coordinates = nn.Embedding(4 * COORDINATES, hidden_size) if grid_coordinates else None
+        if self.coordinates is not None:
+            nn.init.normal_(self.coordinates.weight, std=0.02)
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
@@ -74,7 +93,9 @@ class TaskEncoder(nn.Module):
         return [p for p in self.llm.parameters() if p.requires_grad]
 
     def projection_parameters(self) -> list[nn.Parameter]:
-        return list(self.projection.parameters())
+        """Always trained, at the encoder lr: the projection and the coordinate embeddings, if any."""
+        extra = [] if self.coordinates is None else list(self.coordinates.parameters())
+        return list(self.projection.parameters()) + extra
 
     def _serialise(self, batch: Sequence[Sequence[Section]]) -> list[list[int]]:
         """Token ids per sequence of sections."""
@@ -149,13 +170,24 @@ class TaskEncoder(nn.Module):
                 ids[row, : lengths[i]] = torch.tensor(seqs[i])
                 mask[row, : lengths[i]] = 1
             ids, mask = ids.to(device), mask.to(device)
-            hidden = self.llm(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state  # [b, L, H]
+            hidden = self._hidden(ids, mask, [seqs[i] for i in bucket])  # [b, L, H]
             # Sum in fp32: under bf16 autocast the hidden states are bf16 and long sums lose precision.
             bucket_sums.append((hidden.float() * mask.unsqueeze(-1)).sum(dim=1))  # [b, H]
             order.extend(bucket)
         inverse = torch.argsort(torch.tensor(order, device=device))
         counts = torch.tensor(lengths, dtype=torch.float32, device=device)
         return torch.cat(bucket_sums)[inverse], counts  # [S, H] in sequence order, [S]
+
+    def _hidden(self, ids: Tensor, mask: Tensor, seqs: list[list[int]]) -> Tensor:
+        """Last hidden states [b, L, H] of one padded bucket; with coordinates, fed as embeddings."""
+        if self.coordinates is None:
+            return self.llm(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        coords = torch.zeros((*ids.shape, 4), dtype=torch.long)  # padding: NO_COORDINATE
+        for row, seq in enumerate(seqs):
+            coords[row, : len(seq)] = torch.from_numpy(token_coordinates(seq))
+        kinds = torch.arange(4) * COORDINATES  # each kind's rows of the table
+        embeds = self.llm.get_input_embeddings()(ids) + self.coordinates((coords + kinds).to(ids.device)).sum(dim=2)
+        return self.llm(inputs_embeds=embeds, attention_mask=mask, use_cache=False).last_hidden_state
 
     def forward(self, contexts: list[list[Pair]]) -> Tensor:
         """Prompts [B, prompt_dim] for B tasks, each given as its list of demonstration pairs."""
@@ -194,4 +226,5 @@ def build_encoder(cfg: EncoderConfig) -> TaskEncoder:
         batch_tokens=cfg.batch_tokens,
         tokenizer=tokenizer,
         split_warn_every=cfg.split_warn_every,
+        grid_coordinates=cfg.grid_coordinates,
     )
