@@ -40,6 +40,7 @@ ONE_STEP = [
     "a2fd1cf0", "d4a91cb9",  # two cells joined by a right-angled path
     "ba97ae07",  # the bar underneath brought on top where two bars cross
     "dc433765",  # one cell steps towards the other
+    "d13f3404",  # the grid on a canvas twice its size, each colour's rays fitted down-right
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [

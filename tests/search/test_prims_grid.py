@@ -125,6 +125,9 @@ CASES = [
     # the bar underneath comes on top where two bars cross; no crossing bars: None
     ("swap_crossings", "010/222/010", "010/212/010"), ("swap_crossings", "020/111/020", "020/121/020"),
     ("swap_crossings", "010/111/010", None), ("swap_crossings", "010/220/010", None),
+    # the grid at the top-left of a larger empty canvas; nothing past 30 cells a side
+    ("canvas_2x", "12/30", "1200/3000/0000/0000"), ("canvas_wide", "12", "1200"), ("canvas_tall", "1/2", "1/2/0/0"),
+    ("canvas_2x", "1" * 16, None),
 ]
 
 # Labelling primitives: a box of cells (rows, columns) that take the label 1, the rest left as it is.
