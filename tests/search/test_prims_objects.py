@@ -21,6 +21,8 @@ EXTRACTED = [
     ("parts_lr_2", "1234", [(0, 0, 2), (0, 2, 2)]), ("parts_tb_2", "1/2", [(0, 0, 1), (1, 0, 1)]),
     ("parts_lr_3", "123", [(0, 0, 1), (0, 1, 1), (0, 2, 1)]),
     ("parts_tb_3", "1/2/3", [(0, 0, 1), (1, 0, 1), (2, 0, 1)]),
+    # the background's 4-connected regions: beside, inside and under the shapes (diagonal steps do not join)
+    ("regions_4", "1100/1010/0110", [(0, 2, 4), (1, 1, 1), (2, 0, 1)]),
 ]
 
 
@@ -30,7 +32,9 @@ def test_extractor(name, grid, expected, G):
     assert [(o.top, o.left, o.size) for o in found.objects] == expected
 
 
-@pytest.mark.parametrize(("name", "grid"), [("objects_4", "000"), ("grid_cells", "12/34"), ("parts_lr_2", "123")])
+@pytest.mark.parametrize(("name", "grid"), [("objects_4", "000"), ("grid_cells", "12/34"), ("parts_lr_2", "123"),
+                                           ("regions_4", "12/34"),
+                                           ("regions_4", "/".join(["1010101010", "0101010101"] * 5))])  # 50 regions
 def test_extractor_not_applicable(name, grid, G):
     found = BY_NAME[name].fn(G(grid))
     assert found is None
@@ -96,7 +100,7 @@ def test_consumer(name, extractor, grid, expected, G):
 LABELS = {
     "size_rank": (0, 1, 2), "size_rank_up": (2, 1, 0), "size": (4, 2, 1), "height": (2, 2, 1), "width": (2, 1, 1),
     "border": (1, 0, 1), "shape_count": (1, 1, 1), "holes": (0, 0, 0), "is_largest": (1, 0, 0),
-    "is_smallest": (0, 0, 1), "symmetric": (1, 1, 1), "index": (0, 1, 2),
+    "is_smallest": (0, 0, 1), "symmetric": (1, 1, 1), "index": (0, 1, 2), "size_extremes": (1, 0, 2),
 }
 
 
@@ -140,3 +144,14 @@ def test_every_objects_primitive_has_a_case():
     covered |= {"pieces_code", "label_lower_half"}  # test_pieces_code, test_label_lower_half
     involved = {p.name for p in PRIMITIVES if OBJECTS in (p.arg, p.result)}
     assert involved - covered == set()
+
+
+def test_background_regions_are_labelled_by_size(G):
+    """The background's regions labelled largest 1, smallest 2, the others 0; the shapes are left alone."""
+    grid = G("0100/0111/1000/0100")  # regions of sizes 2 (top right), 1 (bottom left), 5 (the rest)
+    out = BY_NAME["label_size_extremes"].fn(BY_NAME["regions_4"].fn(grid))
+    expected = np.where(grid > 0, grid, label_value(0, 1))
+    expected[0, 2:] = label_value(0, 0)
+    expected[0, 0], expected[1, 0] = label_value(0, 0), label_value(0, 0)
+    expected[3, 0] = label_value(0, 2)
+    np.testing.assert_array_equal(out, expected)

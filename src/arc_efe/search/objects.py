@@ -93,6 +93,19 @@ def components(grid: np.ndarray, diagonal: bool, by_colour: bool) -> ObjectSet |
     return ObjectSet(grid, tuple(objs)) if len(objs) <= MAX_OBJECTS else None
 
 
+@memo_by_grid
+def background_regions(grid: np.ndarray) -> ObjectSet | None:
+    """The 4-connected regions of background cells (the spaces between and inside shapes) as objects, their
+    patches all background, so a labelling primitive can mark the regions by size, border and so on. None
+    when there are more than MAX_OBJECTS."""
+    labels, count = ndimage.label(grid == BG, _STRUCTURE[False])
+    if count > MAX_OBJECTS:
+        return None
+    objs = _from_labels(grid, labels, count)
+    objs.sort(key=lambda o: (o.top, o.left))
+    return ObjectSet(grid, tuple(objs))
+
+
 def colour_layers(grid: np.ndarray) -> ObjectSet:
     """One object per non-background colour: every cell of that colour, wherever it is."""
     objs = []

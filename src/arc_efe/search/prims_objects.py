@@ -15,7 +15,8 @@ from scipy import ndimage
 
 from arc_efe.search.dsl import GRID, OBJECTS, Primitive
 from arc_efe.search.grids import BG, MARK, bbox, label_value
-from arc_efe.search.objects import Obj, ObjectSet, colour_layers, components, equal_parts, grid_cells
+from arc_efe.search.objects import (Obj, ObjectSet, background_regions, colour_layers, components, equal_parts,
+                                   grid_cells)
 
 
 def _nonempty(found: ObjectSet | None) -> ObjectSet | None:
@@ -40,6 +41,7 @@ EXTRACTORS = {
     "objects_4_multi": lambda g: _nonempty(components(g, False, False)),
     "objects_8_multi": lambda g: _nonempty(components(g, True, False)),
     "colour_layers": lambda g: _nonempty(colour_layers(g)),
+    "regions_4": lambda g: _nonempty(background_regions(g)),
     "grid_cells": lambda g: _nonempty(grid_cells(g)),
     "parts_lr_2": lambda g: equal_parts(g, 2, 1), "parts_tb_2": lambda g: equal_parts(g, 2, 0),
     "parts_lr_3": lambda g: equal_parts(g, 3, 1), "parts_tb_3": lambda g: equal_parts(g, 3, 0),
@@ -175,6 +177,13 @@ def _size_rank(found: ObjectSet, descending: bool) -> list[int]:
     return [sizes.index(o.size) for o in found.objects]
 
 
+def _size_extremes(found: ObjectSet) -> list[int]:
+    """1 for the largest objects, 2 for the smallest, 0 for the others (a tallest and a shortest bar)."""
+    sizes = [o.size for o in found.objects]
+    big, small = max(sizes), min(sizes)
+    return [1 if size == big else 2 if size == small else 0 for size in sizes]
+
+
 def _shape_counts(found: ObjectSet) -> list[int]:
     counts = Counter(o.shape_key() for o in found.objects)
     return [counts[o.shape_key()] for o in found.objects]
@@ -191,6 +200,7 @@ _LABELS: dict[str, Callable[[ObjectSet], list[int]]] = {
     "holes": lambda s: [int(_has_hole(o)) for o in s.objects],
     "is_largest": lambda s: [int(r == 0) for r in _size_rank(s, descending=True)],
     "is_smallest": lambda s: [int(r == 0) for r in _size_rank(s, descending=False)],
+    "size_extremes": _size_extremes,
     "symmetric": lambda s: [int(_symmetric(o)) for o in s.objects],
     "index": lambda s: list(range(len(s.objects))),
 }
