@@ -59,6 +59,7 @@ TWO_STEPS = [
     "ce9e57f2",  # the lower half of each bar recoloured
     "a61f2674",  # the tallest bar and the shortest recoloured, the others erased
     "6455b5f5", "e8593010",  # the background's regions recoloured: the largest and smallest; by size
+    "44d8ac46",  # the square holes filled
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

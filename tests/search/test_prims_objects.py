@@ -101,6 +101,7 @@ LABELS = {
     "size_rank": (0, 1, 2), "size_rank_up": (2, 1, 0), "size": (4, 2, 1), "height": (2, 2, 1), "width": (2, 1, 1),
     "border": (1, 0, 1), "shape_count": (1, 1, 1), "holes": (0, 0, 0), "is_largest": (1, 0, 0),
     "is_smallest": (0, 0, 1), "symmetric": (1, 1, 1), "index": (0, 1, 2), "size_extremes": (1, 0, 2),
+    "rectangle": (1, 1, 1), "square": (1, 0, 1),
 }
 
 
@@ -155,3 +156,12 @@ def test_background_regions_are_labelled_by_size(G):
     expected[0, 0], expected[1, 0] = label_value(0, 0), label_value(0, 0)
     expected[3, 0] = label_value(0, 2)
     np.testing.assert_array_equal(out, expected)
+
+
+def test_rectangle_and_square_labels(G):
+    """A region that fills its box is a rectangle; a square too when its box is; an L is neither."""
+    found = BY_NAME["regions_4"].fn(G("00111/01100/00100/11111/00111"))  # an L (top left), a 2x2 block, a bar
+    rect = BY_NAME["label_rectangle"].fn(found)
+    square = BY_NAME["label_square"].fn(found)
+    assert [rect[0, 0], rect[1, 3], rect[4, 0]] == [label_value(0, 0), label_value(0, 1), label_value(0, 1)]
+    assert [square[0, 0], square[1, 3], square[4, 0]] == [label_value(0, 0), label_value(0, 1), label_value(0, 0)]

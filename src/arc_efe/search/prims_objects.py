@@ -201,6 +201,8 @@ _LABELS: dict[str, Callable[[ObjectSet], list[int]]] = {
     "is_largest": lambda s: [int(r == 0) for r in _size_rank(s, descending=True)],
     "is_smallest": lambda s: [int(r == 0) for r in _size_rank(s, descending=False)],
     "size_extremes": _size_extremes,
+    "rectangle": lambda s: [int(o.size == _area(o)) for o in s.objects],
+    "square": lambda s: [int(o.size == _area(o) and o.shape[0] == o.shape[1]) for o in s.objects],
     "symmetric": lambda s: [int(_symmetric(o)) for o in s.objects],
     "index": lambda s: list(range(len(s.objects))),
 }
