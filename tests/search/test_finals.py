@@ -109,3 +109,20 @@ def test_one_cell_answers_are_not_looked_up(G):
     assert fit_finals([G("1"), G("2")], [G("3"), G("4")]) == []
     assert [f.text for f in fit_finals([G("3"), G("1")], [G("8"), G("1")])] == ["recolour{3>8}"]
     assert [f.text for f in fit_finals([G("M"), G("0")], [G("4"), G("0")])][0] == "recolour{10>4}"
+
+
+def test_coarse_map_lets_a_label_keep_its_own_colours():
+    """Label 1 becomes 8 whatever its colour, label 0 keeps each cell's colour: learnt on colours 1 and 2, it
+    recolours a 3 and keeps a 4, where the plain map knows only the values it saw (no coarse table fits:
+    label 0 is 2 in one place and 1 in another)."""
+    def labelled(cells):
+        return np.array([[label_value(c, k) if c else 0 for c, k in cells]], dtype=np.uint8)
+    states = [labelled([(1, 1), (2, 0), (0, 0)]), labelled([(2, 1), (1, 0), (0, 0)])]
+    outputs = [np.array([[8, 2, 0]], dtype=np.uint8), np.array([[8, 1, 0]], dtype=np.uint8)]
+    finals = fit_finals(states, outputs)
+    assert [f.text for f in finals] == ["recolour{11>1,12>2,21>8,22>8}", "recolour_by_label{11>own,12>8}"]
+    unseen = labelled([(3, 1), (4, 0), (0, 0)])
+    assert finals[0].apply(unseen) is None
+    np.testing.assert_array_equal(finals[1].apply(unseen), [[8, 4, 0]])
+    outputs[1] = np.array([[8, 5, 0]], dtype=np.uint8)  # label 0: neither one colour nor its own
+    assert [f.text for f in fit_finals(states, outputs)] == ["recolour{11>5,12>2,21>8,22>8}"]

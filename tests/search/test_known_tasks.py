@@ -41,6 +41,7 @@ ONE_STEP = [
     "ba97ae07",  # the bar underneath brought on top where two bars cross
     "dc433765",  # one cell steps towards the other
     "d13f3404",  # the grid on a canvas twice its size, each colour's rays fitted down-right
+    "a5f85a15",  # every other cell of each diagonal recoloured, the others keeping their (test-only) colour
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [

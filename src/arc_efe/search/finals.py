@@ -61,8 +61,34 @@ def _fit_table(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray], coar
     return table
 
 
+_OWN = -2  # a coarse table's entry for a label whose cells keep their own colour, whatever it is
+
+
+def _fit_own_table(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> np.ndarray | None:
+    """Where no coarse table fits: one whose labels each take one colour or keep their cells' own colours
+    (colour = value % 10), so a rule such as 'the largest becomes 8, the others stay as they are' holds
+    for colours the demos never showed. None when no label keeps its colours (the coarse table's case)."""
+    table = np.full(256, -1, dtype=np.int64)
+    constant = np.ones(256, dtype=bool)
+    own = np.ones(256, dtype=bool)
+    for state, output in zip(states, outputs):  # demo by demo: most states fail on the first
+        keys, values = _coarse(state.ravel()), state.ravel()
+        targets = output.ravel().astype(np.int64)
+        new = table[keys] < 0
+        table[keys[new]] = targets[new]
+        constant[keys[table[keys] != targets]] = False
+        own[keys[values % 10 != targets]] = False
+        if not (constant | own)[keys].all():
+            return None
+    keeping = (table >= 0) & ~constant
+    if not keeping.any():
+        return None
+    table[keeping] = _OWN
+    return table
+
+
 def _map_text(table: np.ndarray, coarse: bool) -> str:
-    pairs = [f"{k}>{v}" for k, v in enumerate(table) if v >= 0 and v != k]
+    pairs = [f"{k}>{'own' if v == _OWN else v}" for k, v in enumerate(table) if v == _OWN or 0 <= v != k]
     return ("recolour_by_label{" if coarse else "recolour{") + ",".join(pairs) + "}"
 
 
@@ -80,6 +106,8 @@ def _map_final(table: np.ndarray, coarse: bool) -> Final:
         if coarse:
             keys = _coarse(keys)
         out = table[keys]
+        if coarse:
+            out = np.where(out == _OWN, grid % 10, out)
         unseen = out < 0
         if unseen.any():
             if (keys[unseen] >= 10).any() or not keeps:  # a mark or label the demos never coloured
@@ -96,6 +124,8 @@ def _colour_finals(states: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) 
     labelled = max(int(s.max()) for s in states) >= 10
     for coarse in (False, True) if labelled else (False,):  # without labels the coarse map is the same map
         table = _fit_table(states, outputs, coarse)
+        if table is None and coarse:
+            table = _fit_own_table(states, outputs)
         if table is not None and not _looked_up(states, table):
             finals.append(_map_final(table, coarse))
     return finals
