@@ -61,6 +61,7 @@ TWO_STEPS = [
     "a61f2674",  # the tallest bar and the shortest recoloured, the others erased
     "6455b5f5", "e8593010",  # the background's regions recoloured: the largest and smallest; by size
     "44d8ac46",  # the square holes filled
+    "3bdb4ada",  # every other cell of each bar's middle row erased, counted from the bar's own corner
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

@@ -142,7 +142,7 @@ def test_label_lower_half(G):
 
 def test_every_objects_primitive_has_a_case():
     covered = {c[0] for c in EXTRACTED} | {c[0] for c in CONSUMED} | {f"label_{rule}" for rule in LABELS}
-    covered |= {"pieces_code", "label_lower_half"}  # test_pieces_code, test_label_lower_half
+    covered |= {"pieces_code", "label_lower_half", "label_cell_parity"}  # tested on their own below
     involved = {p.name for p in PRIMITIVES if OBJECTS in (p.arg, p.result)}
     assert involved - covered == set()
 
@@ -165,3 +165,11 @@ def test_rectangle_and_square_labels(G):
     square = BY_NAME["label_square"].fn(found)
     assert [rect[0, 0], rect[1, 3], rect[4, 0]] == [label_value(0, 0), label_value(0, 1), label_value(0, 1)]
     assert [square[0, 0], square[1, 3], square[4, 0]] == [label_value(0, 0), label_value(0, 1), label_value(0, 0)]
+
+
+def test_label_cell_parity(G):
+    """Cells labelled 2 * (row % 2) + column % 2, counted from each object's own top-left cell."""
+    grid = G("0111/0111/2000")
+    out = BY_NAME["label_cell_parity"].fn(BY_NAME["objects_4"].fn(grid))
+    labels = np.array([[0, 0, 1, 0], [0, 2, 3, 2], [0, 0, 0, 0]])
+    np.testing.assert_array_equal(out, np.where(grid > 0, label_value(grid, 0) + 10 * labels, 0))

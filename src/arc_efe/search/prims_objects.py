@@ -232,6 +232,18 @@ def label_lower_half(found: ObjectSet) -> np.ndarray | None:
     return out
 
 
+def label_cell_parity(found: ObjectSet) -> np.ndarray | None:
+    """Each object's cells labelled by the parity of their row and column inside its box (2 * row % 2 + column
+    % 2, counted from its top-left cell): every other cell of a line or a bar, whatever the bar's place."""
+    out = found.grid.copy()
+    for o in found.objects:
+        h, w = o.shape
+        rows, cols = np.indices((h, w))
+        window = out[o.top:o.top + h, o.left:o.left + w]
+        window[o.mask] = label_value(o.patch[o.mask], 0) + 10 * (2 * (rows % 2) + cols % 2)[o.mask]
+    return out
+
+
 def _same_shape_patches(found: ObjectSet) -> list[np.ndarray] | None:
     patches = [o.patch for o in found.objects]
     if len(patches) < 2 or any(p.shape != patches[0].shape for p in patches):
@@ -317,7 +329,8 @@ PRIMITIVES = (
     + [Primitive(f"drop_{name}", keep(_PICKS[name], True), OBJECTS, GRID, "", True) for name in _KEEPS]
     + [Primitive(f"label_{name}", label(rule), OBJECTS, GRID, "for a colour map", True)
        for name, rule in _LABELS.items()]
-    + [Primitive("label_lower_half", label_lower_half, OBJECTS, GRID, "for a colour map", True)]
+    + [Primitive("label_lower_half", label_lower_half, OBJECTS, GRID, "for a colour map", True),
+       Primitive("label_cell_parity", label_cell_parity, OBJECTS, GRID, "for a colour map", True)]
     + [Primitive(f"pieces_{rule}", combine(rule), OBJECTS, GRID) for rule in ("and", "or", "xor", "overlay", "vote")]
     + [Primitive("pieces_code", pieces_code, OBJECTS, GRID, "for a colour map")]
     + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID),
