@@ -128,6 +128,12 @@ CASES = [
     # the grid at the top-left of a larger empty canvas; nothing past 30 cells a side
     ("canvas_2x", "12/30", "1200/3000/0000/0000"), ("canvas_wide", "12", "1200"), ("canvas_tall", "1/2", "1/2/0/0"),
     ("canvas_2x", "1" * 16, None),
+    # what a repair restored: the hidden cells of a symmetric (periodic) grid, cropped to their box
+    ("symmetrise_vote_patch", "1221/2552/2002/1221", "55"), ("symmetrise_vote_patch", "12/34", None),
+    ("repair_periodic_patch", "121212/212121/120012/212121", "12"), ("repair_periodic_patch", "1212/2121", None),
+    # each row (column) its majority colour, whichever way keeps more cells; a tie or no change: None
+    ("denoise_stripes", "1111/2212/3333", "1111/2222/3333"), ("denoise_stripes", "123/123/153", "123/123/123"),
+    ("denoise_stripes", "11/22", None), ("denoise_stripes", "12/21", None),
 ]
 
 # Labelling primitives: a box of cells (rows, columns) that take the label 1, the rest left as it is.

@@ -3,12 +3,13 @@ high-yield first, so a search cut short by its deadline has tried the likeliest 
 
 from __future__ import annotations
 
-from arc_efe.search import prims_canvas, prims_geometry, prims_move, prims_objects, prims_paint, prims_recolour
+from arc_efe.search import (prims_canvas, prims_geometry, prims_move, prims_objects, prims_paint, prims_recolour,
+                            prims_repair)
 from arc_efe.search.dsl import GRID, OBJECTS, Primitive
 
 PRIMITIVES: tuple[Primitive, ...] = tuple(prims_geometry.PRIMITIVES + prims_objects.PRIMITIVES
                                           + prims_paint.PRIMITIVES + prims_recolour.PRIMITIVES
-                                          + prims_move.PRIMITIVES + prims_canvas.PRIMITIVES
+                                          + prims_move.PRIMITIVES + prims_canvas.PRIMITIVES + prims_repair.PRIMITIVES
                                           + prims_objects.LATE)
 BY_NAME: dict[str, Primitive] = {p.name: p for p in PRIMITIVES}
 if len(BY_NAME) != len(PRIMITIVES):
