@@ -44,6 +44,7 @@ ONE_STEP = [
     "a5f85a15",  # every other cell of each diagonal recoloured, the others keeping their (test-only) colour
     "9ecd008a", "f9012d9b",  # the block hidden in a symmetric (periodic) picture, restored
     "e26a3af2",  # noisy stripes cleaned, each row or each column its majority colour
+    "7b7f7511",  # a doubled grid halved
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [
@@ -64,6 +65,7 @@ TWO_STEPS = [
     "6455b5f5", "e8593010",  # the background's regions recoloured: the largest and smallest; by size
     "44d8ac46",  # the square holes filled
     "3bdb4ada",  # every other cell of each bar's middle row erased, counted from the bar's own corner
+    "6773b310",  # the cells of a split grid holding two dots marked
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused

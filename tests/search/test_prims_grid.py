@@ -128,6 +128,8 @@ CASES = [
     # the grid at the top-left of a larger empty canvas; nothing past 30 cells a side
     ("canvas_2x", "12/30", "1200/3000/0000/0000"), ("canvas_wide", "12", "1200"), ("canvas_tall", "1/2", "1/2/0/0"),
     ("canvas_2x", "1" * 16, None),
+    ("repeated_half", "1212/3434", "12/34"), ("repeated_half", "12/34/12/34", "12/34"), ("repeated_half", "123", None),
+    ("repeated_half", "12/21", None),
     # what a repair restored: the hidden cells of a symmetric (periodic) grid, cropped to their box
     ("symmetrise_vote_patch", "1221/2552/2002/1221", "55"), ("symmetrise_vote_patch", "12/34", None),
     ("repair_periodic_patch", "121212/212121/120012/212121", "12"), ("repair_periodic_patch", "1212/2121", None),

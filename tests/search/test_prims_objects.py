@@ -142,7 +142,7 @@ def test_label_lower_half(G):
 
 def test_every_objects_primitive_has_a_case():
     covered = {c[0] for c in EXTRACTED} | {c[0] for c in CONSUMED} | {f"label_{rule}" for rule in LABELS}
-    covered |= {"pieces_code", "label_lower_half", "label_cell_parity"}  # tested on their own below
+    covered |= {"pieces_code", "label_lower_half", "label_cell_parity", "layout_counts"}  # tested on their own
     involved = {p.name for p in PRIMITIVES if OBJECTS in (p.arg, p.result)}
     assert involved - covered == set()
 
@@ -173,3 +173,10 @@ def test_label_cell_parity(G):
     out = BY_NAME["label_cell_parity"].fn(BY_NAME["objects_4"].fn(grid))
     labels = np.array([[0, 0, 1, 0], [0, 2, 3, 2], [0, 0, 0, 0]])
     np.testing.assert_array_equal(out, np.where(grid > 0, label_value(grid, 0) + 10 * labels, 0))
+
+
+def test_layout_counts(G):
+    """Each cell between the separator lines becomes MARK + its coloured cells (CELLS: 1, 0, 1, 1)."""
+    out = BY_NAME["layout_counts"].fn(BY_NAME["grid_cells"].fn(G(CELLS)))
+    np.testing.assert_array_equal(out, np.array([[11, 10], [11, 11]]))
+    assert BY_NAME["layout_counts"].fn(BY_NAME["objects_4"].fn(G(SCENE))) is None  # not a layout

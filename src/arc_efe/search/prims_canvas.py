@@ -1,7 +1,8 @@
-"""GRID -> GRID primitives that grow the canvas and leave the new cells empty: the grid at the top-left of a
-canvas twice as wide, twice as tall, or both, for a later step (a fitted final, rays, a period repaired) to
-fill. Outputs larger than their inputs, drawn from the input outwards, start here: the tile final copies
-the grid into every block, which such outputs do not."""
+"""GRID -> GRID primitives that double or halve the canvas. Growing leaves the new cells empty: the grid at the
+top-left of a canvas twice as wide, twice as tall, or both, for a later step (a fitted final, rays, a period
+repaired) to fill. Outputs larger than their inputs, drawn from the input outwards, start here: the tile
+final copies the grid into every block, which such outputs do not. Halving undoes a doubling: the half of a
+grid made of two equal halves, side by side or one above the other."""
 
 from __future__ import annotations
 
@@ -23,5 +24,16 @@ def canvas(rows: int, cols: int):
     return op
 
 
+def repeated_half(grid: np.ndarray) -> np.ndarray | None:
+    """The left half of a grid whose two halves side by side are equal, else the top half of one whose upper
+    and lower halves are; None when neither."""
+    h, w = grid.shape
+    if w % 2 == 0 and np.array_equal(grid[:, :w // 2], grid[:, w // 2:]):
+        return grid[:, :w // 2]
+    if h % 2 == 0 and np.array_equal(grid[:h // 2], grid[h // 2:]):
+        return grid[:h // 2]
+    return None
+
+
 PRIMITIVES = grid_ops({"canvas_2x": canvas(2, 2), "canvas_wide": canvas(1, 2), "canvas_tall": canvas(2, 1)},
-                      "the grid on a larger empty canvas")
+                      "the grid on a larger empty canvas") + grid_ops({"repeated_half": repeated_half})

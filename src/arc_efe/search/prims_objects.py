@@ -296,6 +296,19 @@ def layout_colours(found: ObjectSet) -> np.ndarray | None:
     return out
 
 
+def layout_counts(found: ObjectSet) -> np.ndarray | None:
+    """A pieces-in-a-grid layout as a small grid of marks: each piece becomes MARK + the number of its
+    coloured cells (9 at most), for the final colour map (the cells holding exactly two dots, say)."""
+    tops = sorted({o.top for o in found.objects})
+    lefts = sorted({o.left for o in found.objects})
+    if len(tops) * len(lefts) != len(found.objects):
+        return None
+    out = np.zeros((len(tops), len(lefts)), dtype=np.uint8)
+    for o in found.objects:
+        out[tops.index(o.top), lefts.index(o.left)] = MARK + min(int(np.count_nonzero(o.patch[o.mask] != BG)), 9)
+    return out
+
+
 def fill_boxes(found: ObjectSet) -> np.ndarray | None:
     """Mark the background inside each object's bounding box."""
     out = found.grid.copy()
@@ -334,7 +347,8 @@ PRIMITIVES = (
     + [Primitive(f"pieces_{rule}", combine(rule), OBJECTS, GRID) for rule in ("and", "or", "xor", "overlay", "vote")]
     + [Primitive("pieces_code", pieces_code, OBJECTS, GRID, "for a colour map")]
     + [Primitive("fill_boxes", fill_boxes, OBJECTS, GRID, "", True), Primitive("crop_all", crop_all, OBJECTS, GRID),
-       Primitive("layout_colours", layout_colours, OBJECTS, GRID)]
+       Primitive("layout_colours", layout_colours, OBJECTS, GRID),
+       Primitive("layout_counts", layout_counts, OBJECTS, GRID, "for a colour map")]
 )
 # Last in the enumeration (see registry): one-cell states can be tiled to any small output, so early in the
 # order they would take the staged search's first slots from likelier programs.
