@@ -45,6 +45,7 @@ ONE_STEP = [
     "9ecd008a", "f9012d9b",  # the block hidden in a symmetric (periodic) picture, restored
     "e26a3af2",  # noisy stripes cleaned, each row or each column its majority colour
     "7b7f7511",  # a doubled grid halved
+    "d0f5fe59",  # the number of objects as a square's diagonal
 ]
 # Two primitives: a depth-2 sweep, seconds per task.
 TWO_STEPS = [

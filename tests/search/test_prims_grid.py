@@ -76,6 +76,7 @@ CASES = [
     ("split_tb_overlay_first", "10/20/40/03", "10/23"), ("split_tb_overlay_second", "10/20/40/03", "40/23"),
     ("split_lr_or", "10501/00503", "MM/0M"), ("split_lr_and", "120/000", None),
     ("count_row", "100/001", "11"), ("count_column", "100/001", "1/1"), ("count_square", "100/001", "11/11"),
+    ("count_diagonal", "100/001", "10/01"),
     ("majority_colour_cell", "122/000", "2"), ("minority_colour_cell", "122/000", "1"),
     ("paint_majority", "122/300", "222/200"), ("paint_mark", "102", "M0M"), ("invert_mask", "102", "0M0"),
     ("rays_down_mark", "100/000", "100/M00"), ("rays_up_mark", "000/010", "0M0/010"),

@@ -238,15 +238,18 @@ def split_overlay(axis: int, first_on_top: bool):
 
 
 def count_objects(shape: str):
-    """The number of objects as a row, a column or a square of the majority foreground colour."""
+    """The number of objects as a row, a column, a square or a square's diagonal of the majority foreground
+    colour."""
     def op(grid: np.ndarray) -> np.ndarray | None:
         found = components(grid, True, False)
         colour = majority_colour(grid, exclude_bg=True)
         if found is None or not found.objects or colour is None:
             return None
         n = len(found.objects)
-        size = {"row": (1, n), "column": (n, 1), "square": (n, n)}[shape]
-        out = np.full(size, colour, dtype=np.uint8)
+        if shape == "diagonal":
+            out = np.eye(n, dtype=np.uint8) * np.uint8(colour)
+        else:
+            out = np.full({"row": (1, n), "column": (n, 1), "square": (n, n)}[shape], colour, dtype=np.uint8)
         return out if fits(out) else None
     return op
 
@@ -377,7 +380,8 @@ PRIMITIVES = grid_ops({
     "split_tb_overlay_first": split_overlay(0, True), "split_tb_overlay_second": split_overlay(0, False),
     "split_lr_overlay_first": split_overlay(1, True), "split_lr_overlay_second": split_overlay(1, False),
     "count_row": count_objects("row"), "count_column": count_objects("column"),
-    "count_square": count_objects("square"), "cells_row": cells_row, "colours_by_count": colours_by_count,
+    "count_square": count_objects("square"), "count_diagonal": count_objects("diagonal"), "cells_row": cells_row,
+    "colours_by_count": colours_by_count,
     "majority_colour_cell": colour_cell(lambda g: majority_colour(g, exclude_bg=True)),
     "minority_colour_cell": colour_cell(minority_colour),
     "is_symmetric_lr": test_cell(lambda g: np.array_equal(g, g[:, ::-1])),
