@@ -160,6 +160,7 @@ LABELLED = [
     ("label_neighbours_4", "111/111/111", [[2, 3, 2], [3, 4, 3], [2, 3, 2]]),
     ("label_col_mod2", "1111", [[0, 1, 0, 1]]), ("label_col_mod3", "1101", [[0, 1, None, 0]]),
     ("label_row_mod2", "1/2/0", [[0], [1], [None]]), ("label_row_mod3", "1/2/3/4", [[0], [1], [2], [0]]),
+    ("label_col_mod2_right", "1101", [[1, 0, None, 0]]), ("label_row_mod2_bottom", "1/2", [[1], [0]]),
 ]
 
 

@@ -78,10 +78,11 @@ def label_neighbours(diagonal: bool):
     return op
 
 
-def label_position(axis: int, period: int):
-    """Each coloured cell labelled by its row (axis 0) or column (axis 1) index modulo `period`."""
+def label_position(axis: int, period: int, from_end: bool = False):
+    """Each coloured cell labelled by its row (axis 0) or column (axis 1) index modulo `period`, counted from
+    the top (left) edge, or from the bottom (right) one (`from_end`: grids of either parity alike)."""
     def op(grid: np.ndarray) -> np.ndarray | None:
-        index = np.arange(grid.shape[axis], dtype=np.uint8) % period
+        index = np.arange(grid.shape[axis], dtype=np.uint8)[::-1 if from_end else 1] % period
         labels = grid + 10 * (1 + (index[:, None] if axis == 0 else index[None, :]))
         return np.where(grid != BG, labels, grid).astype(np.uint8)
     return op
@@ -119,6 +120,7 @@ PRIMITIVES = grid_ops({
     "label_neighbours_4": label_neighbours(False), "label_neighbours_8": label_neighbours(True),
     "label_row_mod2": label_position(0, 2), "label_col_mod2": label_position(1, 2),
     "label_row_mod3": label_position(0, 3), "label_col_mod3": label_position(1, 3),
+    "label_row_mod2_bottom": label_position(0, 2, True), "label_col_mod2_right": label_position(1, 2, True),
     "paint_minority": paint_with(minority_colour),
     "bridge_h": bridge(True, False), "bridge_v": bridge(False, True), "bridge_hv": bridge(True, True),
     "swap_crossings": swap_crossings,
