@@ -41,6 +41,7 @@ ONE_STEP = [
     "ba97ae07",  # the bar underneath brought on top where two bars cross
     "dc433765",  # one cell steps towards the other
     "d13f3404",  # the grid on a canvas twice its size, each colour's rays fitted down-right
+    "e9614598",  # a cross stamped halfway between two cells
     "a5f85a15",  # every other cell of each diagonal recoloured, the others keeping their (test-only) colour
     "9ecd008a", "f9012d9b",  # the block hidden in a symmetric (periodic) picture, restored
     "e26a3af2",  # noisy stripes cleaned, each row or each column its majority colour

@@ -103,6 +103,8 @@ CASES = [
     ("elbow_low_row", "030/000/002", "030/0M0/0M2"), ("elbow_high_row", "030/000/002", "03M/00M/002"),
     ("step_low_toward_high", "300/000/004", "000/030/004"), ("step_high_toward_low", "30004", "30040"),
     ("step_low_toward_high", "34", None), ("step_high_toward_low", "303", None),
+    ("midpoint", "10001", "10M01"), ("midpoint", "100/000/002", "100/0M0/002"), ("midpoint", "1001", None),
+    ("midpoint", "100/002", None), ("midpoint", "10101", None),
     ("elbow_low_row", "2003", "2MM3"), ("elbow_low_row", "200/002", None), ("elbow_high_row", "230/001", None),
     ("keep_minority", "1112/0100", "0002/0000"),
     ("keep_majority", "1112/0100", "1110/0100"), ("keep_majority", "00", None),

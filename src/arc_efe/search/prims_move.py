@@ -1,7 +1,7 @@
 """GRID -> GRID primitives that move whole objects: rigid objects falling to a side until they land, and
 objects sliding towards the largest (smallest) object until they touch it, or drawing their path there;
-and, of two single cells, a right-angled path between them or a step of one towards the other. Objects are
-8-connected, multicolour."""
+and, of two single cells, a right-angled path between them, a step of one towards the other or the cell
+halfway between them. Objects are 8-connected, multicolour."""
 
 from __future__ import annotations
 
@@ -155,10 +155,24 @@ def step_toward(low_moves: bool):
     return op
 
 
+def midpoint(grid: np.ndarray) -> np.ndarray | None:
+    """The cell halfway between the grid's only two coloured cells marked (on a row, a column or a diagonal);
+    None unless there are exactly two, an even number of steps apart."""
+    rows, cols = np.nonzero(grid != BG)
+    if rows.size != 2:
+        return None
+    dr, dc = int(rows[1] - rows[0]), int(cols[1] - cols[0])
+    if dr % 2 or dc % 2 or (dr and dc and abs(dr) != abs(dc)):
+        return None
+    out = grid.copy()
+    out[rows[0] + dr // 2, cols[0] + dc // 2] = MARK
+    return out
+
+
 PRIMITIVES = grid_ops({
     "fall_objects_down": fall_objects(1, 0), "fall_objects_up": fall_objects(-1, 0),
     "fall_objects_right": fall_objects(0, 1), "fall_objects_left": fall_objects(0, -1),
     "move_to_largest": move_to(True), "move_to_smallest": move_to(False),
     "trail_to_largest": move_to(True, trail=True), "elbow_low_row": elbow(True), "elbow_high_row": elbow(False),
-    "step_low_toward_high": step_toward(True), "step_high_toward_low": step_toward(False),
+    "step_low_toward_high": step_toward(True), "step_high_toward_low": step_toward(False), "midpoint": midpoint,
 }, keeps_shape=True)
