@@ -292,3 +292,27 @@ def test_config_rejects_out_of_range_values():
         EFEConfig(label_smoothing=0.0)
     with pytest.raises(ValueError, match="risk"):
         EFEConfig(risk=-1.0)
+
+
+def test_prompt_contrast_is_infonce_over_the_batch_and_the_cosine_stays_the_default():
+    """Orthogonal tasks whose halves agree score near 0; one prompt for every task (the collapse the cosine
+    term allows: it scores 0 there) scores log N; the default is still the plain cosine."""
+    from arc_efe.objective.efe import prompt_term
+
+    tasks = torch.eye(4, 8) * 5
+    collapsed = torch.ones(4, 8)
+    contrast = EFEConfig(prompt_contrast=True, prompt_temperature=0.1)
+    assert prompt_term(tasks, tasks, contrast) < 1e-3
+    assert prompt_term(collapsed, collapsed, contrast) == pytest.approx(math.log(4), rel=1e-5)
+    assert prompt_term(collapsed, collapsed, EFEConfig()) == pytest.approx(0.0, abs=1e-6)
+    a, b = torch.randn(5, 8), torch.randn(5, 8)
+    cosine = (1 - torch.nn.functional.cosine_similarity(a, b, dim=-1)).mean()
+    assert prompt_term(a, b, EFEConfig()) == pytest.approx(float(cosine), rel=1e-6)
+    # Swapping which half is which leaves it unchanged (both directions are averaged).
+    assert prompt_term(a, b, contrast) == pytest.approx(float(prompt_term(b, a, contrast)), rel=1e-5)
+
+
+@pytest.mark.parametrize("change", [dict(prompt_temperature=0.0), dict(prompt_contrast=1)])
+def test_prompt_contrast_settings_are_validated(change):
+    with pytest.raises(ValueError, match="prompt_"):
+        EFEConfig(**change)

@@ -33,7 +33,10 @@ Terms, per sample, then averaged over the batch:
     size           = Σ_t CE(height_logits_t, H − 1) + CE(width_logits_t, W − 1)
                    (every step, so each planning step learns to read out the size)
     prompt         = 1 − cos(p_a, p_b), mean over the pair's rows (prompts of two disjoint demo
-                   subsets of one task; 0 when no pair is given)
+                   subsets of one task; 0 when no pair is given); with prompt_contrast, instead
+                   ½ [CE(s, I) + CE(sᵀ, I)],  s_ij = cos(p_a,i, p_b,j) / prompt_temperature
+                   (InfoNCE over the batch: each half must pick its own task's other half among
+                   the other tasks' halves; the cosine alone is met by one prompt for every task)
 
 Total:
     L = risk·w_risk + ambiguity·w_ambiguity + step·w_step + consistency·w_consistency
@@ -77,6 +80,8 @@ class EFEConfig:
     bidirectional: float = 0.1
     anchor: float = 0.1
     prompt: float = 0.1
+    prompt_contrast: bool = False
+    prompt_temperature: float = 0.1
     label_smoothing: float = 0.1
     wrong_cell_weight: float = 1.0
     right_cell_weight: float = 0.5
@@ -89,8 +94,12 @@ class EFEConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of range."""
+        if not isinstance(self.prompt_contrast, bool):
+            raise ValueError(f"EFEConfig.prompt_contrast must be a bool, got {self.prompt_contrast!r}")
+        if self.prompt_temperature <= 0:
+            raise ValueError(f"EFEConfig.prompt_temperature must be > 0, got {self.prompt_temperature}")
         for f in fields(self):
-            if getattr(self, f.name) < 0:
+            if f.name != "prompt_contrast" and getattr(self, f.name) < 0:
                 raise ValueError(f"EFEConfig.{f.name} must be >= 0, got {getattr(self, f.name)}")
         # ε = 0 makes log C = −inf off the target colour, so KL(Q ‖ C) would be infinite.
         if not 0 < self.label_smoothing <= 1:
@@ -174,6 +183,15 @@ def js_divergence(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     kl_pm = (log_p.exp() * (log_p - log_m)).sum(-1)
     kl_qm = (log_q.exp() * (log_q - log_m)).sum(-1)
     return 0.5 * (kl_pm + kl_qm)
+
+
+def prompt_term(a: torch.Tensor, b: torch.Tensor, cfg: EFEConfig) -> torch.Tensor:
+    """Agreement of two prompts [N, P] of each task's disjoint demo halves (see the module docstring)."""
+    if not cfg.prompt_contrast:
+        return (1 - F.cosine_similarity(a, b, dim=-1)).mean()
+    scores = F.normalize(a, dim=-1) @ F.normalize(b, dim=-1).T / cfg.prompt_temperature  # [N, N]
+    own = torch.arange(len(a), device=a.device)
+    return (F.cross_entropy(scores, own) + F.cross_entropy(scores.T, own)) / 2
 
 
 def halting_distribution(halt_logits: torch.Tensor) -> torch.Tensor:
@@ -262,7 +280,7 @@ def efe_loss(
         if prompt_pair is None:
             terms["prompt"] = torch.zeros((), device=pi.device)
         else:
-            terms["prompt"] = (1 - F.cosine_similarity(prompt_pair[0].float(), prompt_pair[1].float(), dim=-1)).mean()
+            terms["prompt"] = prompt_term(prompt_pair[0].float(), prompt_pair[1].float(), cfg)
         loss = sum(getattr(cfg, name) * terms[name] for name in _TERM_WEIGHTS) + size_weight * terms["size"]
     logged = {name: value.detach() for name, value in terms.items()}
     logged["loss"] = loss.detach()
