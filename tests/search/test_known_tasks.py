@@ -42,6 +42,7 @@ ONE_STEP = [
     "dc433765",  # one cell steps towards the other
     "d13f3404",  # the grid on a canvas twice its size, each colour's rays fitted down-right
     "e9614598",  # a cross stamped halfway between two cells
+    "7f4411dc",  # specks erased: cells with few same-coloured neighbours cleared, the rest keep their colour
     "a5f85a15",  # every other cell of each diagonal recoloured, the others keeping their (test-only) colour
     "9ecd008a", "f9012d9b",  # the block hidden in a symmetric (periodic) picture, restored
     "e26a3af2",  # noisy stripes cleaned, each row or each column its majority colour
@@ -68,6 +69,7 @@ TWO_STEPS = [
     "44d8ac46",  # the square holes filled
     "3bdb4ada",  # every other cell of each bar's middle row erased, counted from the bar's own corner
     "6773b310",  # the cells of a split grid holding two dots marked
+    "91714a58",  # the solid rectangle kept out of noise of every colour
 ]
 # Three primitives: reached by the staged last depth.
 # 47c1f68c: once a colour map that would leave the test's new colour alone is refused
