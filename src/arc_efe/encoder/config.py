@@ -19,6 +19,9 @@ class EncoderConfig:
     grid_coordinates: add learned embeddings of each cell token's row and column, counted from both edges
     (built-in encoder only), so attention can relate a cell to its transformed position in the other grid;
     the sequence's own 1-D positions cannot say which cells lie in one column or mirror each other.
+    oracle_families: a diagnostic, not an encoder: the prompt is a learned row per rule instance of these
+    generator families, the one that reproduces the demos (`oracle.RuleOracle`); it measures whether the
+    agent can use a perfect prompt. Empty (the default): the LLM encoder.
     """
 
     llm: str | None = None
@@ -37,6 +40,7 @@ class EncoderConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     split_warn_every: int = 100
     grid_coordinates: bool = False
+    oracle_families: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise ValueError naming the field on an impossible setting."""

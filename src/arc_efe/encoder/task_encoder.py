@@ -35,6 +35,7 @@ from arc_efe.data.serialize import (
 )
 from arc_efe.data.task import Pair
 from arc_efe.encoder.config import EncoderConfig
+from arc_efe.encoder.oracle import RuleOracle
 from arc_efe.encoder.pretrained import apply_train_mode, builtin_llm, load_pretrained
 
 __all__ = ["EncoderConfig", "TaskEncoder", "build_encoder"]
@@ -209,9 +210,12 @@ class TaskEncoder(nn.Module):
         return self.projection(task_sums / sizes.unsqueeze(1))  # [B, prompt_dim]
 
 
-def build_encoder(cfg: EncoderConfig) -> TaskEncoder:
-    """The built-in grid Qwen2 when `cfg.llm` is None, else the pretrained model at `cfg.llm`."""
+def build_encoder(cfg: EncoderConfig) -> TaskEncoder | RuleOracle:
+    """The built-in grid Qwen2 when `cfg.llm` is None, else the pretrained model at `cfg.llm`; the
+    diagnostic RuleOracle when `cfg.oracle_families` names any."""
     cfg.validate()
+    if cfg.oracle_families:
+        return RuleOracle(cfg.oracle_families, cfg.prompt_dim)
     tokenizer = None
     if cfg.llm is None:
         llm = builtin_llm(cfg)
