@@ -94,6 +94,37 @@ def test_a_prompt_blind_agent_ignores_the_prompt_in_both_passes():
         build_agent(AgentConfig(reads_prompt="no"))
 
 
+def test_prompt_pointer_maps_start_as_no_change_then_let_the_prompt_steer_attention():
+    """Zero maps give exactly the plain agent's outputs (same shared weights); once the maps are non-zero the
+    output depends on the prompt through them, they train, and a blind agent still ignores the prompt. Without
+    the option there are no new weights, so old checkpoints load."""
+    torch.manual_seed(0)
+    steered, plain = tiny(prompt_pointers=3), tiny()
+    assert not any("maps" in k or "pointer_mix" in k for k in plain.state_dict())
+    missing = plain.load_state_dict(steered.state_dict(), strict=False).unexpected_keys
+    assert sorted(missing) == sorted(["pointer_mix.weight", "pointer_mix.bias"]
+                                     + [f"blocks.{i}.mix.maps" for i in range(len(plain.blocks))])
+    inputs, mask = grids(4, 5)
+    prompt = torch.randn(B, P)
+    torch.testing.assert_close(steered(inputs, mask, prompt).cell_logits, plain(inputs, mask, prompt).cell_logits)
+    with torch.no_grad():
+        for block in steered.blocks:
+            block.mix.maps.normal_()
+        steered.film.proj.weight.zero_()  # FiLM reads nothing: only the maps carry the prompt
+    first, second = steered(inputs, mask, prompt).cell_logits, steered(inputs, mask, -prompt).cell_logits
+    assert (first - second).abs().max() > 1e-4
+    first.square().mean().backward()
+    assert steered.blocks[0].mix.maps.grad.abs().sum() > 0 and steered.pointer_mix.weight.grad.abs().sum() > 0
+    blind = tiny(prompt_pointers=3, reads_prompt=False)
+    with torch.no_grad():
+        for block in blind.blocks:
+            block.mix.maps.normal_()
+        assert torch.equal(blind(inputs, mask, prompt).cell_logits, blind(inputs, mask, -prompt).cell_logits)
+    for bad in (dict(prompt_pointers=-1), dict(prompt_pointers=2, mixing="pool")):
+        with pytest.raises(ValueError, match="prompt_pointers"):
+            build_agent(AgentConfig(**bad))
+
+
 def test_weights_are_tied_across_steps():
     counts = {steps: sum(p.numel() for p in tiny(steps=steps).parameters()) for steps in (1, 4, 9)}
     assert len(set(counts.values())) == 1, counts

@@ -94,7 +94,7 @@ class AxialAttention(nn.Module):
     Scores go to fp32 before the softmax, as autocast would do.
     """
 
-    def __init__(self, channels: int, heads: int, positions: int):
+    def __init__(self, channels: int, heads: int, positions: int, pointer_maps: int = 0):
         super().__init__()
         self.heads = heads
         self.positions = positions
@@ -102,9 +102,13 @@ class AxialAttention(nn.Module):
         self.row_pointer = nn.Linear(channels, heads // 2 * positions)
         self.col_pointer = nn.Linear(channels, heads // 2 * positions)
         self.out = nn.Linear(channels, channels)
+        # Prompt-mixed pointer maps [K, 2 (row, column heads), half, positions, C]; zero: no effect at first.
+        shape = (pointer_maps, 2, heads // 2, positions, channels)
+        self.maps = nn.Parameter(torch.zeros(shape)) if pointer_maps else None
 
-    def forward(self, x: torch.Tensor, region: Region) -> torch.Tensor:
-        """x [B, S, S, C], zero outside the region -> [B, S, S, C]."""
+    def forward(self, x: torch.Tensor, region: Region, mix: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, S, S, C], zero outside the region; mix [B, K], the prompt's weights of the pointer maps
+        -> [B, S, S, C]."""
         b, h, w, c = x.shape
         if h != w or h > self.positions:
             raise ValueError(f"AxialAttention: canvas must be square and at most {self.positions}, got {h}x{w}")
@@ -116,16 +120,17 @@ class AxialAttention(nn.Module):
         parts = torch.stack([t.transpose(2, 3) for t in rows] + [t.permute(0, 2, 3, 1, 4) for t in cols])
         q, k, v = parts.view(2, 3, -1, h, d).unbind(dim=1)  # each [2, B * line * half, S, d]
         scores = (q @ k.transpose(-1, -2)).view(2, b, h, half, h, h).float()  # [2, B, line, half, query, key]
-        scores = torch.add(self.pointers(x, region), scores, alpha=d**-0.5)
+        scores = torch.add(self.pointers(x, region, mix), scores, alpha=d**-0.5)
         probs = scores.softmax(dim=-1).view(2, -1, h, h).to(v.dtype)
         by_row, by_col = ((probs @ v).view(2, b, h, half, h, d) * region.queries).unbind(0)  # 0 off the region
         # Back to [B, H, W, heads, d]: row heads sit at (line, position), column heads at (position, line).
         merged = torch.stack([by_row.transpose(2, 3), by_col.permute(0, 3, 1, 2, 4)], dim=3)
         return self.out(merged.view(b, h, w, c))
 
-    def pointers(self, x: torch.Tensor, region: Region) -> torch.Tensor:
+    def pointers(self, x: torch.Tensor, region: Region, mix: torch.Tensor | None = None) -> torch.Tensor:
         """Pointer logits plus the key mask, [2, B, 1, half, query, key], shared by the lines of an axis:
-        the row heads' from their query's column mean, the column heads' from their query's row mean."""
+        the row heads' from their query's column mean, the column heads' from their query's row mean; with
+        `mix` [B, K], plus each sample's mixture of the K pointer maps read from the same means."""
         b, s, _, c = x.shape
         half = self.heads // 2
         # Only the canvas's key positions: the weights are sliced, not the [2, B * S, half * 30] logits.
@@ -134,6 +139,10 @@ class AxialAttention(nn.Module):
         weight, bias = weight[:, :, :s].reshape(2, half * s, c), bias[..., :s].reshape(2, 1, half * s)
         means = axial_means(x, region).view(2, b * s, c)  # [2, B * S, C]
         logits = torch.baddbmm(bias, means, weight.transpose(1, 2)).view(2, b, s, half, s)
+        if self.maps is not None and mix is not None:
+            maps = self.maps[:, :, :, :s]  # [K, 2, half, s, C]
+            per_map = torch.einsum("absc,kahpc->kabshp", means.view(2, b, s, c), maps)  # [K, 2, B, S, half, s]
+            logits = logits + torch.einsum("bk,kabshp->abshp", mix, per_map)
         return logits.transpose(2, 3)[:, :, None].float() + region.keys
 
 
@@ -156,23 +165,26 @@ class CoreBlock(nn.Module):
     sub-layers see the prompt through FiLM on their norm."""
 
     def __init__(self, channels: int, heads: int, kernel_size: int, mlp_ratio: int, mixing: str,
-                 positions: int):
+                 positions: int, pointer_maps: int = 0):
         super().__init__()
         self.norm1 = nn.LayerNorm(channels, elementwise_affine=False)
         self.norm2 = nn.LayerNorm(channels, elementwise_affine=False)
         self.local = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2, groups=channels)
         attention = mixing == "attention"
-        self.mix = AxialAttention(channels, heads, positions) if attention else AxialPool(channels)
+        self.mix = AxialAttention(channels, heads, positions, pointer_maps) if attention else AxialPool(channels)
         self.mlp = nn.Sequential(
             nn.Linear(channels, mlp_ratio * channels),
             nn.GELU(),
             nn.Linear(mlp_ratio * channels, channels),
         )
 
-    def forward(self, x: torch.Tensor, film: torch.Tensor, region: Region) -> torch.Tensor:
-        """x [B, S, S, C]; film [B, 4, C] (PromptFiLM's gains and shifts) -> [B, S, S, C]."""
+    def forward(self, x: torch.Tensor, film: torch.Tensor, region: Region,
+                pointer_mix: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B, S, S, C]; film [B, 4, C] (PromptFiLM's gains and shifts); pointer_mix [B, K] or None
+        -> [B, S, S, C]."""
         y = modulate(self.norm1(x), film[:, 0], film[:, 1]) * region.cells  # only the region is read
         local = self.local(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # [B, S, S, C]
-        x = x + local + self.mix(y, region)
+        mixed = self.mix(y, region, pointer_mix) if pointer_mix is not None else self.mix(y, region)
+        x = x + local + mixed
         y = modulate(self.norm2(x), film[:, 2], film[:, 3])
         return x + self.mlp(y)

@@ -18,6 +18,10 @@ class AgentConfig:
 
     `reads_prompt` False makes a prompt-blind baseline: the agent gets a zero prompt wherever it is
     called, so training it with the same data and schedule measures what the encoder's prompt adds.
+
+    `prompt_pointers` K > 0 gives each attention block K extra pointer maps, mixed per sample by weights read
+    from the prompt, so the prompt can choose where a cell's attention points (which mirror, which shift),
+    not only rescale what the pointer logits read, as FiLM does. 0 (the default): no maps, no new weights.
     """
 
     channels: int = 64
@@ -29,6 +33,7 @@ class AgentConfig:
     mlp_ratio: int = 2
     mixing: str = "attention"
     reads_prompt: bool = True
+    prompt_pointers: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -38,6 +43,10 @@ class AgentConfig:
                 raise ValueError(f"AgentConfig.{name} must be a positive int, got {value!r}")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"AgentConfig.kernel_size must be odd and positive, got {self.kernel_size}")
+        if not isinstance(self.prompt_pointers, int) or self.prompt_pointers < 0:
+            raise ValueError(f"AgentConfig.prompt_pointers must be an int >= 0, got {self.prompt_pointers!r}")
+        if self.prompt_pointers and self.mixing != "attention":
+            raise ValueError("AgentConfig.prompt_pointers needs mixing='attention' (pointer logits live there)")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

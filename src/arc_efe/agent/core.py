@@ -71,7 +71,8 @@ class GridAgent(nn.Module):
     """Recurrent grid agent; see the module docstring. Parameter count does not depend on `steps`."""
 
     def __init__(self, channels: int, prompt_dim: int, steps: int, blocks_per_step: int, heads: int,
-                 kernel_size: int, mlp_ratio: int, mixing: str, reads_prompt: bool = True):
+                 kernel_size: int, mlp_ratio: int, mixing: str, reads_prompt: bool = True,
+                 prompt_pointers: int = 0):
         super().__init__()
         self.prompt_dim = prompt_dim
         self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
@@ -79,9 +80,11 @@ class GridAgent(nn.Module):
         self.embed = GridEmbedding(channels)
         self.film = PromptFiLM(prompt_dim, channels, blocks_per_step)
         self.blocks = nn.ModuleList(
-            CoreBlock(channels, heads, kernel_size, mlp_ratio, mixing, positions=MAX_SIZE)
+            CoreBlock(channels, heads, kernel_size, mlp_ratio, mixing, positions=MAX_SIZE, pointer_maps=prompt_pointers)
             for _ in range(blocks_per_step)
         )
+        # The prompt's weights of each block's pointer maps (AgentConfig.prompt_pointers); None without maps.
+        self.pointer_mix = nn.Linear(prompt_dim, blocks_per_step * prompt_pointers) if prompt_pointers else None
         self.heads = Heads(channels)
 
     def forward(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
@@ -134,14 +137,19 @@ class GridAgent(nn.Module):
             beliefs.append(self.heads.beliefs(h))
         return torch.stack(beliefs[::-1], dim=1)  # [B, T, S, S, 10]
 
-    def _film(self, prompt: torch.Tensor) -> torch.Tensor:
-        """FiLM of the prompt, or of a zero prompt for a prompt-blind agent (its FiLM is then its bias)."""
-        return self.film(prompt if self.reads_prompt else torch.zeros_like(prompt))
+    def _film(self, prompt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """FiLM of the prompt and the pointer maps' weights [B, blocks, K] (None without maps), both of a zero
+        prompt for a prompt-blind agent (its FiLM is then its bias)."""
+        prompt = prompt if self.reads_prompt else torch.zeros_like(prompt)
+        if self.pointer_mix is None:
+            return self.film(prompt), None
+        return self.film(prompt), self.pointer_mix(prompt).view(prompt.shape[0], len(self.blocks), -1)
 
-    def _core(self, x: torch.Tensor, film: torch.Tensor, region: Region) -> torch.Tensor:
-        """One planning step: every block, each with its own FiLM slice. x [B, S, S, C]."""
+    def _core(self, x: torch.Tensor, film: tuple[torch.Tensor, torch.Tensor | None], region: Region) -> torch.Tensor:
+        """One planning step: every block, each with its own FiLM slice (and pointer-map weights). x [B, S, S, C]."""
+        gains, mix = film
         for index, block in enumerate(self.blocks):
-            x = block(x, film[:, index], region)
+            x = block(x, gains[:, index], region) if mix is None else block(x, gains[:, index], region, mix[:, index])
         return x
 
     def _steps(self, steps: int | None) -> int:
@@ -177,4 +185,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         mlp_ratio=cfg.mlp_ratio,
         mixing=cfg.mixing,
         reads_prompt=cfg.reads_prompt,
+        prompt_pointers=cfg.prompt_pointers,
     )
