@@ -282,31 +282,33 @@ def pieces_code(found: ObjectSet) -> np.ndarray | None:
     return (MARK + code).astype(np.uint8)
 
 
-def layout_colours(found: ObjectSet) -> np.ndarray | None:
-    """A pieces-in-a-grid layout (cells, parts) as a small grid: each piece becomes its main colour."""
+def _layout(found: ObjectSet, value) -> np.ndarray | None:
+    """Pieces that sit in a full grid of rows and columns (cells, parts) as a small grid of `value(piece)`."""
     tops = sorted({o.top for o in found.objects})
     lefts = sorted({o.left for o in found.objects})
     if len(tops) * len(lefts) != len(found.objects):
         return None
     out = np.zeros((len(tops), len(lefts)), dtype=np.uint8)
     for o in found.objects:
-        colours = np.bincount(o.patch[o.mask], minlength=256)
-        colours[BG] = 0
-        out[tops.index(o.top), lefts.index(o.left)] = int(np.argmax(colours)) if colours.any() else BG
+        out[tops.index(o.top), lefts.index(o.left)] = value(o)
     return out
+
+
+def _main_colour(o) -> int:
+    colours = np.bincount(o.patch[o.mask], minlength=256)
+    colours[BG] = 0
+    return int(np.argmax(colours)) if colours.any() else BG
+
+
+def layout_colours(found: ObjectSet) -> np.ndarray | None:
+    """A pieces-in-a-grid layout (cells, parts) as a small grid: each piece becomes its main colour."""
+    return _layout(found, _main_colour)
 
 
 def layout_counts(found: ObjectSet) -> np.ndarray | None:
     """A pieces-in-a-grid layout as a small grid of marks: each piece becomes MARK + the number of its
     coloured cells (9 at most), for the final colour map (the cells holding exactly two dots, say)."""
-    tops = sorted({o.top for o in found.objects})
-    lefts = sorted({o.left for o in found.objects})
-    if len(tops) * len(lefts) != len(found.objects):
-        return None
-    out = np.zeros((len(tops), len(lefts)), dtype=np.uint8)
-    for o in found.objects:
-        out[tops.index(o.top), lefts.index(o.left)] = MARK + min(int(np.count_nonzero(o.patch[o.mask] != BG)), 9)
-    return out
+    return _layout(found, lambda o: MARK + min(int(np.count_nonzero(o.patch[o.mask] != BG)), 9))
 
 
 def fill_boxes(found: ObjectSet) -> np.ndarray | None:
