@@ -1,25 +1,10 @@
 """bench/policy.py and bench/halting.py on two held-out tasks of the shipped model: every summary key is in
 range, the rules relate as they must (the oracle is a ceiling; `last` runs every step), and a bad set is refused."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def load(monkeypatch, name: str):
-    """bench/NAME.py as a module (it imports `common` and `prior` from its own folder)."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, f"bench_{name}", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def summary(capsys) -> dict[str, float]:
@@ -27,8 +12,8 @@ def summary(capsys) -> dict[str, float]:
     return {k: float(v) for k, v in sys.modules["common"].parse_summary(last).items()}
 
 
-def test_policy_quick_summary(monkeypatch, capsys):
-    policy = load(monkeypatch, "policy")
+def test_policy_quick_summary(load_bench, capsys):
+    policy = load_bench("policy")
     assert policy.main(["--sets", "heldout", "--limit", "2", "--draws", "2"]) == 0
     s = summary(capsys)
     assert s["tasks_heldout"] == 2
@@ -42,8 +27,8 @@ def test_policy_quick_summary(monkeypatch, capsys):
     assert s["ratio_heldout"] > 0
 
 
-def test_halting_quick_summary(monkeypatch, capsys):
-    halting = load(monkeypatch, "halting")
+def test_halting_quick_summary(load_bench, capsys):
+    halting = load_bench("halting")
     assert halting.main(["--sets", "heldout", "--limit", "2"]) == 0
     s = summary(capsys)
     assert s["rows_heldout"] >= 4  # two tasks of at least two demos each
@@ -54,8 +39,8 @@ def test_halting_quick_summary(monkeypatch, capsys):
     assert 0 < s["halt_task_steps_heldout"] <= 1
 
 
-def test_halting_stop_steps_follow_each_rule(monkeypatch):
-    halting = load(monkeypatch, "halting")
+def test_halting_stop_steps_follow_each_rule(load_bench):
+    halting = load_bench("halting")
     cell = np.array([[0.2, 0.9, 0.5], [0.1, 0.2, 0.3]])
     logits = np.array([[-3.0, 2.0, 5.0], [-3.0, -3.0, -3.0]])
     stops = halting.stop_steps(cell, logits)
@@ -65,7 +50,7 @@ def test_halting_stop_steps_follow_each_rule(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["policy", "halting"])
-def test_an_unknown_set_is_refused(monkeypatch, name):
-    module = load(monkeypatch, name)
+def test_an_unknown_set_is_refused(load_bench, name):
+    module = load_bench(name)
     with pytest.raises(SystemExit):
         module.main(["--sets", "nonsense", "--limit", "1"])

@@ -1,9 +1,7 @@
 """bench/prior.py: the quick run on the shipped model prints every summary key in range, and the sets it
 measures are the ones the issue names (trained vs untrained families, the checkpoint's own held-out split)."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -13,20 +11,13 @@ from arc_efe.training.config import DataConfig
 from arc_efe.training.provenance import load_provenance
 from arc_efe.training.setup import split_tasks
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 SETS = ("generated", "untrained", "heldout", "eval")
 
 
 @pytest.fixture
-def prior(monkeypatch):
-    """bench/prior.py as a module (it imports `common` from its own folder, as `python bench/prior.py` does)."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    spec = importlib.util.spec_from_file_location("bench_prior", BENCH / "prior.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_prior", module)  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+def prior(load_bench):
+    """bench/prior.py as a module."""
+    return load_bench("prior")
 
 
 def test_prior_quick_summary(prior, capsys):

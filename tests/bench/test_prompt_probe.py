@@ -1,27 +1,17 @@
 """bench/prompt_probe.py: the probe finds a parameter that is in the features and not one that is absent, labels
 are the families' hidden instances, and a quick run on the shipped model prints every summary key."""
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
 
 @pytest.fixture
-def probe(monkeypatch):
-    """bench/prompt_probe.py as a module (it imports `common` and `prior` from its own folder)."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    spec = importlib.util.spec_from_file_location("bench_prompt_probe", BENCH / "prompt_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_prompt_probe", module)
-    spec.loader.exec_module(module)
-    return module
+def probe(load_bench):
+    """bench/prompt_probe.py as a module."""
+    return load_bench("prompt_probe")
 
 
 def test_probe_reads_a_parameter_present_in_the_features_and_not_an_absent_one(probe):
