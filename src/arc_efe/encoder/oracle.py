@@ -44,10 +44,8 @@ class RuleOracle(nn.Module):
 
     def instance(self, pairs: Sequence[Pair]) -> int:
         """Row of the first instance that maps every demo input to its output; len(instances) if none does."""
-        for row, (family, params) in enumerate(self.instances):
-            if all(_same(family.apply(params, np.asarray(p.input)), p.output) for p in pairs):
-                return row
-        return len(self.instances)
+        return next((row for row, (family, params) in enumerate(self.instances) if family.fits(params, pairs)),
+                    len(self.instances))
 
     def forward(self, contexts: list[list[Pair]]) -> Tensor:
         """Prompts [B, prompt_dim] for B tasks, each given as its list of demonstration pairs."""
@@ -55,7 +53,3 @@ class RuleOracle(nn.Module):
             raise ValueError("RuleOracle needs at least one task and at least one pair per task")
         rows = torch.tensor([self.instance(ctx) for ctx in contexts], device=self.projection.weight.device)
         return self.projection(rows)
-
-
-def _same(grid: np.ndarray | None, target: np.ndarray) -> bool:
-    return grid is not None and grid.shape == np.shape(target) and bool((grid == target).all())

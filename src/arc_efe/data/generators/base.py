@@ -12,7 +12,7 @@ so the demonstrations are needed to find the rule and enough to pin it down.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,10 @@ class Family:
 
     def __call__(self, rng: Rng, difficulty: float) -> Task:
         return render(self, rng, difficulty)
+
+    def fits(self, params: Params, pairs: Sequence[Pair]) -> bool:
+        """True when the rule instance `params` maps every pair's input to its output."""
+        return all(_same(self.apply(params, p.input), p.output) for p in pairs)
 
 
 def valid_grid(grid: np.ndarray) -> bool:
@@ -104,12 +108,7 @@ def _identified(family: Family, params: Params, demos: list[Pair], tests: list[P
     """False when another rule instance fits every demo but answers some test differently."""
     if family.alternatives is None:
         return True
-    for alt in family.alternatives(params):
-        if all(_same(family.apply(alt, p.input), p.output) for p in demos) and not all(
-            _same(family.apply(alt, p.input), p.output) for p in tests
-        ):
-            return False
-    return True
+    return not any(family.fits(alt, demos) and not family.fits(alt, tests) for alt in family.alternatives(params))
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
