@@ -98,7 +98,7 @@ class GridAgent(nn.Module):
         self._check_inputs("inputs", inputs, input_mask, prompt)
         canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
-        film = self._film(prompt)
+        conditioning = self._conditioning(prompt)
         in_size = grid_size(input_mask)
         known = out_size is not None
         if known and out_size.shape != in_size.shape:
@@ -108,7 +108,8 @@ class GridAgent(nn.Module):
         per_step: list[Readout] = []
         for _ in range(self._steps(steps)):
             region = active_region(torch.maximum(in_size, out_size), canvas)
-            h = self._core(h + base + self.embed.output_guess(inputs, input_mask, out_size, in_size), film, region)
+            guess = self.embed.output_guess(inputs, input_mask, out_size, in_size)
+            h = self._core(h + base + guess, conditioning, region)
             read = self.heads(h, input_mask)
             per_step.append(read)
             if not known:
@@ -129,27 +130,29 @@ class GridAgent(nn.Module):
         size = grid_size(goal_mask)
         injection = injection + self.embed.output_guess(goal, goal_mask, size, size)
         region = active_region(size, goal.shape[-1])
-        film = self._film(prompt)
+        conditioning = self._conditioning(prompt)
         h = torch.zeros_like(injection)
         beliefs = []
         for _ in range(self._steps(steps)):
-            h = self._core(h + injection, film, region)
+            h = self._core(h + injection, conditioning, region)
             beliefs.append(self.heads.beliefs(h))
         return torch.stack(beliefs[::-1], dim=1)  # [B, T, S, S, 10]
 
-    def _film(self, prompt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """FiLM of the prompt and the pointer maps' weights [B, blocks, K] (None without maps), both of a zero
-        prompt for a prompt-blind agent (its FiLM is then its bias)."""
+    def _conditioning(self, prompt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the core reads of the prompt, once per pass: FiLM [B, blocks, 4, C] and the pointer maps' weights
+        [B, blocks, K] (None without maps), both of a zero prompt for a prompt-blind agent (its FiLM is then its
+        bias)."""
         prompt = prompt if self.reads_prompt else torch.zeros_like(prompt)
-        if self.pointer_mix is None:
-            return self.film(prompt), None
-        return self.film(prompt), self.pointer_mix(prompt).view(prompt.shape[0], len(self.blocks), -1)
+        mix = None if self.pointer_mix is None else self.pointer_mix(prompt).view(prompt.shape[0], len(self.blocks), -1)
+        return self.film(prompt), mix
 
-    def _core(self, x: torch.Tensor, film: tuple[torch.Tensor, torch.Tensor | None], region: Region) -> torch.Tensor:
+    def _core(self, x: torch.Tensor, conditioning: tuple[torch.Tensor, torch.Tensor | None],
+              region: Region) -> torch.Tensor:
         """One planning step: every block, each with its own FiLM slice (and pointer-map weights). x [B, S, S, C]."""
-        gains, mix = film
+        film, mix = conditioning
         for index, block in enumerate(self.blocks):
-            x = block(x, gains[:, index], region) if mix is None else block(x, gains[:, index], region, mix[:, index])
+            # Without maps a block is called exactly as before the maps existed (reference paths patch it).
+            x = block(x, film[:, index], region) if mix is None else block(x, film[:, index], region, mix[:, index])
         return x
 
     def _steps(self, steps: int | None) -> int:
