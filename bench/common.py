@@ -16,7 +16,9 @@ from pathlib import Path
 
 import torch
 
+from arc_efe.checkpoint_files import resolve_checkpoint
 from arc_efe.config import from_dict, merge, to_dict
+from arc_efe.solving.load import default_model
 from arc_efe.training.config import PRESETS, TrainConfig
 
 
@@ -88,3 +90,9 @@ def set_threads(threads: int | None) -> None:
     """Pin torch's intra-op threads when asked (results name the count in the machine line)."""
     if threads:
         torch.set_num_threads(threads)
+
+
+def checkpoint_folder(flag: str | None) -> Path:
+    """The checkpoint folder a `--checkpoint` flag names (a run folder, its best/ or a checkpoint), or the
+    shipped model's when it names none."""
+    return resolve_checkpoint(flag).resolve() if flag else default_model()[0]

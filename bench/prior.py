@@ -43,9 +43,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from common import machine_line, set_threads, summary_line
+from common import checkpoint_folder, machine_line, set_threads, summary_line
 
-from arc_efe.checkpoint_files import resolve_checkpoint
 from arc_efe.config import from_dict
 from arc_efe.data.augment import IDENTITY
 from arc_efe.data.batching import collate, make_sample
@@ -57,7 +56,6 @@ from arc_efe.data.stats import task_statistics
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy
 from arc_efe.objective.scoring import first_attempt_cell_accuracy, score_attempts
-from arc_efe.solving.load import default_model
 from arc_efe.solving.run import run, sample_tasks
 from arc_efe.solving.solver import SolveConfig
 from arc_efe.system import ArcSystem
@@ -271,7 +269,7 @@ def measure_sets(p: argparse.ArgumentParser, args: argparse.Namespace, measure, 
     print the `key_SET=value` summary last. `setting` names what else the caller varies, for the header."""
     set_threads(args.threads)
     print(machine_line(), flush=True)
-    checkpoint = resolve_checkpoint(args.checkpoint).resolve() if args.checkpoint else default_model()[0]
+    checkpoint = checkpoint_folder(args.checkpoint)
     system, config = ArcSystem.load(checkpoint, "cpu")
     data = from_dict(DataConfig, config.get("data", {}), "data")
     provenance = load_provenance(checkpoint)
@@ -295,9 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     set_threads(args.threads)
     print(machine_line(), flush=True)
-    checkpoint = resolve_checkpoint(args.checkpoint).resolve() if args.checkpoint else default_model()[0]
+    checkpoint = checkpoint_folder(args.checkpoint)
     system, config = ArcSystem.load(checkpoint, args.device)
-    baseline = ArcSystem.load(resolve_checkpoint(args.baseline).resolve(), args.device)[0] if args.baseline else None
+    baseline = ArcSystem.load(checkpoint_folder(args.baseline), args.device)[0] if args.baseline else None
     device = torch.device(args.device)
     data = from_dict(DataConfig, config.get("data", {}), "data")
     provenance = load_provenance(checkpoint)

@@ -25,13 +25,11 @@ import sys
 
 import numpy as np
 import torch
-from common import machine_line, set_threads, summary_line
+from common import checkpoint_folder, machine_line, set_threads, summary_line
 from prior import task_prompts
 
-from arc_efe.checkpoint_files import resolve_checkpoint
 from arc_efe.data.generators import FAMILIES
 from arc_efe.data.task import Task
-from arc_efe.solving.load import default_model
 from arc_efe.system import ArcSystem
 
 DEFAULT_FAMILIES = "d8_transform,gravity_cells,gravity_objects"
@@ -107,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     set_threads(args.threads)
     print(machine_line(), flush=True)
-    checkpoint = resolve_checkpoint(args.checkpoint).resolve() if args.checkpoint else default_model()[0]
+    checkpoint = checkpoint_folder(args.checkpoint)
     system, _ = ArcSystem.load(checkpoint, args.device)
     print(f"checkpoint {checkpoint}", flush=True)
     summary: dict[str, object] = {}

@@ -21,13 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import machine_line, summary_line
+from common import checkpoint_folder, machine_line, summary_line
 
 from arc_efe.cli.config_args import resolve_config
 from arc_efe.config import to_dict
 from arc_efe.data.sources import load_tasks
-from arc_efe.checkpoint_files import resolve_checkpoint
-from arc_efe.solving.load import default_model
 from arc_efe.system import ArcSystem
 from arc_efe.solving.run import SolveRunConfig, run, sample_tasks
 from arc_efe.solving.solver import SolveConfig
@@ -78,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     variants = [variant_config(spec, args.budget, args.seed) for spec in args.variant]
     print(machine_line(), flush=True)
-    checkpoint = resolve_checkpoint(args.checkpoint).resolve() if args.checkpoint else default_model()[0]
+    checkpoint = checkpoint_folder(args.checkpoint)
     system, _ = ArcSystem.load(checkpoint, "cpu")
     tasks = sample_tasks(load_tasks(args.tasks).tasks, args.limit, args.seed)
     print(f"checkpoint {checkpoint}; {len(tasks)} tasks from {args.tasks} (seed {args.seed}); "
