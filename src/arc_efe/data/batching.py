@@ -173,8 +173,14 @@ BUCKET_RUN_BATCHES = 8
 
 def draw_sample(rng: np.random.Generator, task: Task, augment: bool, keep_background: bool) -> Sample:
     """A training sample of `task`: a random augmentation (or none) and a random demo as the query."""
+    return make_sample(task, *draw_view(rng, task, augment, keep_background))
+
+
+def draw_view(rng: np.random.Generator, task: Task, augment: bool,
+              keep_background: bool) -> tuple[int, Augmentation]:
+    """The query index and augmentation `draw_sample` draws, so a twin task can be shown the same way."""
     aug = random_augmentation(rng, keep_background=keep_background) if augment else IDENTITY
-    return make_sample(task, int(rng.integers(len(task.train))), aug)
+    return int(rng.integers(len(task.train))), aug
 
 
 def task_side(task: Task) -> int:

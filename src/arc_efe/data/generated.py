@@ -4,6 +4,11 @@ Task k of a stream is drawn from a generator seeded by (stream seed, k) alone: f
 difficulty and the task's own seed. So the stream needs no state but k, two processes with the same seed
 see the same tasks, and resuming at k continues exactly. `MixedSampler` fills each training batch with a
 fixed share of generated tasks and the rest from a `TaskSampler` over real tasks.
+
+With `twins`, task k also has a twin (`GeneratedTasks.twin`, seeded by (stream seed, k) too): the same
+inputs under another instance of its family's rule, placed right after it in the same batch with the same
+augmentation and query demo. Identical inputs with different outputs make the agent read the prompt, and
+as a contrastive negative the twin shares palette and sizes, so only the rule tells the two apart.
 """
 
 from __future__ import annotations
@@ -13,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from arc_efe.data.batching import Sample, TaskSampler, draw_sample
-from arc_efe.data.generators import FAMILIES, generate_task
+from arc_efe.data.batching import Sample, TaskSampler, draw_sample, draw_view, make_sample
+from arc_efe.data.generators import FAMILIES, generate_task, render_twin
 from arc_efe.data.task import Task
 
 PREFIX = "gen:"
@@ -46,7 +51,7 @@ class GeneratedTasks:
     """Task k of the stream over `families` (optionally weighted), difficulty uniform in [low, high]."""
 
     def __init__(self, families: list[str], seed: int, difficulty: tuple[float, float] = (0.0, 1.0),
-                 weights: dict[str, float] | None = None):
+                 weights: dict[str, float] | None = None, twins: bool = False):
         if not families:
             raise ValueError("a generated stream needs at least one family")
         self.families = list(families)
@@ -56,6 +61,7 @@ class GeneratedTasks:
         if (w < 0).any() or w.sum() <= 0:
             raise ValueError(f"generator weights must be >= 0 with a positive sum, got {weights}")
         self.p = w / w.sum()
+        self.twins = twins
 
     def task(self, k: int) -> Task:
         rng = np.random.default_rng([self.seed, k])
@@ -66,11 +72,18 @@ class GeneratedTasks:
     def tasks(self, start: int, count: int) -> list[Task]:
         return [self.task(k) for k in range(start, start + count)]
 
+    def twin(self, k: int, task: Task | None = None) -> Task | None:
+        """Task k's twin (None when its family has no usable alternative); `task`: task k, if at hand."""
+        task = self.task(k) if task is None else task
+        return render_twin(FAMILIES[task.meta["family"]], task, np.random.default_rng([self.seed, k, 1]))
+
 
 class MixedSampler:
     """Batches of `batch_size` samples: round(batch_size × gen_share) from generated tasks (the stream's
     next ones), the rest from `real` (a TaskSampler, which may be None when every source is generated).
-    `epoch` counts the real tasks' epochs, or generated tasks / `gen_epoch` when there are none."""
+    `epoch` counts the real tasks' epochs, or generated tasks (twins included) / `gen_epoch` when there are
+    none. With `generated.twins` each stream task is followed by its twin while the generated share has
+    room for both, so a batch holds fewer stream tasks and every twin sits in its original's batch."""
 
     def __init__(self, real: TaskSampler | None, generated: GeneratedTasks, n_generated: int, seed: int,
                  augment: bool = True, keep_background: bool = True, gen_epoch: int = 1000):
@@ -84,21 +97,39 @@ class MixedSampler:
         self.gen_epoch = gen_epoch
         self._rng = np.random.default_rng([seed, 7])
         self._drawn = 0
+        self._twins = 0
 
     @property
     def epoch(self) -> float:
-        return self.real.epoch if self.real is not None else self._drawn / self.gen_epoch
+        return self.real.epoch if self.real is not None else (self._drawn + self._twins) / self.gen_epoch
 
     def next_batch(self) -> list[Sample]:
         samples = self.real.next_batch() if self.real is not None else []
+        if self.generated.twins:
+            return samples + self._with_twins()
         for task in self.generated.tasks(self._drawn, self.n_generated):
             samples.append(draw_sample(self._rng, task, self.augment, self.keep_background))
         self._drawn += self.n_generated
         return samples
 
+    def _with_twins(self) -> list[Sample]:
+        """`n_generated` samples: stream tasks, each followed by its twin (same view) while both fit."""
+        samples: list[Sample] = []
+        while len(samples) < self.n_generated:
+            k = self._drawn
+            task = self.generated.task(k)
+            query, aug = draw_view(self._rng, task, self.augment, self.keep_background)
+            samples.append(make_sample(task, query, aug))
+            self._drawn += 1
+            twin = self.generated.twin(k, task) if len(samples) < self.n_generated else None
+            if twin is not None:
+                samples.append(make_sample(twin, query, aug))
+                self._twins += 1
+        return samples
+
     def state_dict(self) -> dict[str, Any]:
         return {"real": None if self.real is None else self.real.state_dict(),
-                "rng": copy.deepcopy(self._rng.bit_generator.state), "drawn": self._drawn,
+                "rng": copy.deepcopy(self._rng.bit_generator.state), "drawn": self._drawn, "twins": self._twins,
                 "families": list(self.generated.families), "seed": self.generated.seed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -109,3 +140,4 @@ class MixedSampler:
             self.real.load_state_dict(state["real"])
         self._rng.bit_generator.state = copy.deepcopy(state["rng"])
         self._drawn = int(state["drawn"])
+        self._twins = int(state.get("twins", 0))  # absent in checkpoints from before twins

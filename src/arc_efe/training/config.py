@@ -34,6 +34,9 @@ class DataConfig:
     gen_weights: dict[str, float] = field(default_factory=dict)
     gen_difficulty: list[float] = field(default_factory=lambda: [0.0, 1.0])
     gen_val_tasks: int = 40
+    # Each generated task followed in its batch by a twin: the same inputs under another instance of its
+    # family's rule (families without `alternatives` get none; data/generated.py).
+    gen_twins: bool = False
 
 
 @dataclass

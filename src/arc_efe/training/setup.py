@@ -114,7 +114,8 @@ def build_sampler(cfg: DataConfig, train_tasks: list[Task], seed: int) -> TaskSa
                            keep_background=cfg.keep_background, bucket_by_size=cfg.bucket_by_size)
     if not n_gen:
         return real
-    stream = GeneratedTasks(generated_families(cfg), seed, tuple(cfg.gen_difficulty), cfg.gen_weights)
+    stream = GeneratedTasks(generated_families(cfg), seed, tuple(cfg.gen_difficulty), cfg.gen_weights,
+                            twins=cfg.gen_twins)
     return MixedSampler(real, stream, n_gen, seed, augment=cfg.augment, keep_background=cfg.keep_background)
 
 

@@ -11,12 +11,13 @@ import zlib
 import numpy as np
 
 from arc_efe.data.generators import colour, counting, geometry, lines, motion, objects, patterns, regions, shapes
-from arc_efe.data.generators.base import Family, GenerationError, render
+from arc_efe.data.generators.base import Family, GenerationError, render, render_twin
 from arc_efe.data.generators.concepts import CONCEPTS
 from arc_efe.data.grid import grid_to_list
 from arc_efe.data.task import Task
 
-__all__ = ["CONCEPTS", "FAMILIES", "Family", "GenerationError", "generate", "generate_task", "task_to_json"]
+__all__ = ["CONCEPTS", "FAMILIES", "Family", "GenerationError", "generate", "generate_task", "render_twin",
+           "task_to_json"]
 
 _MODULES = (geometry, colour, objects, shapes, lines, motion, regions, counting, patterns)
 FAMILIES: dict[str, Family] = {f.name: f for module in _MODULES for f in module.FAMILIES}

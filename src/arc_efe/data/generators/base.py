@@ -7,7 +7,8 @@ check it by recomputing outputs from `task.meta["params"]`.
 
 Families whose hidden parameter changes the output for the same inputs list the other instances in
 `alternatives`; the renderer redraws until no alternative reproduces every demo yet differs on a test,
-so the demonstrations are needed to find the rule and enough to pin it down.
+so the demonstrations are needed to find the rule and enough to pin it down. `render_twin` renders a
+task's inputs again under one of those alternatives: a twin that shares every input and differs in the rule.
 """
 
 from __future__ import annotations
@@ -80,6 +81,44 @@ def render(family: Family, rng: Rng, difficulty: float) -> Task:
         meta = {"family": family.name, "params": params, "difficulty": difficulty}
         return Task(id=f"gen-{family.name}", train=demos, test=tests, source="gen", meta=meta)
     raise GenerationError(f"family {family.name!r} failed to render a valid task in {_TASK_TRIES} tries")
+
+
+def render_twin(family: Family, task: Task, rng: Rng) -> Task | None:
+    """`task`'s inputs under another instance of its rule (one of `alternatives`, drawn from `rng`), or None.
+
+    A usable alternative changes the output of every demo (so a twin never teaches the original's answer
+    and never fits its demos), keeps every pair valid and changed by the rule, and is itself identified
+    by its demos, as `render` requires of any task. Families without alternatives have no twin.
+    """
+    if family.alternatives is None:
+        return None
+    params = task.meta["params"]
+    usable = []
+    for alt in family.alternatives(params):
+        demos = _rerender(family, alt, task.train)
+        tests = _rerender(family, alt, task.test)
+        if demos is None or tests is None or family.fits(alt, task.train):
+            continue
+        if any(_same(t.output, p.output) for t, p in zip(demos, task.train)):
+            continue
+        if _identified(family, alt, demos, tests):
+            usable.append((alt, demos, tests))
+    if not usable:
+        return None
+    alt, demos, tests = usable[int(rng.integers(len(usable)))]
+    meta = dict(task.meta, params=alt, twin_of=params)
+    return Task(id=f"{task.id}-twin", train=demos, test=tests, source=task.source, meta=meta)
+
+
+def _rerender(family: Family, params: Params, pairs: Sequence[Pair]) -> list[Pair] | None:
+    """`pairs`' inputs with outputs from `params`; None if an output is invalid or leaves its input as is."""
+    out = []
+    for p in pairs:
+        grid = np.asarray(family.apply(params, p.input), dtype=np.int64)
+        if not valid_grid(grid) or _same(grid, p.input):
+            return None
+        out.append(Pair(p.input, grid))
+    return out
 
 
 def _draw_pairs(family: Family, rng: Rng, difficulty: float, params: Params, count: int) -> list[Pair] | None:
