@@ -6,7 +6,7 @@ import torch
 
 from arc_efe.agent import AgentConfig, AgentOutput, GridAgent, build_agent
 from arc_efe.agent.heads import masked_pool
-from arc_efe.agent.input_copies import grid_size, input_copies
+from arc_efe.agent.input_copies import grid_size, input_copies, transposed_copy
 
 B, P = 2, 8
 
@@ -161,8 +161,9 @@ def test_backward_beliefs_are_ordered_like_forward_steps():
     assert (two[:, 0] - one[:, 0]).abs().max() > 1e-4
 
 
-def test_padding_values_do_not_matter():
-    agent = tiny()
+@pytest.mark.parametrize("transposed", [False, True])
+def test_padding_values_do_not_matter(transposed):
+    agent = tiny(transposed_copy=transposed)
     inputs, mask = grids(3, 3)
     other = torch.where(mask, inputs, torch.randint(0, 10, inputs.shape))
     assert not torch.equal(other, inputs)
@@ -186,10 +187,10 @@ def small_size_guesses(agent: GridAgent, limit: int) -> None:
         bias[30 + limit : 60] -= 100.0
 
 
-@pytest.mark.parametrize("mixing", ["attention", "pool"])
-def test_small_canvas_equals_the_cropped_full_canvas(mixing):
+@pytest.mark.parametrize("mixing, transposed", [("attention", False), ("pool", False), ("attention", True)])
+def test_small_canvas_equals_the_cropped_full_canvas(mixing, transposed):
     torch.manual_seed(0)
-    agent = tiny(mixing=mixing)
+    agent = tiny(mixing=mixing, transposed_copy=transposed)
     small_size_guesses(agent, limit=12)
     batch, canvas = 4, 12
     inputs = torch.randint(0, 10, (batch, 30, 30))
@@ -271,6 +272,29 @@ def test_input_copies_resize_and_tile_onto_the_output_size():
     assert (resized[0, 4:] == 10).all() and (tiled[0, :, 6:] == 10).all()
     shrunk, _ = input_copies(grid, mask, torch.tensor([[1, 1]]), pad=10)
     assert shrunk[0, 0, 0] == 1 and (shrunk.flatten()[1:] == 10).all()
+
+
+def test_transposed_copy_puts_input_c_r_under_output_r_c_and_is_opt_in():
+    grid = torch.randint(0, 10, (1, 30, 30))
+    mask = torch.zeros(1, 30, 30, dtype=torch.bool)
+    mask[0, :2, :3] = True
+    copy = transposed_copy(grid, mask, torch.tensor([[3, 2]]), pad=10)
+    assert torch.equal(copy[0, :3, :2], grid[0, :2, :3].T)
+    assert (copy[0, 3:] == 10).all() and (copy[0, :, 2:] == 10).all()
+    clipped = transposed_copy(grid, mask, torch.tensor([[2, 2]]), pad=10)  # a smaller output shows what fits
+    assert torch.equal(clipped[0, :2, :2], grid[0, :2, :2].T) and (clipped[0, 2:] == 10).all()
+    plain, with_copy = tiny(), tiny(transposed_copy=True)
+    assert sorted(set(with_copy.state_dict()) - set(plain.state_dict())) == ["embed.transposed.weight"]
+    inputs, mask = grids(3, 5)
+    prompt = torch.randn(B, P)
+    with_copy.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        differ = with_copy(inputs, mask, prompt).cell_logits - plain(inputs, mask, prompt).cell_logits
+        with_copy.embed.transposed.weight.zero_()
+        same = with_copy(inputs, mask, prompt).cell_logits - plain(inputs, mask, prompt).cell_logits
+    assert differ.abs().max() > 1e-4 and same.abs().max() < 1e-6
+    with pytest.raises(ValueError, match="transposed_copy"):
+        build_agent(AgentConfig(transposed_copy=1))
 
 
 @pytest.mark.parametrize(

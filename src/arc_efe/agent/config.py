@@ -22,6 +22,9 @@ class AgentConfig:
     `prompt_pointers` K > 0 gives each attention block K extra pointer maps, mixed per sample by weights read
     from the prompt, so the prompt can choose where a cell's attention points (which mirror, which shift),
     not only rescale what the pointer logits read, as FiLM does. 0 (the default): no maps, no new weights.
+
+    `transposed_copy` True adds the input transposed to the copies fed at every step (input_copies.py), so
+    transposes and quarter turns are as near as flips. False (the default): no new weights.
     """
 
     channels: int = 64
@@ -34,6 +37,7 @@ class AgentConfig:
     mixing: str = "attention"
     reads_prompt: bool = True
     prompt_pointers: int = 0
+    transposed_copy: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -47,6 +51,8 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.prompt_pointers must be an int >= 0, got {self.prompt_pointers!r}")
         if self.prompt_pointers and self.mixing != "attention":
             raise ValueError("AgentConfig.prompt_pointers needs mixing='attention' (pointer logits live there)")
+        if not isinstance(self.transposed_copy, bool):
+            raise ValueError(f"AgentConfig.transposed_copy must be a bool, got {self.transposed_copy!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

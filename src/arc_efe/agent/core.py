@@ -21,7 +21,7 @@ from arc_efe.agent.blocks import CoreBlock, PromptFiLM, Region, active_region
 from arc_efe.agent.config import AgentConfig
 from arc_efe.agent.heads import Heads, Readout
 from arc_efe.agent.output import AgentOutput
-from arc_efe.agent.input_copies import grid_size, input_copies
+from arc_efe.agent.input_copies import grid_size, input_copies, transposed_copy
 from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 
 PAD_COLOR = NUM_COLORS  # embedding row for masked-out cells: their stored values never reach the net
@@ -36,7 +36,7 @@ class GridEmbedding(nn.Module):
     the input mask is kept (never zeroed) and must know where it sits, e.g. for 2x scaling.
     """
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, transposed: bool = False):
         super().__init__()
         self.color = nn.Embedding(NUM_COLORS + 1, channels)
         self.row = nn.Embedding(MAX_SIZE, channels)
@@ -48,6 +48,8 @@ class GridEmbedding(nn.Module):
         self.out_width = nn.Embedding(MAX_SIZE, channels)
         self.resized = nn.Embedding(NUM_COLORS + 1, channels)
         self.tiled = nn.Embedding(NUM_COLORS + 1, channels)
+        # The input transposed on the output canvas (AgentConfig.transposed_copy); None: no new weights.
+        self.transposed = nn.Embedding(NUM_COLORS + 1, channels) if transposed else None
 
     def grid(self, grid: torch.Tensor, mask: torch.Tensor, direction: int) -> torch.Tensor:
         """grid [B, S, S] long, mask [B, S, S] bool -> [B, S, S, C], fixed across steps."""
@@ -64,7 +66,10 @@ class GridEmbedding(nn.Module):
         (`in_size`: the grid's size, when the caller has it)."""
         resized, tiled = input_copies(grid, mask, out_size, PAD_COLOR, in_size)
         per_grid = self.out_height(out_size[:, 0] - 1) + self.out_width(out_size[:, 1] - 1)  # [B, C]
-        return self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
+        copies = self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
+        if self.transposed is None:
+            return copies
+        return copies + self.transposed(transposed_copy(grid, mask, out_size, PAD_COLOR))
 
 
 class GridAgent(nn.Module):
@@ -72,12 +77,12 @@ class GridAgent(nn.Module):
 
     def __init__(self, channels: int, prompt_dim: int, steps: int, blocks_per_step: int, heads: int,
                  kernel_size: int, mlp_ratio: int, mixing: str, reads_prompt: bool = True,
-                 prompt_pointers: int = 0):
+                 prompt_pointers: int = 0, transposed_copy: bool = False):
         super().__init__()
         self.prompt_dim = prompt_dim
         self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
         self.steps = steps
-        self.embed = GridEmbedding(channels)
+        self.embed = GridEmbedding(channels, transposed_copy)
         self.film = PromptFiLM(prompt_dim, channels, blocks_per_step)
         self.blocks = nn.ModuleList(
             CoreBlock(channels, heads, kernel_size, mlp_ratio, mixing, positions=MAX_SIZE, pointer_maps=prompt_pointers)
@@ -189,4 +194,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         mixing=cfg.mixing,
         reads_prompt=cfg.reads_prompt,
         prompt_pointers=cfg.prompt_pointers,
+        transposed_copy=cfg.transposed_copy,
     )

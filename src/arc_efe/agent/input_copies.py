@@ -4,6 +4,10 @@ Many ARC outputs are the input scaled (nearest neighbour) or tiled to a new size
 predicted an output size, these two copies put the matching input colour under every output cell, so
 scaling and tiling become local problems instead of long-range gathers the core must learn first.
 The copies are index arithmetic on the argmax size: they carry no gradient and nothing is interpolated.
+
+An optional third copy, the input transposed, does the same for transposes and quarter turns: with axial
+attention a transpose needs three hops (row, column, row), a flip one, so with the transposed copy every D8
+element is at most two hops away (AgentConfig.transposed_copy).
 """
 
 from __future__ import annotations
@@ -40,3 +44,12 @@ def input_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
     valid = (inside[0][:, :, None] & inside[1][:, None, :]) & mask[batch, rows, cols]  # [2, B, S, S]
     copies = torch.where(valid, grid[batch, rows, cols], pad)
     return copies[0], copies[1]
+
+
+def transposed_copy(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor, pad: int) -> torch.Tensor:
+    """The input transposed [B, S, S] long: output cell (r, c) shows input (c, r). Cells outside the output size,
+    or whose source is masked, hold `pad`."""
+    index = torch.arange(grid.shape[-1], device=grid.device)[None, :]  # [1, S]
+    inside = index < out_size[:, :1], index < out_size[:, 1:]  # each [B, S]: rows, columns inside the output
+    valid = mask.transpose(1, 2) & inside[0][:, :, None] & inside[1][:, None, :]
+    return torch.where(valid, grid.transpose(1, 2), pad)
