@@ -124,6 +124,14 @@ def test_cli_json_and_exit_code(small_tasks_dir, tmp_path, capsys, monkeypatch, 
     assert (tmp_path / "metrics.jsonl").exists()
 
 
+def test_an_oracle_run_is_refused_by_name_before_anything_is_built(small_tasks_dir, tmp_path, capsys):
+    """The doctor follows LLM gradients; a RuleOracle run used to end in an AttributeError deep in a probe."""
+    code = main(cli_args(small_tasks_dir, tmp_path) + ["--set", 'model.encoder.oracle_families=["d8_transform"]'])
+    err = capsys.readouterr().err
+    assert code == 2 and "oracle_families" in err and "RuleOracle" in err and "Traceback" not in err
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
 @pytest.fixture(scope="module")
 def working(small_tasks_dir, tmp_path_factory):
     """The doctor on the unbroken tiny system: what each sabotage below is compared against."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from arc_efe.config import ConfigError
 from arc_efe.data.batching import Batch, collate
 from arc_efe.diagnose import checks
 from arc_efe.diagnose.checks import CheckResult
@@ -159,6 +160,11 @@ def judge(trainer: Trainer, obs: Observation) -> tuple[list[CheckResult], list[s
 
 def run_diagnosis(cfg: TrainConfig, fault: FaultHook | None = None) -> Diagnosis:
     """Build the run from `cfg` (writing into cfg.out), take the two observed steps, run the ten checks."""
+    if cfg.model.encoder.oracle_families:
+        # Checks 4-6 and 9 follow gradients through an LLM encoder; the oracle's table has none to follow.
+        raise ConfigError("arc-efe diagnose checks the gradient flow of an LLM encoder; model.encoder."
+                          f"oracle_families={list(cfg.model.encoder.oracle_families)} replaces it with a RuleOracle "
+                          "(a diagnostic prompt table), so run diagnose without that option")
     start = time.perf_counter()
     notes = []
     if cfg.prompt_refresh < 2:
