@@ -144,15 +144,12 @@ def task_prompts(system: ArcSystem, tasks: list[Task], device: torch.device) -> 
     return torch.cat(out)
 
 
-def swap_accuracy(system: ArcSystem, tasks: list[Task], device: torch.device) -> tuple[float, float]:
-    """(own-prompt, other-prompt) cell accuracy on leave-one-out demo rows with the true output size."""
-    _, own, other = swap_per_task(system, tasks, device)
-    return float(np.mean(own)), float(np.mean(other))
+# swap_per_task's result: the usable tasks, then each one's own-prompt and other-prompt accuracy.
+Swaps = tuple[list[Task], np.ndarray, np.ndarray]
 
 
 @torch.no_grad()
-def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device
-                  ) -> tuple[list[Task], np.ndarray, np.ndarray]:
+def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device) -> Swaps:
     """The tasks with >= 2 demos and each one's mean own-prompt and other-prompt leave-one-out cell accuracy."""
     usable = [t for t in tasks if len(t.train) >= 2]  # one demo: its only context is its own answer
     others = task_prompts(system, usable, device)[derangement(len(usable), SWAP_SEED)]  # [N, P]
@@ -174,12 +171,12 @@ def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device
 
 
 def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
-               base: np.ndarray | None = None) -> list[str]:
+               base: np.ndarray | None = None, swaps: Swaps | None = None) -> list[str]:
     """One line per generator family of a generated set: tasks, own-prompt leave-one-out cell accuracy and the
     swap drop, lowest accuracy first (where the prior fails); with `base`, a baseline model's per-task
     own-prompt accuracy on the same rows (`swap_per_task`'s), its family mean and the gap (this model's minus
-    the baseline's)."""
-    usable, own, other = swap_per_task(system, task_set.tasks, device)
+    the baseline's). `swaps`: `swap_per_task`'s result for this model and set, when the caller has it."""
+    usable, own, other = swaps if swaps is not None else swap_per_task(system, task_set.tasks, device)
     by_family: dict[str, list[int]] = {}
     for j, task in enumerate(usable):
         by_family.setdefault(task.id.split("-")[1], []).append(j)
@@ -193,12 +190,14 @@ def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
     return lines
 
 
-def measure(system: ArcSystem, task_set: TaskSet, device: torch.device) -> dict[str, float | str]:
+def measure(system: ArcSystem, task_set: TaskSet, swaps: Swaps | None) -> dict[str, float | str]:
+    """The set's row: plain solve and cell accuracy, and from `swaps` (None under 2 tasks) the prompt swap's
+    own- and other-prompt cell accuracy on leave-one-out demo rows with the true output size."""
     if not task_set.tasks:
         return {"tasks": 0, "plain_solve": "n/a", "cell_acc": "n/a", "swap_own": "n/a", "swap_other": "n/a",
                 "swap_drop": "n/a"}
     solve, cells = plain_scores(system, task_set.tasks)
-    own, other = swap_accuracy(system, task_set.tasks, device) if len(task_set.tasks) >= 2 else ("n/a", "n/a")
+    own, other = (float(np.mean(swaps[1])), float(np.mean(swaps[2]))) if swaps is not None else ("n/a", "n/a")
     drop = own - other if isinstance(own, float) else "n/a"
     return {"tasks": len(task_set.tasks), "plain_solve": solve, "cell_acc": cells, "swap_own": own,
             "swap_other": other, "swap_drop": drop}
@@ -309,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{'swap_drop':>9}", flush=True)
     summary: dict[str, object] = {}
     for task_set in sets:
-        row = measure(system, task_set, device)
+        # The swap rows are the slow part: measured once, for the set's row and its families.
+        swaps = swap_per_task(system, task_set.tasks, device) if len(task_set.tasks) >= 2 else None
+        row = measure(system, task_set, swaps)
         print_set(task_set, row)
         summary.update({f"{key}_{task_set.name}": value for key, value in row.items()})
         base = None  # the baseline's per-task own-prompt accuracy, measured once for the set and its families
@@ -320,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             summary.update({f"baseline_own_{task_set.name}": base_own, f"gap_{task_set.name}": gap})
             print(f"{'':>10} baseline own {base_own:.4f}, gap {gap:+.4f}", flush=True)
         if args.per_family and task_set.families and len(task_set.tasks) >= 2:
-            print("\n".join(per_family(system, task_set, device, base)), flush=True)
+            print("\n".join(per_family(system, task_set, device, base, swaps)), flush=True)
     summary["eval_contaminated"] = len(dirty)
     if args.solve_budget > 0:
         with tempfile.TemporaryDirectory() as tmp:
