@@ -6,7 +6,8 @@ import torch
 
 from arc_efe.agent import AgentConfig, AgentOutput, GridAgent, build_agent
 from arc_efe.agent.heads import masked_pool
-from arc_efe.agent.input_copies import grid_size, input_copies, transposed_copy
+from arc_efe.agent.input_copies import d8_copies, grid_size, input_copies
+from arc_efe.data.augment import Augmentation
 
 B, P = 2, 8
 
@@ -161,9 +162,9 @@ def test_backward_beliefs_are_ordered_like_forward_steps():
     assert (two[:, 0] - one[:, 0]).abs().max() > 1e-4
 
 
-@pytest.mark.parametrize("transposed", [False, True])
-def test_padding_values_do_not_matter(transposed):
-    agent = tiny(transposed_copy=transposed)
+@pytest.mark.parametrize("elements", [(), (1, 4, 7)])
+def test_padding_values_do_not_matter(elements):
+    agent = tiny(d8_copies=elements)
     inputs, mask = grids(3, 3)
     other = torch.where(mask, inputs, torch.randint(0, 10, inputs.shape))
     assert not torch.equal(other, inputs)
@@ -187,10 +188,10 @@ def small_size_guesses(agent: GridAgent, limit: int) -> None:
         bias[30 + limit : 60] -= 100.0
 
 
-@pytest.mark.parametrize("mixing, transposed", [("attention", False), ("pool", False), ("attention", True)])
-def test_small_canvas_equals_the_cropped_full_canvas(mixing, transposed):
+@pytest.mark.parametrize("mixing, elements", [("attention", ()), ("pool", ()), ("attention", (1, 2, 3, 4, 5, 6, 7))])
+def test_small_canvas_equals_the_cropped_full_canvas(mixing, elements):
     torch.manual_seed(0)
-    agent = tiny(mixing=mixing, transposed_copy=transposed)
+    agent = tiny(mixing=mixing, d8_copies=elements)
     small_size_guesses(agent, limit=12)
     batch, canvas = 4, 12
     inputs = torch.randint(0, 10, (batch, 30, 30))
@@ -274,27 +275,44 @@ def test_input_copies_resize_and_tile_onto_the_output_size():
     assert shrunk[0, 0, 0] == 1 and (shrunk.flatten()[1:] == 10).all()
 
 
-def test_transposed_copy_puts_input_c_r_under_output_r_c_and_is_opt_in():
-    grid = torch.randint(0, 10, (1, 30, 30))
-    mask = torch.zeros(1, 30, 30, dtype=torch.bool)
-    mask[0, :2, :3] = True
-    copy = transposed_copy(grid, mask, torch.tensor([[3, 2]]), pad=10)
-    assert torch.equal(copy[0, :3, :2], grid[0, :2, :3].T)
-    assert (copy[0, 3:] == 10).all() and (copy[0, :, 2:] == 10).all()
-    clipped = transposed_copy(grid, mask, torch.tensor([[2, 2]]), pad=10)  # a smaller output shows what fits
-    assert torch.equal(clipped[0, :2, :2], grid[0, :2, :2].T) and (clipped[0, 2:] == 10).all()
-    plain, with_copy = tiny(), tiny(transposed_copy=True)
-    assert sorted(set(with_copy.state_dict()) - set(plain.state_dict())) == ["embed.transposed.weight"]
+def test_d8_copies_are_the_augmentation_images_on_the_output_canvas():
+    """Each copy equals arc_efe.data.augment's image of the grid, cut to the output size; cells outside it pad."""
+    grid = torch.randint(0, 10, (2, 30, 30))
+    mask = torch.zeros(2, 30, 30, dtype=torch.bool)
+    mask[0, :2, :3], mask[1, :4, :1] = True, True
+    sizes = [(2, 3), (4, 1)]
+    elements = tuple(range(1, 8))
+    out_size = torch.tensor([[3, 3], [4, 4]])  # holds each image: both shapes fit, the rest is pad
+    copies = d8_copies(grid, mask, out_size, 10, elements)
+    assert copies.shape == (7, 2, 30, 30)
+    for k, element in enumerate(elements):
+        for b, (h, w) in enumerate(sizes):
+            image = torch.from_numpy(Augmentation(element).apply(grid[b, :h, :w].numpy()).copy())
+            ih, iw = image.shape
+            assert torch.equal(copies[k, b, :ih, :iw], image), (element, b)
+            outside = torch.ones(30, 30, dtype=torch.bool)
+            outside[:ih, :iw] = False
+            assert (copies[k, b][outside] == 10).all(), (element, b)
+    clipped = d8_copies(grid, mask, torch.tensor([[1, 2], [1, 1]]), 10, (7,))  # a smaller output shows what fits
+    assert torch.equal(clipped[0, 0, 0, :2], grid[0, 0, :3].flip(0)[:2])
+    assert (clipped[0, 0, 1:] == 10).all() and (clipped[0, 0, 0, 2:] == 10).all()
+
+
+def test_d8_copies_are_opt_in_and_reach_the_output():
+    plain, with_copies = tiny(), tiny(d8_copies=(4, 7))
+    assert sorted(set(with_copies.state_dict()) - set(plain.state_dict())) == ["embed.d8.weight"]
+    assert with_copies.embed.d8.weight.shape == (2 * 11, 16)
     inputs, mask = grids(3, 5)
     prompt = torch.randn(B, P)
-    with_copy.load_state_dict(plain.state_dict(), strict=False)
+    with_copies.load_state_dict(plain.state_dict(), strict=False)
     with torch.no_grad():
-        differ = with_copy(inputs, mask, prompt).cell_logits - plain(inputs, mask, prompt).cell_logits
-        with_copy.embed.transposed.weight.zero_()
-        same = with_copy(inputs, mask, prompt).cell_logits - plain(inputs, mask, prompt).cell_logits
+        differ = with_copies(inputs, mask, prompt).cell_logits - plain(inputs, mask, prompt).cell_logits
+        with_copies.embed.d8.weight.zero_()
+        same = with_copies(inputs, mask, prompt).cell_logits - plain(inputs, mask, prompt).cell_logits
     assert differ.abs().max() > 1e-4 and same.abs().max() < 1e-6
-    with pytest.raises(ValueError, match="transposed_copy"):
-        build_agent(AgentConfig(transposed_copy=1))
+    for bad in (True, (0,), (8,), (4, 4), "4"):
+        with pytest.raises(ValueError, match="d8_copies"):
+            build_agent(AgentConfig(d8_copies=bad))
 
 
 @pytest.mark.parametrize(

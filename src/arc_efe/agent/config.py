@@ -23,8 +23,10 @@ class AgentConfig:
     from the prompt, so the prompt can choose where a cell's attention points (which mirror, which shift),
     not only rescale what the pointer logits read, as FiLM does. 0 (the default): no maps, no new weights.
 
-    `transposed_copy` True adds the input transposed to the copies fed at every step (input_copies.py), so
-    transposes and quarter turns are as near as flips. False (the default): no new weights.
+    `d8_copies` lists D8 elements (arc_efe.data.augment's numbering 1..7: 1 rot90, 2 rot180, 3 rot270,
+    4 transpose, 5 up-down flip, 6 anti-transpose, 7 left-right flip) whose images of the input join the copies fed
+    at every step (input_copies.py), so applying one is a local read instead of one to three attention hops.
+    Empty (the default): no new weights.
     """
 
     channels: int = 64
@@ -37,7 +39,7 @@ class AgentConfig:
     mixing: str = "attention"
     reads_prompt: bool = True
     prompt_pointers: int = 0
-    transposed_copy: bool = False
+    d8_copies: tuple[int, ...] = ()
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -51,8 +53,10 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.prompt_pointers must be an int >= 0, got {self.prompt_pointers!r}")
         if self.prompt_pointers and self.mixing != "attention":
             raise ValueError("AgentConfig.prompt_pointers needs mixing='attention' (pointer logits live there)")
-        if not isinstance(self.transposed_copy, bool):
-            raise ValueError(f"AgentConfig.transposed_copy must be a bool, got {self.transposed_copy!r}")
+        elements = list(self.d8_copies) if isinstance(self.d8_copies, (list, tuple)) else None
+        if elements is None or any(not isinstance(k, int) or not 1 <= k <= 7 for k in elements) \
+                or len(set(elements)) != len(elements):
+            raise ValueError(f"AgentConfig.d8_copies must list distinct D8 elements 1..7, got {self.d8_copies!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -21,7 +21,7 @@ from arc_efe.agent.blocks import CoreBlock, PromptFiLM, Region, active_region
 from arc_efe.agent.config import AgentConfig
 from arc_efe.agent.heads import Heads, Readout
 from arc_efe.agent.output import AgentOutput
-from arc_efe.agent.input_copies import grid_size, input_copies, transposed_copy
+from arc_efe.agent.input_copies import d8_copies, grid_size, input_copies
 from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 
 PAD_COLOR = NUM_COLORS  # embedding row for masked-out cells: their stored values never reach the net
@@ -30,13 +30,14 @@ FORWARD, BACKWARD = 0, 1
 
 class GridEmbedding(nn.Module):
     """What the core is fed at every step: the grid (colour or pad, row/col position, its size, the
-    pass direction) plus the current output-size guess and the input's resized and tiled copies on that canvas.
+    pass direction) plus the current output-size guess and the input's resized and tiled copies on that canvas
+    (and, as an option, some of its D8 images).
 
     Coordinates and sizes are explicit because outputs may be larger than inputs: the state outside
     the input mask is kept (never zeroed) and must know where it sits, e.g. for 2x scaling.
     """
 
-    def __init__(self, channels: int, transposed: bool = False):
+    def __init__(self, channels: int, d8_elements: tuple[int, ...] = ()):
         super().__init__()
         self.color = nn.Embedding(NUM_COLORS + 1, channels)
         self.row = nn.Embedding(MAX_SIZE, channels)
@@ -48,8 +49,10 @@ class GridEmbedding(nn.Module):
         self.out_width = nn.Embedding(MAX_SIZE, channels)
         self.resized = nn.Embedding(NUM_COLORS + 1, channels)
         self.tiled = nn.Embedding(NUM_COLORS + 1, channels)
-        # The input transposed on the output canvas (AgentConfig.transposed_copy); None: no new weights.
-        self.transposed = nn.Embedding(NUM_COLORS + 1, channels) if transposed else None
+        # D8 images of the input on the output canvas (AgentConfig.d8_copies), one colour table each; none: no
+        # new weights.
+        self.d8_elements = tuple(d8_elements)
+        self.d8 = nn.Embedding(len(self.d8_elements) * (NUM_COLORS + 1), channels) if self.d8_elements else None
 
     def grid(self, grid: torch.Tensor, mask: torch.Tensor, direction: int) -> torch.Tensor:
         """grid [B, S, S] long, mask [B, S, S] bool -> [B, S, S, C], fixed across steps."""
@@ -67,9 +70,11 @@ class GridEmbedding(nn.Module):
         resized, tiled = input_copies(grid, mask, out_size, PAD_COLOR, in_size)
         per_grid = self.out_height(out_size[:, 0] - 1) + self.out_width(out_size[:, 1] - 1)  # [B, C]
         copies = self.resized(resized) + self.tiled(tiled) + per_grid[:, None, None, :]
-        if self.transposed is None:
+        if self.d8 is None:
             return copies
-        return copies + self.transposed(transposed_copy(grid, mask, out_size, PAD_COLOR))
+        images = d8_copies(grid, mask, out_size, PAD_COLOR, self.d8_elements, in_size)  # [K, B, S, S]
+        table = torch.arange(len(self.d8_elements), device=grid.device)[:, None, None, None] * (NUM_COLORS + 1)
+        return copies + self.d8(images + table).sum(dim=0)
 
 
 class GridAgent(nn.Module):
@@ -77,12 +82,12 @@ class GridAgent(nn.Module):
 
     def __init__(self, channels: int, prompt_dim: int, steps: int, blocks_per_step: int, heads: int,
                  kernel_size: int, mlp_ratio: int, mixing: str, reads_prompt: bool = True,
-                 prompt_pointers: int = 0, transposed_copy: bool = False):
+                 prompt_pointers: int = 0, d8_copies: tuple[int, ...] = ()):
         super().__init__()
         self.prompt_dim = prompt_dim
         self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
         self.steps = steps
-        self.embed = GridEmbedding(channels, transposed_copy)
+        self.embed = GridEmbedding(channels, d8_copies)
         self.film = PromptFiLM(prompt_dim, channels, blocks_per_step)
         self.blocks = nn.ModuleList(
             CoreBlock(channels, heads, kernel_size, mlp_ratio, mixing, positions=MAX_SIZE, pointer_maps=prompt_pointers)
@@ -194,5 +199,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         mixing=cfg.mixing,
         reads_prompt=cfg.reads_prompt,
         prompt_pointers=cfg.prompt_pointers,
-        transposed_copy=cfg.transposed_copy,
+        d8_copies=tuple(cfg.d8_copies),
     )

@@ -5,9 +5,9 @@ predicted an output size, these two copies put the matching input colour under e
 scaling and tiling become local problems instead of long-range gathers the core must learn first.
 The copies are index arithmetic on the argmax size: they carry no gradient and nothing is interpolated.
 
-An optional third copy, the input transposed, does the same for transposes and quarter turns: with axial
-attention a transpose needs three hops (row, column, row), a flip one, so with the transposed copy every D8
-element is at most two hops away (AgentConfig.transposed_copy).
+Optional further copies, chosen D8 images of the input (AgentConfig.d8_copies), do the same for flips, turns
+and transposes: with axial attention a flip is one hop (a move along rows or along columns), a half turn two and
+a transpose or quarter turn three, but an element shown as a copy needs none.
 """
 
 from __future__ import annotations
@@ -46,10 +46,34 @@ def input_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
     return copies[0], copies[1]
 
 
-def transposed_copy(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor, pad: int) -> torch.Tensor:
-    """The input transposed [B, S, S] long: output cell (r, c) shows input (c, r). Cells outside the output size,
-    or whose source is masked, hold `pad`."""
-    index = torch.arange(grid.shape[-1], device=grid.device)[None, :]  # [1, S]
-    inside = index < out_size[:, :1], index < out_size[:, 1:]  # each [B, S]: rows, columns inside the output
-    valid = mask.transpose(1, 2) & inside[0][:, :, None] & inside[1][:, None, :]
-    return torch.where(valid, grid.transpose(1, 2), pad)
+
+def d8_sources(r: torch.Tensor, c: torch.Tensor, h: torch.Tensor, w: torch.Tensor, element: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source (row, column) of output cell (r, c) in the image of an h x w grid under D8 `element`
+    (arc_efe.data.augment's numbering: 1 rot90, 2 rot180, 3 rot270, 4 transpose, 5 up-down flip,
+    6 anti-transpose, 7 left-right flip)."""
+    return {
+        1: (c, w - 1 - r), 2: (h - 1 - r, w - 1 - c), 3: (h - 1 - c, r), 4: (c, r),
+        5: (h - 1 - r, c), 6: (h - 1 - c, w - 1 - r), 7: (r, w - 1 - c),
+    }[element]
+
+
+def d8_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor, pad: int,
+              elements: tuple[int, ...], in_size: torch.Tensor | None = None) -> torch.Tensor:
+    """The input's images under `elements` [K, B, S, S] long, each at the top left of the output canvas: output
+    cell (r, c) of copy k shows the image's cell (r, c). Cells outside the output size or the image hold `pad`.
+    One gather for all K (they run at every planning step)."""
+    b, canvas = grid.shape[0], grid.shape[-1]
+    in_size = grid_size(mask) if in_size is None else in_size
+    index = torch.arange(canvas, device=grid.device)
+    r, c = index[None, None, :, None], index[None, None, None, :]  # [1, 1, S, 1], [1, 1, 1, S]
+    h, w = in_size[None, :, 0, None, None], in_size[None, :, 1, None, None]  # [1, B, 1, 1]
+    sources = [d8_sources(r, c, h, w, k) for k in elements]
+    rows = torch.cat([torch.broadcast_to(s[0], (1, b, canvas, canvas)) for s in sources])  # [K, B, S, S]
+    cols = torch.cat([torch.broadcast_to(s[1], (1, b, canvas, canvas)) for s in sources])
+    inside = (r < out_size[None, :, 0, None, None]) & (c < out_size[None, :, 1, None, None])  # [1, B, S, S]
+    valid = inside & (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+    rows, cols = rows.clamp(0, canvas - 1), cols.clamp(0, canvas - 1)
+    batch = torch.arange(b, device=grid.device)[None, :, None, None]
+    valid = valid & mask[batch, rows, cols]
+    return torch.where(valid, grid[batch, rows, cols], pad)
