@@ -57,6 +57,27 @@ def test_resume_with_other_model_shape_names_the_field(small_tasks_dir, tmp_path
         Trainer(other, resume=str(run))
 
 
+def test_resume_of_a_run_saved_before_a_field_existed_takes_its_default(small_tasks_dir, tmp_path):
+    """A field added since (here model.agent.d8_copies and data.gen_twins, both default off) is absent from an
+    older run's config.json; resuming must treat it as its default, not as a different model."""
+    import hashlib
+
+    run = train(tiny_config(small_tasks_dir, tmp_path / "run", max_steps=1))
+    checkpoint = resolve_checkpoint(run)
+    saved = json.loads((checkpoint / "config.json").read_text())
+    del saved["model"]["agent"]["d8_copies"], saved["data"]["gen_twins"]
+    (checkpoint / "config.json").write_text(json.dumps(saved))
+    sums = json.loads((checkpoint / "checksums.json").read_text())
+    data = (checkpoint / "config.json").read_bytes()
+    sums["config.json"] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (checkpoint / "checksums.json").write_text(json.dumps(sums))
+    resumed = Trainer(tiny_config(small_tasks_dir, tmp_path / "run", max_steps=2), resume=str(run)).run()
+    assert [r["step"] for r in read_metrics(resumed)] == [1, 2]
+    other = tiny_config(small_tasks_dir, tmp_path / "run", max_steps=3, model={"agent": {"d8_copies": (4,)}})
+    with pytest.raises(ConfigError, match=r"model\.agent\.d8_copies: \[\] -> \[4\]"):
+        Trainer(other, resume=str(resumed))
+
+
 def test_epoch_end_evaluates_and_keeps_best(small_tasks_dir, tmp_path):
     # 8 training tasks, batch 4, refresh 1: an epoch is 2 steps.
     run = train(tiny_config(small_tasks_dir, tmp_path / "run", epochs=2, prompt_refresh=1, keep_last=1))

@@ -18,7 +18,7 @@ from pathlib import Path
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
-from arc_efe.config import to_dict
+from arc_efe.config import from_dict, to_dict
 from arc_efe.data.batching import collate
 from arc_efe.data.generated import MixedSampler
 from arc_efe.training.prompt_cache import PromptCache
@@ -88,7 +88,9 @@ class Trainer:
     def _resume(self, path: str) -> None:
         checkpoint = ckpt.resolve_checkpoint(path)
         ckpt.verify_checkpoint(checkpoint)
-        ckpt.check_compatible(ckpt.read_config(checkpoint), self.config_dict, checkpoint)
+        # Fields added since the run was saved take their defaults, as when its model is loaded for solving.
+        saved = to_dict(from_dict(TrainConfig, ckpt.read_config(checkpoint)))
+        ckpt.check_compatible(saved, self.config_dict, checkpoint)
         try:
             self.accelerator.load_state(str(checkpoint))
         except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as err:
