@@ -53,6 +53,9 @@ class GridEmbedding(nn.Module):
         # new weights.
         self.d8_elements = tuple(d8_elements)
         self.d8 = nn.Embedding(len(self.d8_elements) * (NUM_COLORS + 1), channels) if self.d8_elements else None
+        # Each copy's first row in that shared table, [K, 1, 1, 1] (a constant, not saved).
+        offsets = torch.arange(len(self.d8_elements))[:, None, None, None] * (NUM_COLORS + 1)
+        self.register_buffer("d8_offsets", offsets, persistent=False)
 
     def grid(self, grid: torch.Tensor, mask: torch.Tensor, direction: int) -> torch.Tensor:
         """grid [B, S, S] long, mask [B, S, S] bool -> [B, S, S, C], fixed across steps."""
@@ -73,8 +76,7 @@ class GridEmbedding(nn.Module):
         if self.d8 is None:
             return copies
         images = d8_copies(grid, mask, out_size, PAD_COLOR, self.d8_elements, in_size)  # [K, B, S, S]
-        table = torch.arange(len(self.d8_elements), device=grid.device)[:, None, None, None] * (NUM_COLORS + 1)
-        return copies + self.d8(images + table).sum(dim=0)
+        return copies + self.d8(images + self.d8_offsets).sum(dim=0)
 
 
 class GridAgent(nn.Module):

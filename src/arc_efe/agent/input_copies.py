@@ -46,7 +46,6 @@ def input_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor,
     return copies[0], copies[1]
 
 
-
 def d8_sources(r: torch.Tensor, c: torch.Tensor, h: torch.Tensor, w: torch.Tensor, element: int
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Source (row, column) of output cell (r, c) in the image of an h x w grid under D8 `element`
