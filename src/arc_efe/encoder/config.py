@@ -19,6 +19,9 @@ class EncoderConfig:
     grid_coordinates: add learned embeddings of each cell token's row and column, counted from both edges
     (built-in encoder only), so attention can relate a cell to its transformed position in the other grid;
     the sequence's own 1-D positions cannot say which cells lie in one column or mirror each other.
+    pair_compare: add a small conv net's summary of each demo's output compared with its input cell by cell
+    (colours, colour transition, equality with each D8 image of the input, position) to the prompt
+    (`pair_compare.PairComparer`, `pair_channels` wide); off by default.
     oracle_families: a diagnostic, not an encoder: the prompt is a learned row per rule instance of these
     generator families, the one that reproduces the demos (`oracle.RuleOracle`); it measures whether the
     agent can use a perfect prompt. Empty (the default): the LLM encoder.
@@ -40,6 +43,8 @@ class EncoderConfig:
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     split_warn_every: int = 100
     grid_coordinates: bool = False
+    pair_compare: bool = False
+    pair_channels: int = 64
     oracle_families: tuple[str, ...] = ()
 
     def validate(self) -> None:
@@ -47,7 +52,7 @@ class EncoderConfig:
         if self.train_mode not in TRAIN_MODES:
             raise ValueError(f"encoder.train_mode must be one of {TRAIN_MODES}, got {self.train_mode!r}")
         positive = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
-                    "prompt_dim", "max_tokens", "batch_tokens", "lora_r", "split_warn_every")
+                    "prompt_dim", "max_tokens", "batch_tokens", "lora_r", "split_warn_every", "pair_channels")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"encoder.{name} must be >= 1, got {getattr(self, name)}")
@@ -66,5 +71,8 @@ class EncoderConfig:
         if self.grid_coordinates and self.llm is not None:
             raise ValueError("encoder.grid_coordinates needs the built-in encoder (llm: null): a pretrained "
                              "tokenizer's tokens are not one per cell")
+        if self.pair_compare and self.oracle_families:
+            raise ValueError("encoder.pair_compare is part of the learned encoder; the oracle (oracle_families) "
+                             "replaces that encoder, so set one or the other")
         if self.train_mode == "lora" and not self.lora_targets:
             raise ValueError("encoder.lora_targets is empty: LoRA needs at least one module name")

@@ -12,6 +12,9 @@ Splits are counted and logged, never silent.
 With `grid_coordinates` (built-in tokens only), each token's embedding also gets learned embeddings of its
 row and column, counted from both edges (`token_coordinates`), so the LLM can relate a cell to the cell a
 flip or rotation sends it to; a block of rows counts its rows from its own first row.
+
+With `pair_compare`, a PairComparer (pair_compare.py) compares each demo's output with its input cell by cell
+and its projected summary is added to the prompt.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from arc_efe.data.serialize import (
 from arc_efe.data.task import Pair
 from arc_efe.encoder.config import EncoderConfig
 from arc_efe.encoder.oracle import RuleOracle
+from arc_efe.encoder.pair_compare import PairComparer
 from arc_efe.encoder.pretrained import apply_train_mode, builtin_llm, load_pretrained
 
 __all__ = ["EncoderConfig", "TaskEncoder", "build_encoder"]
@@ -59,6 +63,7 @@ class TaskEncoder(nn.Module):
         tokenizer: PreTrainedTokenizerBase | None = None,
         split_warn_every: int = 100,
         grid_coordinates: bool = False,
+        pair_comparer: PairComparer | None = None,
     ) -> None:
         super().__init__()
         self.llm = llm
@@ -69,6 +74,7 @@ class TaskEncoder(nn.Module):
         self.coordinates = nn.Embedding(4 * COORDINATES, hidden_size) if grid_coordinates else None
         if self.coordinates is not None:
             nn.init.normal_(self.coordinates.weight, std=0.02)
+        self.pair_comparer = pair_comparer
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
@@ -94,9 +100,10 @@ class TaskEncoder(nn.Module):
         return [p for p in self.llm.parameters() if p.requires_grad]
 
     def projection_parameters(self) -> list[nn.Parameter]:
-        """Always trained, at the encoder lr: the projection and the coordinate embeddings, if any."""
-        extra = [] if self.coordinates is None else list(self.coordinates.parameters())
-        return list(self.projection.parameters()) + extra
+        """Always trained, at the encoder lr: the projection, the coordinate embeddings and the pair comparer,
+        if any."""
+        extra = [module for module in (self.coordinates, self.pair_comparer) if module is not None]
+        return list(self.projection.parameters()) + [p for module in extra for p in module.parameters()]
 
     def _serialise(self, batch: Sequence[Sequence[Section]]) -> list[list[int]]:
         """Token ids per sequence of sections."""
@@ -207,7 +214,8 @@ class TaskEncoder(nn.Module):
         task_of_pair = torch.tensor([t for t, ctx in enumerate(contexts) for _ in ctx], device=device)
         task_sums = pair_vecs.new_zeros(len(contexts), pair_vecs.shape[1]).index_add_(0, task_of_pair, pair_vecs)
         sizes = torch.tensor([len(ctx) for ctx in contexts], dtype=torch.float32, device=device)
-        return self.projection(task_sums / sizes.unsqueeze(1))  # [B, prompt_dim]
+        prompt = self.projection(task_sums / sizes.unsqueeze(1))  # [B, prompt_dim]
+        return prompt if self.pair_comparer is None else prompt + self.pair_comparer(contexts)
 
 
 def build_encoder(cfg: EncoderConfig) -> TaskEncoder | RuleOracle:
@@ -231,4 +239,5 @@ def build_encoder(cfg: EncoderConfig) -> TaskEncoder | RuleOracle:
         tokenizer=tokenizer,
         split_warn_every=cfg.split_warn_every,
         grid_coordinates=cfg.grid_coordinates,
+        pair_comparer=PairComparer(cfg.pair_channels, cfg.prompt_dim) if cfg.pair_compare else None,
     )

@@ -1,0 +1,112 @@
+"""PairComparer: each demonstration's output compared with its input cell by cell, as a second part of the prompt.
+
+The LLM reads a pair as one token sequence, so relating output cell (r, c) to the input cell that a flip, a turn
+or a fall sends there is a long-range match it has not learned: no encoder variant tried in session 13
+(trained, frozen, InfoNCE, twins, grid coordinates) separated D8 elements or gravity directions, while a
+perfect prompt did help the agent on both (BENCHMARKS.md). This module lays a pair's input and output on one
+canvas and gives a small conv net, per cell, what such rules are made of: both colours, their colour
+transition, whether the output equals each D8 image of the input there, and the cell's relative position.
+Its pooled pair vectors, averaged over a task's pairs like the LLM's, are projected and added to the prompt.
+The projection starts at zero, so switching the comparer on starts from the LLM's prompt unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from arc_efe.data.augment import Augmentation
+from arc_efe.data.grid import NUM_COLORS
+from arc_efe.data.task import Pair
+
+__all__ = ["PairComparer", "pair_features", "FEATURES", "SCALARS"]
+
+D8 = [Augmentation(d) for d in range(8)]
+# Per cell: input colour (10) and mask, output colour (10) and mask, colour transition (100), output equal to
+# the input's D8 image k (8), row and column relative to the pair's canvas (2).
+FEATURES = 2 * (NUM_COLORS + 1) + NUM_COLORS * NUM_COLORS + len(D8) + 2
+SCALARS = 6  # per pair: input and output height and width / 30, log2 of the height and width ratios / 5
+
+
+def _placed(grid: np.ndarray, height: int, width: int) -> np.ndarray:
+    """grid at the top left of a height x width canvas of -1, cropped to it (a turned input can be taller)."""
+    canvas = np.full((height, width), -1, dtype=np.int64)
+    grid = grid[:height, :width]
+    canvas[: grid.shape[0], : grid.shape[1]] = grid
+    return canvas
+
+
+def _one_hot(grid: np.ndarray, classes: int) -> np.ndarray:
+    """[classes, H, W] float32 one-hot of grid; cells of -1 are all zero."""
+    return (grid[None] == np.arange(classes)[:, None, None]).astype(np.float32)
+
+
+def pair_features(pair: Pair, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(features [FEATURES, height, width], mask [height, width] of cells inside the input or the output,
+    scalars [SCALARS]) of one demonstration on a canvas at least as large as both its grids."""
+    if pair.output is None:
+        raise ValueError("PairComparer needs demonstration pairs with outputs")
+    x, y = _placed(pair.input, height, width), _placed(pair.output, height, width)
+    both = (x >= 0) & (y >= 0)
+    transition = np.where(both, x * NUM_COLORS + y, -1)
+    equal = [(_placed(aug.apply(pair.input), height, width) == y) & (y >= 0) for aug in D8]
+    pair_h = max(pair.input.shape[0], pair.output.shape[0])
+    pair_w = max(pair.input.shape[1], pair.output.shape[1])
+    rows = np.arange(height, dtype=np.float32)[:, None] / max(pair_h - 1, 1) * np.ones((1, width), np.float32)
+    cols = np.arange(width, dtype=np.float32)[None, :] / max(pair_w - 1, 1) * np.ones((height, 1), np.float32)
+    mask = (x >= 0) | (y >= 0)
+    features = np.concatenate([
+        _one_hot(x, NUM_COLORS), (x >= 0)[None], _one_hot(y, NUM_COLORS), (y >= 0)[None],
+        _one_hot(transition, NUM_COLORS * NUM_COLORS), np.stack(equal), (rows * mask)[None], (cols * mask)[None],
+    ]).astype(np.float32)
+    (hi, wi), (ho, wo) = pair.input.shape, pair.output.shape
+    scalars = np.array([hi / 30, wi / 30, ho / 30, wo / 30, np.log2(ho / hi) / 5, np.log2(wo / wi) / 5],
+                       dtype=np.float32)
+    return features, mask, scalars
+
+
+class PairComparer(nn.Module):
+    """Per-cell features -> 1x1 conv -> two 3x3 convs -> masked mean and max per pair -> MLP -> pair vector;
+    a task's pair vectors are averaged and `out` (zero-initialised) maps them to the prompt's width."""
+
+    def __init__(self, channels: int, prompt_dim: int) -> None:
+        super().__init__()
+        self.cells = nn.ModuleList([
+            nn.Conv2d(FEATURES, channels, 1),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.Conv2d(channels, channels, 3, padding=1),
+        ])
+        self.pair = nn.Sequential(nn.Linear(2 * channels + SCALARS, channels), nn.ReLU())
+        self.out = nn.Linear(channels, prompt_dim)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def pair_vectors(self, pairs: Sequence[Pair]) -> Tensor:
+        """[N, channels] for N pairs, batched on one canvas as large as the largest pair."""
+        device = self.out.weight.device
+        height = max(max(p.input.shape[0], p.output.shape[0]) for p in pairs)
+        width = max(max(p.input.shape[1], p.output.shape[1]) for p in pairs)
+        built = [pair_features(p, height, width) for p in pairs]
+        features = torch.from_numpy(np.stack([b[0] for b in built])).to(device)  # [N, F, H, W]
+        mask = torch.from_numpy(np.stack([b[1] for b in built])).to(device).unsqueeze(1)  # [N, 1, H, W]
+        scalars = torch.from_numpy(np.stack([b[2] for b in built])).to(device)  # [N, SCALARS]
+        cells = features
+        for conv in self.cells:
+            # Zero outside the pair after every layer, so a pair reads the same whatever canvas it shares
+            # (outside it, as at the canvas edge, a 3x3 conv sees zeros); ReLU outputs are >= 0, so the
+            # zeros do not change the max either.
+            cells = torch.relu(conv(cells)) * mask
+        mean = cells.sum(dim=(2, 3)) / mask.sum(dim=(2, 3))
+        return self.pair(torch.cat([mean, cells.amax(dim=(2, 3)), scalars], dim=1))
+
+    def forward(self, contexts: list[list[Pair]]) -> Tensor:
+        """[B, prompt_dim]: the comparer's part of the prompt for B tasks given as their demonstration pairs."""
+        pairs = [pair for ctx in contexts for pair in ctx]
+        vectors = self.pair_vectors(pairs)  # [N, channels]
+        task_of_pair = torch.tensor([t for t, ctx in enumerate(contexts) for _ in ctx], device=vectors.device)
+        sums = vectors.new_zeros(len(contexts), vectors.shape[1]).index_add_(0, task_of_pair, vectors)
+        sizes = torch.tensor([len(ctx) for ctx in contexts], dtype=vectors.dtype, device=vectors.device)
+        return self.out(sums / sizes.unsqueeze(1))
