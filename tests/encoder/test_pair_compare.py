@@ -30,7 +30,8 @@ def test_features_mark_the_d8_image_the_output_equals_and_the_colour_transitions
     assert equal[1, :4, :3].all() and equal[1].sum() == 12  # rot90, on the output's 4 x 3 cells only
     assert equal[0].sum() < 12  # the identity matches only where the two happen to agree
     assert mask.sum() == 12 + 12 - 9 and not mask[4:].any() and not mask[:, 4:].any()  # union of 3x4 and 4x3
-    np.testing.assert_allclose(scalars[:4], [3 / 30, 4 / 30, 4 / 30, 3 / 30])
+    assert scalars[1] == 1 and scalars[0] < 1  # pooled: the share of output cells equal to each D8 image
+    np.testing.assert_allclose(scalars[-6:-2], [3 / 30, 4 / 30, 4 / 30, 3 / 30])
 
     mapped = Pair(grid, (grid + 1) % 10)
     transitions = pair_features(mapped, 3, 4)[0][TRANSITION : TRANSITION + 100].sum(axis=(1, 2))
@@ -38,6 +39,16 @@ def test_features_mark_the_d8_image_the_output_equals_and_the_colour_transitions
     for c in np.unique(grid):
         expected[c * 10 + (c + 1) % 10] = (grid == c).sum()
     np.testing.assert_array_equal(transitions, expected)
+
+
+def test_scalars_give_each_colours_shift_in_position():
+    """A cell of colour 3 falling from the top row to the bottom of a 4 x 3 grid: its centroid moves +1 in
+    relative rows and 0 in columns; colour 0 (present in both) moves up a little; absent colours give 0."""
+    before, after = np.zeros((4, 3), dtype=np.int64), np.zeros((4, 3), dtype=np.int64)
+    before[0, 1], after[3, 1] = 3, 3
+    shifts = pair_features(Pair(before, after), 4, 3)[2][8 + 100 + 20 : 8 + 100 + 40].reshape(NUM_COLORS, 2)
+    np.testing.assert_allclose(shifts[3], [1.0, 0.0], atol=1e-6)
+    assert shifts[0, 0] < 0 and abs(shifts[0, 1]) < 1e-6 and not shifts[4:].any()
 
 
 def test_pair_without_output_is_refused():
