@@ -68,15 +68,19 @@ def test_comparer_separates_tasks_that_differ_only_in_the_d8_element():
     torch.testing.assert_close(comparer.pair_vectors(flip + [big])[:3], vectors[:3], atol=1e-5, rtol=0)
 
 
-def test_encoder_with_comparer_starts_as_the_plain_encoder_and_trains_it():
-    """The zero-initialised projection adds nothing at first; the comparer trains in the always-trained group
-    (so also under a frozen LLM); without the option there is no comparer, so old checkpoints load unchanged."""
+def test_encoder_with_comparer_adds_its_part_to_the_plain_encoders_and_trains_it():
+    """With its projection zeroed the encoder is the plain one (same LLM weights); the comparer trains in the
+    always-trained group (so also under a frozen LLM); without the option there is no comparer, so old
+    checkpoints load unchanged."""
     rng = np.random.default_rng(0)
     contexts = [d8_task(rng, 7), d8_task(rng, 2, pairs=2)]
     plain = build_encoder(EncoderConfig(**TINY))
     assert plain.pair_comparer is None and not any(k.startswith("pair_comparer") for k in plain.state_dict())
     paired = build_encoder(EncoderConfig(**TINY, pair_compare=True, pair_channels=8, train_mode="frozen"))
     paired.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        paired.pair_comparer.out.weight.zero_()
+        paired.pair_comparer.out.bias.zero_()
     torch.testing.assert_close(paired(contexts), plain(contexts), atol=1e-6, rtol=0)
     trained = {id(p) for p in paired.projection_parameters()}
     assert all(id(p) in trained for p in paired.pair_comparer.parameters())

@@ -9,7 +9,9 @@ transition, whether the output equals each D8 image of the input there, and the 
 same comparisons pooled per pair, with each colour's shift in position, join the net's pooled output (a first
 version without them learned no D8 element in 600 steps). Its pooled pair vectors, averaged over a task's
 pairs like the LLM's, are projected and added to the prompt.
-The projection starts at zero, so switching the comparer on starts from the LLM's prompt unchanged.
+The projection starts at PyTorch's default init, not at zero: from zero, at the encoder's learning rate, the
+comparer's share of the prompt was still 1/60 of the LLM's after 250 steps, though its pair vectors told the
+D8 elements apart (BENCHMARKS.md, session 14).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def _pair_scalars(pair: Pair, equal: np.ndarray, transition: np.ndarray) -> np.n
 
 class PairComparer(nn.Module):
     """Per-cell features -> 1x1 conv -> two 3x3 convs -> masked mean and max per pair -> MLP -> pair vector;
-    a task's pair vectors are averaged and `out` (zero-initialised) maps them to the prompt's width."""
+    a task's pair vectors are averaged and `out` maps them to the prompt's width."""
 
     def __init__(self, channels: int, prompt_dim: int) -> None:
         super().__init__()
@@ -108,8 +110,6 @@ class PairComparer(nn.Module):
         ])
         self.pair = nn.Sequential(nn.Linear(2 * channels + SCALARS, channels), nn.ReLU())
         self.out = nn.Linear(channels, prompt_dim)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
 
     def pair_vectors(self, pairs: Sequence[Pair]) -> Tensor:
         """[N, channels] for N pairs, batched on one canvas as large as the largest pair."""
