@@ -84,19 +84,31 @@ def test_encoder_with_comparer_adds_its_part_to_the_plain_encoders_and_trains_it
     torch.testing.assert_close(paired(contexts), plain(contexts), atol=1e-6, rtol=0)
     trained = {id(p) for p in paired.projection_parameters()}
     assert all(id(p) in trained for p in paired.pair_comparer.parameters())
-    paired(contexts).sum().backward()
+    weights = torch.randn(2, 16, generator=torch.Generator().manual_seed(0))  # a sum alone has no gradient
+    (paired(contexts) * weights).sum().backward()  # through the final LayerNorm, whose outputs sum to zero
     assert paired.pair_comparer.out.weight.grad.abs().sum() > 0
     with torch.no_grad():
         paired.pair_comparer.out.weight.normal_()
     prompts = paired(contexts)
     assert not torch.allclose(prompts, plain(contexts), atol=1e-3)
-    prompts.sum().backward()
+    (prompts * weights).sum().backward()
     assert paired.pair_comparer.cells[0].weight.grad.abs().sum() > 0
+
+
+def test_without_the_llm_the_comparer_is_the_whole_prompt():
+    """llm_in_prompt=False: the prompt is the comparer's output and the LLM gets no gradient."""
+    contexts = [d8_task(np.random.default_rng(0), 7), d8_task(np.random.default_rng(0), 2)]
+    encoder = build_encoder(EncoderConfig(**TINY, pair_compare=True, pair_channels=8, llm_in_prompt=False))
+    prompts = encoder(contexts)
+    torch.testing.assert_close(prompts, encoder.pair_comparer(contexts))
+    (prompts * torch.arange(16.0)).sum().backward()
+    assert all(p.grad is None for p in encoder.llm.parameters())
 
 
 @pytest.mark.parametrize(
     "change, field",
     [(dict(pair_compare=True, pair_channels=0), "pair_channels"),
+     (dict(llm_in_prompt=False), "llm_in_prompt"),
      (dict(pair_compare=True, oracle_families=("d8_transform",)), "pair_compare")],
 )
 def test_config_validation_names_the_field(change, field):

@@ -22,6 +22,8 @@ class EncoderConfig:
     pair_compare: add a small conv net's summary of each demo's output compared with its input cell by cell
     (colours, colour transition, equality with each D8 image of the input, position) to the prompt
     (`pair_compare.PairComparer`, `pair_channels` wide); off by default.
+    llm_in_prompt: false (a diagnostic, with pair_compare) makes the comparer's part the whole prompt: the LLM
+    is not run and its weights get no gradient. Does the LLM's part help or drown the comparer's?
     oracle_families: a diagnostic, not an encoder: the prompt is a learned row per rule instance of these
     generator families, the one that reproduces the demos (`oracle.RuleOracle`); it measures whether the
     agent can use a perfect prompt. Empty (the default): the LLM encoder.
@@ -45,6 +47,7 @@ class EncoderConfig:
     grid_coordinates: bool = False
     pair_compare: bool = False
     pair_channels: int = 64
+    llm_in_prompt: bool = True
     oracle_families: tuple[str, ...] = ()
 
     def validate(self) -> None:
@@ -74,5 +77,8 @@ class EncoderConfig:
         if self.pair_compare and self.oracle_families:
             raise ValueError("encoder.pair_compare is part of the learned encoder; the oracle (oracle_families) "
                              "replaces that encoder, so set one or the other")
+        if not self.llm_in_prompt and not self.pair_compare:
+            raise ValueError("encoder.llm_in_prompt=false needs encoder.pair_compare=true: nothing else would "
+                             "make the prompt")
         if self.train_mode == "lora" and not self.lora_targets:
             raise ValueError("encoder.lora_targets is empty: LoRA needs at least one module name")

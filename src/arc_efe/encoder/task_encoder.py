@@ -14,7 +14,8 @@ row and column, counted from both edges (`token_coordinates`), so the LLM can re
 flip or rotation sends it to; a block of rows counts its rows from its own first row.
 
 With `pair_compare`, a PairComparer (pair_compare.py) compares each demo's output with its input cell by cell
-and its projected summary is added to the prompt.
+and its projected summary is added to the prompt; with `llm_in_prompt=False` (a diagnostic) it is the whole
+prompt and the LLM is not run.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class TaskEncoder(nn.Module):
         split_warn_every: int = 100,
         grid_coordinates: bool = False,
         pair_comparer: PairComparer | None = None,
+        llm_in_prompt: bool = True,
     ) -> None:
         super().__init__()
         self.llm = llm
@@ -75,6 +77,9 @@ class TaskEncoder(nn.Module):
         if self.coordinates is not None:
             nn.init.normal_(self.coordinates.weight, std=0.02)
         self.pair_comparer = pair_comparer
+        if not llm_in_prompt and pair_comparer is None:
+            raise ValueError("TaskEncoder: llm_in_prompt=False leaves no prompt without a pair comparer")
+        self.llm_in_prompt = llm_in_prompt
         self.tokenizer = tokenizer
         self.max_tokens = max_tokens
         self.batch_tokens = batch_tokens
@@ -201,6 +206,8 @@ class TaskEncoder(nn.Module):
         """Prompts [B, prompt_dim] for B tasks, each given as its list of demonstration pairs."""
         if not contexts or any(len(ctx) == 0 for ctx in contexts):
             raise ValueError("TaskEncoder needs at least one task and at least one pair per task")
+        if not self.llm_in_prompt:
+            return self.pair_comparer(contexts)
         device = self.projection.weight.device
         pairs = [pair for ctx in contexts for pair in ctx]
         seqs, owner = self._sequences(pairs)
@@ -240,4 +247,5 @@ def build_encoder(cfg: EncoderConfig) -> TaskEncoder | RuleOracle:
         split_warn_every=cfg.split_warn_every,
         grid_coordinates=cfg.grid_coordinates,
         pair_comparer=PairComparer(cfg.pair_channels, cfg.prompt_dim) if cfg.pair_compare else None,
+        llm_in_prompt=cfg.llm_in_prompt,
     )
