@@ -95,6 +95,23 @@ def test_encoder_with_comparer_adds_its_part_to_the_plain_encoders_and_trains_it
     assert paired.pair_comparer.cells[0].weight.grad.abs().sum() > 0
 
 
+def test_prototypes_mix_learned_rows():
+    """With K prototypes the prompt is a softmax mix of the table's rows: a sharp preference for row 3 gives
+    row 3 for every task, and the logits and the table both get gradients."""
+    torch.manual_seed(0)
+    comparer = PairComparer(8, 4, prototypes=5)
+    contexts = [d8_task(np.random.default_rng(0), 7), d8_task(np.random.default_rng(1), 2)]
+    with torch.no_grad():
+        comparer.out.weight.zero_()
+        comparer.out.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 50.0, 0.0]))
+    torch.testing.assert_close(comparer(contexts), comparer.table[3].expand(2, 4).detach())
+    with torch.no_grad():
+        comparer.out.bias.zero_()
+        comparer.out.weight.normal_()
+    (comparer(contexts) * torch.arange(4.0)).sum().backward()
+    assert comparer.table.grad.abs().sum() > 0 and comparer.out.weight.grad.abs().sum() > 0
+
+
 def test_without_the_llm_the_comparer_is_the_whole_prompt():
     """llm_in_prompt=False: the prompt is the comparer's output and the LLM gets no gradient."""
     contexts = [d8_task(np.random.default_rng(0), 7), d8_task(np.random.default_rng(0), 2)]
@@ -109,6 +126,7 @@ def test_without_the_llm_the_comparer_is_the_whole_prompt():
     "change, field",
     [(dict(pair_compare=True, pair_channels=0), "pair_channels"),
      (dict(llm_in_prompt=False), "llm_in_prompt"),
+     (dict(pair_compare=True, pair_prototypes=-1), "pair_prototypes"),
      (dict(pair_compare=True, oracle_families=("d8_transform",)), "pair_compare")],
 )
 def test_config_validation_names_the_field(change, field):

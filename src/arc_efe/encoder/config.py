@@ -22,6 +22,7 @@ class EncoderConfig:
     pair_compare: add a small conv net's summary of each demo's output compared with its input cell by cell
     (colours, colour transition, equality with each D8 image of the input, position) to the prompt
     (`pair_compare.PairComparer`, `pair_channels` wide); off by default.
+    pair_prototypes: K > 0 makes the comparer's part a softmax mix of K learned prompt rows (0: a linear map).
     llm_in_prompt: false (a diagnostic, with pair_compare) makes the comparer's part the whole prompt: the LLM
     is not run and its weights get no gradient. Does the LLM's part help or drown the comparer's?
     oracle_families: a diagnostic, not an encoder: the prompt is a learned row per rule instance of these
@@ -47,6 +48,7 @@ class EncoderConfig:
     grid_coordinates: bool = False
     pair_compare: bool = False
     pair_channels: int = 64
+    pair_prototypes: int = 0
     llm_in_prompt: bool = True
     oracle_families: tuple[str, ...] = ()
 
@@ -77,6 +79,8 @@ class EncoderConfig:
         if self.pair_compare and self.oracle_families:
             raise ValueError("encoder.pair_compare is part of the learned encoder; the oracle (oracle_families) "
                              "replaces that encoder, so set one or the other")
+        if self.pair_prototypes < 0:
+            raise ValueError(f"encoder.pair_prototypes must be >= 0, got {self.pair_prototypes}")
         if not self.llm_in_prompt and not self.pair_compare:
             raise ValueError("encoder.llm_in_prompt=false needs encoder.pair_compare=true: nothing else would "
                              "make the prompt")

@@ -99,9 +99,14 @@ def _pair_scalars(pair: Pair, equal: np.ndarray, transition: np.ndarray) -> np.n
 
 class PairComparer(nn.Module):
     """Per-cell features -> 1x1 conv -> two 3x3 convs -> masked mean and max per pair -> MLP -> pair vector;
-    a task's pair vectors are averaged and `out` maps them to the prompt's width."""
+    a task's pair vectors are averaged and `out` maps them to the prompt's width.
 
-    def __init__(self, channels: int, prompt_dim: int) -> None:
+    With `prototypes` K > 0, `out` gives K logits instead and the prompt is their softmax's mix of K learned
+    rows (`table`, initialised like the oracle's): a prompt shaped like RuleOracle's, one row per rule once the
+    softmax is sharp, but chosen from the demos. (Why: the agent used the oracle's rows but no continuous
+    comparer prompt that separated the same rules as well, BENCHMARKS.md session 14.)"""
+
+    def __init__(self, channels: int, prompt_dim: int, prototypes: int = 0) -> None:
         super().__init__()
         self.cells = nn.ModuleList([
             nn.Conv2d(FEATURES, channels, 1),
@@ -109,7 +114,8 @@ class PairComparer(nn.Module):
             nn.Conv2d(channels, channels, 3, padding=1),
         ])
         self.pair = nn.Sequential(nn.Linear(2 * channels + SCALARS, channels), nn.ReLU())
-        self.out = nn.Linear(channels, prompt_dim)
+        self.out = nn.Linear(channels, prototypes or prompt_dim)
+        self.table = nn.Parameter(torch.randn(prototypes, prompt_dim)) if prototypes else None
 
     def pair_vectors(self, pairs: Sequence[Pair]) -> Tensor:
         """[N, channels] for N pairs, batched on one canvas as large as the largest pair."""
@@ -136,4 +142,5 @@ class PairComparer(nn.Module):
         task_of_pair = torch.tensor([t for t, ctx in enumerate(contexts) for _ in ctx], device=vectors.device)
         sums = vectors.new_zeros(len(contexts), vectors.shape[1]).index_add_(0, task_of_pair, vectors)
         sizes = torch.tensor([len(ctx) for ctx in contexts], dtype=vectors.dtype, device=vectors.device)
-        return self.out(sums / sizes.unsqueeze(1))
+        out = self.out(sums / sizes.unsqueeze(1))
+        return out if self.table is None else torch.softmax(out, dim=-1) @ self.table
