@@ -54,3 +54,19 @@ def test_a_system_with_the_oracle_saves_and_loads(tmp_path):
     assert isinstance(loaded.encoder, RuleOracle)
     torch.testing.assert_close(loaded.encoder.projection.weight, system.encoder.projection.weight)
     assert isinstance(cfg.model, ModelConfig)
+
+
+def test_jitter_is_a_fixed_rule_independent_offset_per_task():
+    """With jitter the prompt is the instance's row plus an offset fixed by the demos: the same task gets the same
+    prompt on every call, two tasks of one instance get different prompts, and their difference is not learned."""
+    plain, jittered = RuleOracle(FAMILIES, 8), RuleOracle(FAMILIES, 8, jitter=2.0)
+    jittered.load_state_dict(plain.state_dict())
+    tasks = [generate_task("d8_transform", s) for s in range(20)]
+    rows = [plain.instance(t.train) for t in tasks]
+    a, b = next((i, j) for i in range(20) for j in range(i + 1, 20) if rows[i] == rows[j])
+    contexts = [tasks[a].train, tasks[b].train]
+    torch.testing.assert_close(jittered(contexts), jittered(contexts))
+    offsets = (jittered(contexts) - plain(contexts)).detach()
+    assert offsets.norm(dim=1).min() > 1.0 and (offsets[0] - offsets[1]).abs().max() > 0.1
+    with pytest.raises(ValueError, match="oracle_jitter"):
+        build_encoder(EncoderConfig(prompt_dim=8, oracle_families=FAMILIES, oracle_jitter=-1.0))

@@ -27,7 +27,8 @@ class EncoderConfig:
     is not run and its weights get no gradient. Does the LLM's part help or drown the comparer's?
     oracle_families: a diagnostic, not an encoder: the prompt is a learned row per rule instance of these
     generator families, the one that reproduces the demos (`oracle.RuleOracle`); it measures whether the
-    agent can use a perfect prompt. Empty (the default): the LLM encoder.
+    agent can use a perfect prompt. Empty (the default): the LLM encoder. oracle_jitter: std of a fixed
+    per-task offset added to the oracle's prompt (rule-independent variation; see oracle.py).
     """
 
     llm: str | None = None
@@ -51,6 +52,7 @@ class EncoderConfig:
     pair_prototypes: int = 0
     llm_in_prompt: bool = True
     oracle_families: tuple[str, ...] = ()
+    oracle_jitter: float = 0.0
 
     def validate(self) -> None:
         """Raise ValueError naming the field on an impossible setting."""
@@ -79,6 +81,8 @@ class EncoderConfig:
         if self.pair_compare and self.oracle_families:
             raise ValueError("encoder.pair_compare is part of the learned encoder; the oracle (oracle_families) "
                              "replaces that encoder, so set one or the other")
+        if self.oracle_jitter < 0:
+            raise ValueError(f"encoder.oracle_jitter must be >= 0, got {self.oracle_jitter}")
         if self.pair_prototypes < 0:
             raise ValueError(f"encoder.pair_prototypes must be >= 0, got {self.pair_prototypes}")
         if not self.llm_in_prompt and not self.pair_compare:

@@ -6,10 +6,16 @@ the oracle's prompt, against a prompt-blind one with the same recipe, bounds wha
 the agent's current conditioning. A family's instances are one drawn instance and its `alternatives` (which D8
 element, which direction, ...); a context takes the first instance that reproduces every demo, and a context no
 instance reproduces takes a last "none" row. Not a solver's encoder: it reads the rule off a fixed list.
+
+`jitter` > 0 adds to each prompt a fixed vector drawn from the task's demos (seeded by their bytes, N(0, jitter²)
+per dimension): variation that does not depend on the rule, as a real encoder's prompt has. It asks whether
+the agent still reads the rule's row through it (session 14: it did not read a comparer prompt that carried
+the rule among other variation).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,8 +31,9 @@ __all__ = ["RuleOracle"]
 class RuleOracle(nn.Module):
     """`projection` is a learned table, one row per (family, instance) and a last row for none, [rows, P]."""
 
-    def __init__(self, families: Sequence[str], prompt_dim: int) -> None:
+    def __init__(self, families: Sequence[str], prompt_dim: int, jitter: float = 0.0) -> None:
         super().__init__()
+        self.jitter = jitter
         self.instances = []  # (family, params) in table-row order
         for name in families:
             family = FAMILIES.get(name)
@@ -52,4 +59,16 @@ class RuleOracle(nn.Module):
         if not contexts or any(len(ctx) == 0 for ctx in contexts):
             raise ValueError("RuleOracle needs at least one task and at least one pair per task")
         rows = torch.tensor([self.instance(ctx) for ctx in contexts], device=self.projection.weight.device)
-        return self.projection(rows)
+        prompts = self.projection(rows)
+        if self.jitter > 0:
+            prompts = prompts + torch.stack([self._jitter(ctx) for ctx in contexts]).to(prompts)
+        return prompts
+
+    def _jitter(self, pairs: Sequence[Pair]) -> Tensor:
+        """The task's fixed rule-independent offset [P], seeded by its demos' bytes."""
+        seed = 0
+        for pair in pairs:
+            seed = zlib.crc32(np.ascontiguousarray(pair.input).tobytes(), seed)
+            seed = zlib.crc32(np.ascontiguousarray(pair.output).tobytes(), seed)
+        noise = np.random.default_rng(seed).standard_normal(self.projection.weight.shape[1])
+        return torch.from_numpy(noise * self.jitter)

@@ -230,7 +230,7 @@ def build_encoder(cfg: EncoderConfig) -> TaskEncoder | RuleOracle:
     diagnostic RuleOracle when `cfg.oracle_families` names any."""
     cfg.validate()
     if cfg.oracle_families:
-        return RuleOracle(cfg.oracle_families, cfg.prompt_dim)
+        return RuleOracle(cfg.oracle_families, cfg.prompt_dim, cfg.oracle_jitter)
     tokenizer = None
     if cfg.llm is None:
         llm = builtin_llm(cfg)
