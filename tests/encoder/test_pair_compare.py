@@ -112,6 +112,23 @@ def test_prototypes_mix_learned_rows():
     assert comparer.table.grad.abs().sum() > 0 and comparer.out.weight.grad.abs().sum() > 0
 
 
+def test_standardised_part_has_unit_spread_over_tasks_and_solves_one_task_at_a_time():
+    """Training mode: each dimension of the part has mean 0 and variance about 1 over the batch's tasks; eval mode
+    uses the running statistics, so a task's prompt does not depend on the other tasks of its batch."""
+    torch.manual_seed(0)
+    comparer = PairComparer(8, 4, standardise=True)
+    rng = np.random.default_rng(0)
+    contexts = [d8_task(rng, int(k)) for k in rng.integers(0, 8, 12)]
+    part = comparer(contexts)
+    torch.testing.assert_close(part.mean(dim=0), torch.zeros(4), atol=1e-5, rtol=0)
+    variance = part.var(dim=0, unbiased=False)  # v / (v + eps): under 1 where the raw spread is near BatchNorm's eps
+    assert (variance <= 1).all() and (variance > 0.5).all()
+    alone = comparer(contexts[:1])  # one task in training mode (a demo-half batch can be one task): running stats
+    comparer.eval()
+    torch.testing.assert_close(comparer(contexts[:1]), alone, atol=1e-5, rtol=0)
+    torch.testing.assert_close(comparer(contexts[:1]), comparer(contexts)[:1], atol=1e-5, rtol=0)
+
+
 def test_without_the_llm_the_comparer_is_the_whole_prompt():
     """llm_in_prompt=False: the prompt is the comparer's output and the LLM gets no gradient."""
     contexts = [d8_task(np.random.default_rng(0), 7), d8_task(np.random.default_rng(0), 2)]

@@ -246,7 +246,8 @@ def build_encoder(cfg: EncoderConfig) -> TaskEncoder | RuleOracle:
         tokenizer=tokenizer,
         split_warn_every=cfg.split_warn_every,
         grid_coordinates=cfg.grid_coordinates,
-        pair_comparer=(PairComparer(cfg.pair_channels, cfg.prompt_dim, cfg.pair_prototypes)
+        pair_comparer=(PairComparer(cfg.pair_channels, cfg.prompt_dim, cfg.pair_prototypes,
+                                    cfg.pair_standardise)
                        if cfg.pair_compare else None),
         llm_in_prompt=cfg.llm_in_prompt,
     )
