@@ -51,10 +51,23 @@ def d8_sources(r: torch.Tensor, c: torch.Tensor, h: torch.Tensor, w: torch.Tenso
     """Source (row, column) of output cell (r, c) in the image of an h x w grid under D8 `element`
     (arc_efe.data.augment's numbering: 1 rot90, 2 rot180, 3 rot270, 4 transpose, 5 up-down flip,
     6 anti-transpose, 7 left-right flip)."""
-    return {
-        1: (c, w - 1 - r), 2: (h - 1 - r, w - 1 - c), 3: (h - 1 - c, r), 4: (c, r),
-        5: (h - 1 - r, c), 6: (h - 1 - c, w - 1 - r), 7: (r, w - 1 - c),
-    }[element]
+    # A match, not a dict of all seven: only the requested element's index arithmetic runs (every planning step).
+    match element:
+        case 1:
+            return c, w - 1 - r
+        case 2:
+            return h - 1 - r, w - 1 - c
+        case 3:
+            return h - 1 - c, r
+        case 4:
+            return c, r
+        case 5:
+            return h - 1 - r, c
+        case 6:
+            return h - 1 - c, w - 1 - r
+        case 7:
+            return r, w - 1 - c
+    raise KeyError(element)
 
 
 def d8_copies(grid: torch.Tensor, mask: torch.Tensor, out_size: torch.Tensor, pad: int,
