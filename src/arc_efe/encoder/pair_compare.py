@@ -60,7 +60,8 @@ def pair_features(pair: Pair, height: int, width: int) -> tuple[np.ndarray, np.n
     x, y = _placed(pair.input, height, width), _placed(pair.output, height, width)
     both = (x >= 0) & (y >= 0)
     transition = np.where(both, x * NUM_COLORS + y, -1)
-    equal = [(_placed(aug.apply(pair.input), height, width) == y) & (y >= 0) for aug in D8]
+    equal = np.stack([(_placed(aug.apply(pair.input), height, width) == y) & (y >= 0) for aug in D8])
+    transitions = _one_hot(transition, NUM_COLORS * NUM_COLORS)
     pair_h = max(pair.input.shape[0], pair.output.shape[0])
     pair_w = max(pair.input.shape[1], pair.output.shape[1])
     rows = np.arange(height, dtype=np.float32)[:, None] / max(pair_h - 1, 1) * np.ones((1, width), np.float32)
@@ -68,9 +69,9 @@ def pair_features(pair: Pair, height: int, width: int) -> tuple[np.ndarray, np.n
     mask = (x >= 0) | (y >= 0)
     features = np.concatenate([
         _one_hot(x, NUM_COLORS), (x >= 0)[None], _one_hot(y, NUM_COLORS), (y >= 0)[None],
-        _one_hot(transition, NUM_COLORS * NUM_COLORS), np.stack(equal), (rows * mask)[None], (cols * mask)[None],
+        transitions, equal, (rows * mask)[None], (cols * mask)[None],
     ]).astype(np.float32)
-    return features, mask, _pair_scalars(pair, np.stack(equal), transition)
+    return features, mask, _pair_scalars(pair, equal.sum(axis=(1, 2)), transitions.sum(axis=(1, 2)))
 
 
 def _centroids(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -83,15 +84,15 @@ def _centroids(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts / grid.size, sums / np.maximum(counts, 1)[:, None]
 
 
-def _pair_scalars(pair: Pair, equal: np.ndarray, transition: np.ndarray) -> np.ndarray:
-    """[SCALARS] the pair's pooled comparisons (see SCALARS)."""
+def _pair_scalars(pair: Pair, equal: np.ndarray, transitions: np.ndarray) -> np.ndarray:
+    """[SCALARS] the pair's pooled comparisons (see SCALARS), from the per-cell ones' counts: output cells equal
+    to each D8 image [8] and cells per colour transition [100]."""
     (hi, wi), (ho, wo) = pair.input.shape, pair.output.shape
-    transitions = _one_hot(transition, NUM_COLORS * NUM_COLORS).sum(axis=(1, 2))
     share_in, centre_in = _centroids(pair.input)
     share_out, centre_out = _centroids(pair.output)
     present = ((share_in > 0) & (share_out > 0))[:, None]
     return np.concatenate([
-        equal.sum(axis=(1, 2)) / (ho * wo), transitions / max(transitions.sum(), 1), share_in, share_out,
+        equal / (ho * wo), transitions / max(transitions.sum(), 1), share_in, share_out,
         ((centre_out - centre_in) * present).ravel(),
         [hi / 30, wi / 30, ho / 30, wo / 30, np.log2(ho / hi) / 5, np.log2(wo / wi) / 5],
     ]).astype(np.float32)
