@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from arc_efe.data.augment import Augmentation
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
+from arc_efe.encoder.pooling import mean_per_task
 
 __all__ = ["PairComparer", "pair_features", "FEATURES", "SCALARS"]
 
@@ -145,11 +146,7 @@ class PairComparer(nn.Module):
     def forward(self, contexts: list[list[Pair]]) -> Tensor:
         """[B, prompt_dim]: the comparer's part of the prompt for B tasks given as their demonstration pairs."""
         pairs = [pair for ctx in contexts for pair in ctx]
-        vectors = self.pair_vectors(pairs)  # [N, channels]
-        task_of_pair = torch.tensor([t for t, ctx in enumerate(contexts) for _ in ctx], device=vectors.device)
-        sums = vectors.new_zeros(len(contexts), vectors.shape[1]).index_add_(0, task_of_pair, vectors)
-        sizes = torch.tensor([len(ctx) for ctx in contexts], dtype=vectors.dtype, device=vectors.device)
-        out = self.out(sums / sizes.unsqueeze(1))
+        out = self.out(mean_per_task(self.pair_vectors(pairs), contexts))  # [B, prototypes or prompt_dim]
         out = out if self.table is None else torch.softmax(out, dim=-1) @ self.table
         if self.standardise is None:
             return out

@@ -41,6 +41,7 @@ from arc_efe.data.task import Pair
 from arc_efe.encoder.config import EncoderConfig
 from arc_efe.encoder.oracle import RuleOracle
 from arc_efe.encoder.pair_compare import PairComparer
+from arc_efe.encoder.pooling import mean_per_task
 from arc_efe.encoder.pretrained import apply_train_mode, builtin_llm, load_pretrained
 
 __all__ = ["EncoderConfig", "TaskEncoder", "build_encoder"]
@@ -218,10 +219,7 @@ class TaskEncoder(nn.Module):
         pair_counts = counts.new_zeros(len(pairs)).index_add_(0, owner_t, counts)  # [N]
         pair_vecs = pair_sums / pair_counts.unsqueeze(1)  # [N, H]
 
-        task_of_pair = torch.tensor([t for t, ctx in enumerate(contexts) for _ in ctx], device=device)
-        task_sums = pair_vecs.new_zeros(len(contexts), pair_vecs.shape[1]).index_add_(0, task_of_pair, pair_vecs)
-        sizes = torch.tensor([len(ctx) for ctx in contexts], dtype=torch.float32, device=device)
-        prompt = self.projection(task_sums / sizes.unsqueeze(1))  # [B, prompt_dim]
+        prompt = self.projection(mean_per_task(pair_vecs, contexts))  # [B, prompt_dim]
         return prompt if self.pair_comparer is None else prompt + self.pair_comparer(contexts)
 
 
