@@ -152,3 +152,21 @@ def test_grid_coordinates_add_to_the_token_embeddings_and_train(contexts):
     coords(contexts).sum().backward()
     assert coords.coordinates.weight.grad.abs().sum() > 0
     assert any(p is coords.coordinates.weight for p in coords.projection_parameters())  # trained in every mode
+
+
+def test_llm_standardise_gives_unit_spread_over_tasks_and_a_batch_free_prompt_when_solving():
+    """llm_standardise: in training each prompt dimension has mean 0 over the batch's tasks (variance about 1);
+    in eval mode a task's prompt uses the running statistics, so it is the same alone as in a batch."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    tasks = [[random_pair(rng), random_pair(rng)] for _ in range(10)]
+    encoder = build_encoder(EncoderConfig(**TINY, llm_standardise=True))
+    plain = build_encoder(EncoderConfig(**TINY))
+    assert set(encoder.state_dict()) - set(plain.state_dict()) == {
+        "standardise.running_mean", "standardise.running_var", "standardise.num_batches_tracked"}
+    prompts = encoder(tasks)
+    torch.testing.assert_close(prompts.mean(dim=0), torch.zeros(16), atol=1e-5, rtol=0)
+    variance = prompts.var(dim=0, unbiased=False)
+    assert (variance <= 1).all() and (variance > 0.5).all()
+    encoder.eval()
+    torch.testing.assert_close(encoder(tasks[:1]), encoder(tasks)[:1], atol=1e-5, rtol=0)

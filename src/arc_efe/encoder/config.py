@@ -25,6 +25,7 @@ class EncoderConfig:
     pair_prototypes: K > 0 makes the comparer's part a softmax mix of K learned prompt rows (0: a linear map).
     pair_standardise: standardise the comparer's part per dimension over the tasks (BatchNorm1d, no affine),
     so that differences between tasks are of unit scale (a one-task batch uses the running statistics).
+    llm_standardise: the same for the LLM's projected part (does the LLM's prompt go unread for its scale too?).
     llm_in_prompt: false (a diagnostic, with pair_compare) makes the comparer's part the whole prompt: the LLM
     is not run and its weights get no gradient. Does the LLM's part help or drown the comparer's?
     oracle_families: a diagnostic, not an encoder: the prompt is a learned row per rule instance of these
@@ -53,6 +54,7 @@ class EncoderConfig:
     pair_channels: int = 64
     pair_prototypes: int = 0
     pair_standardise: bool = False
+    llm_standardise: bool = False
     llm_in_prompt: bool = True
     oracle_families: tuple[str, ...] = ()
     oracle_jitter: float = 0.0

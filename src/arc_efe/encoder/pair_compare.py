@@ -26,6 +26,7 @@ from arc_efe.data.augment import Augmentation
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
 from arc_efe.encoder.pooling import mean_per_task
+from arc_efe.encoder.standardise import Standardise
 
 __all__ = ["PairComparer", "pair_features", "FEATURES", "SCALARS"]
 
@@ -108,10 +109,10 @@ class PairComparer(nn.Module):
     softmax is sharp, but chosen from the demos. (Why: the agent used the oracle's rows but no continuous
     comparer prompt that separated the same rules as well, BENCHMARKS.md session 14.)
 
-    With `standardise`, the part is standardised per dimension over the tasks (BatchNorm1d without affine
-    weights; running statistics when solving). Why: the agent read a comparer prompt only once its differences
-    between tasks were of unit scale per dimension; unscaled they were 1/80 of the oracle's (spread 0.19 against
-    13.7) and went unread, a LayerNorm per prompt did not widen them (session 14)."""
+    With `standardise`, the part is standardised per dimension over the tasks (`Standardise`). Why: the agent
+    read a comparer prompt only once its differences between tasks were of unit scale per dimension; unscaled
+    they were 1/80 of the oracle's (spread 0.19 against 13.7) and went unread, a LayerNorm per prompt did not
+    widen them (session 14)."""
 
     def __init__(self, channels: int, prompt_dim: int, prototypes: int = 0, standardise: bool = False) -> None:
         super().__init__()
@@ -123,7 +124,7 @@ class PairComparer(nn.Module):
         self.pair = nn.Sequential(nn.Linear(2 * channels + SCALARS, channels), nn.ReLU())
         self.out = nn.Linear(channels, prototypes or prompt_dim)
         self.table = nn.Parameter(torch.randn(prototypes, prompt_dim)) if prototypes else None
-        self.standardise = nn.BatchNorm1d(prompt_dim, affine=False) if standardise else None
+        self.standardise = Standardise(prompt_dim) if standardise else None
 
     def pair_vectors(self, pairs: Sequence[Pair]) -> Tensor:
         """[N, channels] for N pairs, batched on one canvas as large as the largest pair."""
@@ -148,9 +149,4 @@ class PairComparer(nn.Module):
         pairs = [pair for ctx in contexts for pair in ctx]
         out = self.out(mean_per_task(self.pair_vectors(pairs), contexts))  # [B, prototypes or prompt_dim]
         out = out if self.table is None else torch.softmax(out, dim=-1) @ self.table
-        if self.standardise is None:
-            return out
-        if self.training and out.shape[0] < 2:  # one task has no spread to standardise: use the running statistics
-            norm = self.standardise
-            return nn.functional.batch_norm(out, norm.running_mean, norm.running_var, training=False, eps=norm.eps)
-        return self.standardise(out)
+        return out if self.standardise is None else self.standardise(out)

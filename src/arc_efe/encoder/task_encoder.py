@@ -15,7 +15,8 @@ flip or rotation sends it to; a block of rows counts its rows from its own first
 
 With `pair_compare`, a PairComparer (pair_compare.py) compares each demo's output with its input cell by cell
 and its projected summary is added to the prompt; with `llm_in_prompt=False` (a diagnostic) it is the whole
-prompt and the LLM is not run.
+prompt and the LLM is not run. With `llm_standardise`, the LLM's projected part is standardised per dimension
+over the tasks (`standardise.Standardise`), as `pair_standardise` does for the comparer's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from arc_efe.encoder.config import EncoderConfig
 from arc_efe.encoder.oracle import RuleOracle
 from arc_efe.encoder.pair_compare import PairComparer
 from arc_efe.encoder.pooling import mean_per_task
+from arc_efe.encoder.standardise import Standardise
 from arc_efe.encoder.pretrained import apply_train_mode, builtin_llm, load_pretrained
 
 __all__ = ["EncoderConfig", "TaskEncoder", "build_encoder"]
@@ -67,10 +69,12 @@ class TaskEncoder(nn.Module):
         grid_coordinates: bool = False,
         pair_comparer: PairComparer | None = None,
         llm_in_prompt: bool = True,
+        llm_standardise: bool = False,
     ) -> None:
         super().__init__()
         self.llm = llm
         self.projection = nn.Linear(hidden_size, prompt_dim)
+        self.standardise = Standardise(prompt_dim) if llm_standardise else None
         if grid_coordinates and tokenizer is not None:
             raise ValueError("TaskEncoder: grid_coordinates needs the built-in grid tokens (tokenizer=None)")
         # One table for the four coordinate kinds (row, column, rows from the bottom, columns from the right).
@@ -220,6 +224,7 @@ class TaskEncoder(nn.Module):
         pair_vecs = pair_sums / pair_counts.unsqueeze(1)  # [N, H]
 
         prompt = self.projection(mean_per_task(pair_vecs, contexts))  # [B, prompt_dim]
+        prompt = prompt if self.standardise is None else self.standardise(prompt)
         return prompt if self.pair_comparer is None else prompt + self.pair_comparer(contexts)
 
 
@@ -248,4 +253,5 @@ def build_encoder(cfg: EncoderConfig) -> TaskEncoder | RuleOracle:
                                     cfg.pair_standardise)
                        if cfg.pair_compare else None),
         llm_in_prompt=cfg.llm_in_prompt,
+        llm_standardise=cfg.llm_standardise,
     )
