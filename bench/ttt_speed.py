@@ -13,6 +13,11 @@ Each size gets one untimed warm-up fit, then `--updates` timed updates (median r
 fit per size runs under torch.profiler and its top ops by self CPU time are printed.
 Last line: `ms_7x7=... ms_15x15=... ms_30x30=... cpu_ms_7x7=...` (median wall ms per update, then the
 median of this thread's CPU ms per update, which another process on the same cores disturbs less).
+
+`--flops` also counts one update's arithmetic (torch's FlopCounterMode: matmuls, convolutions, attention) and
+times a large matmul on the same threads, adding `gflop_SxS=` (per update), `gflops_SxS=` (achieved GFLOP/s at
+the median time) and `peak_gflops=`: how far an update is from its arithmetic floor, i.e. how much of its time
+is overhead that fewer or fatter ops could remove, and how much is arithmetic that must stay.
 """
 
 from __future__ import annotations
@@ -105,6 +110,30 @@ def run_updates(system, task: Task, updates: int, cfg: TTTConfig, device: str) -
     return clock
 
 
+def update_gflop(system, task: Task, cfg: TTTConfig, device: str) -> float:
+    """GFLOP of one update: two runs of `run_updates` with the same two checks, one update apart."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counts = []
+    for updates in (1, 2):
+        with FlopCounterMode(display=False) as counter:
+            run_updates(system, task, updates, cfg, device)
+        counts.append(counter.get_total_flops())
+    return (counts[1] - counts[0]) / 1e9
+
+
+def matmul_peak_gflops(device: str, side: int = 1024, repeats: int = 20) -> float:
+    """GFLOP/s of a large fp32 matmul on this process's threads: the arithmetic rate an update could reach."""
+    a, b = torch.randn(2 * side, side, device=device), torch.randn(side, side, device=device)
+    a @ b
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    sync(device)
+    return 2 * 2 * side**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
 def profile_table(system, task: Task, cfg: TTTConfig, device: str, rows: int) -> str:
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device == "cuda":
@@ -160,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reference-rounds", type=int, default=0,
                    help="also time the agent's old code (tests/agent/test_fast_paths.py) against the current, "
                         "alternating in-process for this many rounds of 5 updates")
+    p.add_argument("--flops", action="store_true",
+                   help="also count each update's GFLOP and report achieved and peak matmul GFLOP/s")
     p.add_argument("--quick", action="store_true", help="tiny untrained agent, 7x7 only, 3 updates (smoke test)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -186,11 +217,20 @@ def main(argv: list[str] | None = None) -> int:
             print(profile_table(system, task, cfg, args.device, args.profile_rows))
         summary[f"ms_{size}x{size}"] = ms
         cpu[f"cpu_ms_{size}x{size}"] = cpu_ms
+        if args.flops:
+            gflop = update_gflop(system, task, cfg, args.device)
+            print(f"{size}x{size}: {gflop:.3f} GFLOP per update, {gflop / ms * 1000:.1f} GFLOP/s at the median time")
+            cpu[f"gflop_{size}x{size}"] = gflop
+            cpu[f"gflops_{size}x{size}"] = gflop / ms * 1000
         if args.reference_rounds > 0:
             new_ms, old_ms = compare_reference(system, task, cfg, args.device, args.reference_rounds)
             print(f"{size}x{size} alternating: thread CPU {new_ms:.2f} ms/update (current agent) vs {old_ms:.2f} "
                   f"(reference agent): {old_ms / new_ms:.2f}x")
             cpu[f"speedup_{size}x{size}"] = old_ms / new_ms
+    if args.flops:
+        peak = matmul_peak_gflops(args.device)
+        print(f"peak: {peak:.1f} GFLOP/s for a 2048x1024 @ 1024x1024 fp32 matmul on {args.threads} thread(s)")
+        cpu["peak_gflops"] = peak
     print(summary_line({**summary, **cpu}))
     return 0
 
