@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from arc_efe.config import ConfigError
+from arc_efe.config import ConfigError, from_dict, merge, to_dict
 from arc_efe.training.checkpoint import resolve_checkpoint
 from arc_efe.training.loop import Trainer, train
 
@@ -99,3 +99,20 @@ def test_best_follows_cell_accuracy_while_nothing_is_solved(small_tasks_dir, tmp
     best = json.loads((run / "best" / "checksums.json").read_text())["model.safetensors"]["sha256"]
     step4 = json.loads((run / "checkpoints" / "step-00000004" / "checksums.json").read_text())
     assert best == step4["model.safetensors"]["sha256"]  # epoch 2 drew the held-out outputs best
+
+
+@pytest.mark.parametrize("standardise", ["pair_standardise", "llm_standardise"])
+def test_a_standardised_prompt_under_several_processes_is_warned_about(caplog, standardise):
+    """Each rank standardises over its own tasks (no synchronised statistics): said at start under DDP, not
+    for one process nor for a model without a standardised part."""
+    from arc_efe.system import build_system
+    from arc_efe.training.loop import warn_unsynced_standardise
+
+    plain = tiny_config("unused", "unused").model
+    flags = {"pair_compare": True, "pair_channels": 8} if standardise == "pair_standardise" else {}
+    model = from_dict(type(plain), merge(to_dict(plain), {"encoder": {**flags, standardise: True}}))
+    with caplog.at_level("WARNING"):
+        assert warn_unsynced_standardise(build_system(model), 2)
+        assert not warn_unsynced_standardise(build_system(model), 1)
+        assert not warn_unsynced_standardise(build_system(plain), 2)
+    assert sum("not synchronised" in r.message for r in caplog.records) == 1

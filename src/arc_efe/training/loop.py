@@ -15,12 +15,14 @@ import pickle
 import time
 from pathlib import Path
 
+import torch
 from accelerate.utils import set_seed
 from tqdm import tqdm
 
 from arc_efe.config import from_dict, to_dict
 from arc_efe.data.batching import collate
 from arc_efe.data.generated import MixedSampler
+from arc_efe.encoder.standardise import Standardise
 from arc_efe.training.prompt_cache import PromptCache
 from arc_efe.system import build_system
 from arc_efe.objective.scoring import first_attempt_cell_accuracy, score_attempts
@@ -50,6 +52,19 @@ def evaluate_heldout(system, tasks, limit: int | None) -> dict:
             "solved": len(scores.solved_tasks), "tasks": scores.num_tasks}
 
 
+def warn_unsynced_standardise(system: torch.nn.Module, processes: int) -> bool:
+    """Under DDP a standardised prompt part (`encoder.standardise.Standardise`) uses each rank's own batch
+    statistics: BatchNorm's CPU path has no SyncBatchNorm, and a cached-prompt step runs no encoder, so ranks
+    would not meet in a collective. Said once at start, so a multi-process run is not read as identical to one
+    process; returns whether it warned."""
+    if processes < 2 or not any(isinstance(m, Standardise) for m in system.modules()):
+        return False
+    log.warning("pair_standardise/llm_standardise under %d processes: each rank standardises its prompts over "
+                "its own tasks (statistics are not synchronised across ranks); solving uses the running "
+                "statistics of rank 0's weights", processes)
+    return True
+
+
 class Trainer:
     """Owns the built objects of one run; `run()` trains until `max_steps` or `epochs`."""
 
@@ -63,6 +78,7 @@ class Trainer:
         self.gen_val_tasks = generated_heldout(cfg.data)
         self.provenance = run_provenance(cfg, self.train_tasks, self.val_tasks)
         system = build_system(cfg.model)
+        warn_unsynced_standardise(system, self.accelerator.num_processes)
         self.groups = system.parameter_groups()
         optimizer = build_optimizer(self.groups, cfg.optim)
         scheduler = build_scheduler(optimizer, cfg.optim.warmup_steps)
