@@ -55,7 +55,7 @@ from arc_efe.data.sources import load_tasks
 from arc_efe.data.stats import task_statistics
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy
-from arc_efe.objective.scoring import first_attempt_cell_accuracy, score_attempts
+from arc_efe.objective.scoring import Attempts, first_attempt_cell_accuracy, score_attempts
 from arc_efe.solving.run import run, sample_tasks
 from arc_efe.solving.solver import SolveConfig
 from arc_efe.system import ArcSystem
@@ -118,10 +118,14 @@ def eval_set(provenance: dict[str, Any] | None) -> tuple[TaskSet, list[str]]:
     return TaskSet("eval", [t for t in tasks if t.id not in dirty], note), dirty
 
 
-def plain_scores(system: ArcSystem, tasks: list[Task]) -> tuple[float, float]:
-    """(pass@2 task score, attempt-1 cell accuracy) of the plain predictor."""
-    attempts = system.plain_attempts(tasks)
+def plain_scores(attempts: Attempts, tasks: list[Task]) -> tuple[float, float]:
+    """(pass@2 task score, attempt-1 cell accuracy) of the plain predictor's `attempts` on `tasks`."""
     return score_attempts(attempts, tasks).task_score, first_attempt_cell_accuracy(attempts, tasks)
+
+
+def family_of(task: Task) -> str:
+    """The generator family of a generated task (ids are `gen-FAMILY-SEED`)."""
+    return task.id.split("-")[1]
 
 
 def derangement(n: int, seed: int) -> list[int]:
@@ -171,32 +175,39 @@ def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device) ->
 
 
 def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
-               base: np.ndarray | None = None, swaps: Swaps | None = None) -> list[str]:
+               base: np.ndarray | None = None, swaps: Swaps | None = None,
+               attempts: Attempts | None = None) -> list[str]:
     """One line per generator family of a generated set: tasks, own-prompt leave-one-out cell accuracy and the
-    swap drop, lowest accuracy first (where the prior fails); with `base`, a baseline model's per-task
-    own-prompt accuracy on the same rows (`swap_per_task`'s), its family mean and the gap (this model's minus
-    the baseline's). `swaps`: `swap_per_task`'s result for this model and set, when the caller has it."""
+    swap drop, lowest accuracy first (where the prior fails), then the family's plain solve and plain cell
+    accuracy on its test inputs (which families plain prediction fails on); with `base`, a baseline model's
+    per-task own-prompt accuracy on the same rows (`swap_per_task`'s), its family mean and the gap (this
+    model's minus the baseline's). `swaps` and `attempts` (`swap_per_task`'s result and the plain attempts for
+    this model and set): passed when the caller has them."""
     usable, own, other = swaps if swaps is not None else swap_per_task(system, task_set.tasks, device)
+    attempts = attempts if attempts is not None else system.plain_attempts(task_set.tasks)
     by_family: dict[str, list[int]] = {}
     for j, task in enumerate(usable):
-        by_family.setdefault(task.id.split("-")[1], []).append(j)
+        by_family.setdefault(family_of(task), []).append(j)
     lines = []
     for acc, drop, name, js in sorted((float(own[js].mean()), float((own[js] - other[js]).mean()), name, js)
                                       for name, js in by_family.items()):
-        line = f"  {task_set.name} {name:<24} tasks={len(js):<3} own={acc:.3f} drop={drop:+.3f}"
+        solve, cells = plain_scores(attempts, [t for t in task_set.tasks if family_of(t) == name])
+        line = (f"  {task_set.name} {name:<24} tasks={len(js):<3} own={acc:.3f} drop={drop:+.3f} "
+                f"plain_solve={solve:.3f} plain_cells={cells:.3f}")
         if base is not None:
             line += f" baseline={base[js].mean():.3f} gap={acc - base[js].mean():+.3f}"
         lines.append(line)
     return lines
 
 
-def measure(system: ArcSystem, task_set: TaskSet, swaps: Swaps | None) -> dict[str, float | str]:
-    """The set's row: plain solve and cell accuracy, and from `swaps` (None under 2 tasks) the prompt swap's
-    own- and other-prompt cell accuracy on leave-one-out demo rows with the true output size."""
+def measure(task_set: TaskSet, attempts: Attempts, swaps: Swaps | None) -> dict[str, float | str]:
+    """The set's row: plain solve and cell accuracy of the plain `attempts`, and from `swaps` (None under 2
+    tasks) the prompt swap's own- and other-prompt cell accuracy on leave-one-out demo rows with the true
+    output size."""
     if not task_set.tasks:
         return {"tasks": 0, "plain_solve": "n/a", "cell_acc": "n/a", "swap_own": "n/a", "swap_other": "n/a",
                 "swap_drop": "n/a"}
-    solve, cells = plain_scores(system, task_set.tasks)
+    solve, cells = plain_scores(attempts, task_set.tasks)
     own, other = (float(np.mean(swaps[1])), float(np.mean(swaps[2]))) if swaps is not None else ("n/a", "n/a")
     drop = own - other if isinstance(own, float) else "n/a"
     return {"tasks": len(task_set.tasks), "plain_solve": solve, "cell_acc": cells, "swap_own": own,
@@ -310,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     for task_set in sets:
         # The swap rows are the slow part: measured once, for the set's row and its families.
         swaps = swap_per_task(system, task_set.tasks, device) if len(task_set.tasks) >= 2 else None
-        row = measure(system, task_set, swaps)
+        attempts = system.plain_attempts(task_set.tasks) if task_set.tasks else {}
+        row = measure(task_set, attempts, swaps)
         print_set(task_set, row)
         summary.update({f"{key}_{task_set.name}": value for key, value in row.items()})
         base = None  # the baseline's per-task own-prompt accuracy, measured once for the set and its families
@@ -321,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             summary.update({f"baseline_own_{task_set.name}": base_own, f"gap_{task_set.name}": gap})
             print(f"{'':>10} baseline own {base_own:.4f}, gap {gap:+.4f}", flush=True)
         if args.per_family and task_set.families and len(task_set.tasks) >= 2:
-            print("\n".join(per_family(system, task_set, device, base, swaps)), flush=True)
+            print("\n".join(per_family(system, task_set, device, base, swaps, attempts)), flush=True)
     summary["eval_contaminated"] = len(dirty)
     if args.solve_budget > 0:
         with tempfile.TemporaryDirectory() as tmp:

@@ -73,6 +73,14 @@ def test_per_family_lines_cover_each_family_lowest_accuracy_first(prior):
     assert accs == sorted(accs) and all(0 <= x <= 1 for x in accs)
     counts = sum(int(line.split("tasks=")[1].split()[0]) for line in lines)
     assert counts == sum(len(t.train) >= 2 for t in a.tasks)
+    # Each family's plain scores are over its own tasks: weighted by test inputs they give the set's.
+    attempts = system.plain_attempts(a.tasks)
+    tests = {name: sum(len(t.test) for t in a.tasks if prior.family_of(t) == name)
+             for name in ("colour_map", "translate")}
+    cells = {line.split()[1]: float(line.split("plain_cells=")[1].split()[0]) for line in lines}
+    overall = prior.plain_scores(attempts, a.tasks)[1]
+    assert sum(cells[n] * tests[n] for n in tests) / sum(tests.values()) == pytest.approx(overall, abs=2e-3)
+    assert all(0 <= float(line.split("plain_solve=")[1].split()[0]) <= 1 for line in lines)
 
 
 def test_a_baseline_is_measured_on_the_same_rows(prior, capsys):
