@@ -47,18 +47,20 @@ from common import checkpoint_folder, machine_line, set_threads, summary_line
 
 from arc_efe.config import from_dict
 from arc_efe.data.augment import IDENTITY
-from arc_efe.data.batching import collate, make_sample
+from arc_efe.data.batching import collate, make_sample, make_test_sample
 from arc_efe.data.fingerprint import task_fingerprint
 from arc_efe.data.generated import GeneratedTasks
 from arc_efe.data.generators import FAMILIES
+from arc_efe.data.grid import MAX_SIZE
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.stats import task_statistics
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy
 from arc_efe.objective.scoring import Attempts, first_attempt_cell_accuracy, score_attempts
 from arc_efe.solving.run import run, sample_tasks
+from arc_efe.solving.size_rule import task_size_rule
 from arc_efe.solving.solver import SolveConfig
-from arc_efe.system import ArcSystem
+from arc_efe.system import ArcSystem, crop
 from arc_efe.training.config import DataConfig
 from arc_efe.training.provenance import contaminated_ids, load_provenance
 from arc_efe.training.setup import generated_families, split_tasks
@@ -123,6 +125,26 @@ def plain_scores(attempts: Attempts, tasks: list[Task]) -> tuple[float, float]:
     return score_attempts(attempts, tasks).task_score, first_attempt_cell_accuracy(attempts, tasks)
 
 
+@torch.no_grad()
+def sized_plain_attempts(system: ArcSystem, tasks: list[Task], device: torch.device) -> Attempts:
+    """Plain attempts (p, then p + δ; no test-time training) with each test output's size read from the
+    demos' size rule (`task_size_rule`, as the solver reads it) where the task has one; tasks without one keep
+    the model's own size (`plain_attempts`). Tells a wrong output size from wrong cells."""
+    ruled = {t.id: rule for t in tasks if (rule := task_size_rule(t)) is not None}
+    attempts = system.plain_attempts([t for t in tasks if t.id not in ruled]) if len(ruled) < len(tasks) else {}
+    for task in (t for t in tasks if t.id in ruled):
+        batch = collate([make_test_sample(task, i, IDENTITY) for i in range(len(task.test))], canvas=MAX_SIZE)
+        batch = batch.to(device)
+        sizes = torch.tensor([ruled[task.id].apply(pair.input.shape) for pair in task.test], device=device)
+        p = system.prompts(batch.contexts, batch.stats, sample_offset=False)
+        grids = []
+        for prompt in (p.base, p.refined):
+            grid, size = system.predict(batch.query_input, batch.query_input_mask, prompt, out_size=sizes).predict()
+            grids.append([crop(g, s) for g, s in zip(grid, size)])
+        attempts[task.id] = [[first, second] for first, second in zip(*grids)]
+    return attempts
+
+
 def family_of(task: Task) -> str:
     """The generator family of a generated task (ids are `gen-FAMILY-SEED`)."""
     return task.id.split("-")[1]
@@ -176,13 +198,14 @@ def swap_per_task(system: ArcSystem, tasks: list[Task], device: torch.device) ->
 
 def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
                base: np.ndarray | None = None, swaps: Swaps | None = None,
-               attempts: Attempts | None = None) -> list[str]:
+               attempts: Attempts | None = None, sized: Attempts | None = None) -> list[str]:
     """One line per generator family of a generated set: tasks, own-prompt leave-one-out cell accuracy and the
     swap drop, lowest accuracy first (where the prior fails), then the family's plain solve and plain cell
     accuracy on its test inputs (which families plain prediction fails on); with `base`, a baseline model's
     per-task own-prompt accuracy on the same rows (`swap_per_task`'s), its family mean and the gap (this
     model's minus the baseline's). `swaps` and `attempts` (`swap_per_task`'s result and the plain attempts for
-    this model and set): passed when the caller has them."""
+    this model and set): passed when the caller has them; with `sized` (`sized_plain_attempts`) also the
+    family's plain solve and cell accuracy with the demos' size rule."""
     usable, own, other = swaps if swaps is not None else swap_per_task(system, task_set.tasks, device)
     attempts = attempts if attempts is not None else system.plain_attempts(task_set.tasks)
     by_family: dict[str, list[int]] = {}
@@ -191,27 +214,32 @@ def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
     lines = []
     for acc, drop, name, js in sorted((float(own[js].mean()), float((own[js] - other[js]).mean()), name, js)
                                       for name, js in by_family.items()):
-        solve, cells = plain_scores(attempts, [t for t in task_set.tasks if family_of(t) == name])
+        mine = [t for t in task_set.tasks if family_of(t) == name]
+        solve, cells = plain_scores(attempts, mine)
         line = (f"  {task_set.name} {name:<24} tasks={len(js):<3} own={acc:.3f} drop={drop:+.3f} "
                 f"plain_solve={solve:.3f} plain_cells={cells:.3f}")
+        if sized is not None:
+            line += " sized_solve={:.3f} sized_cells={:.3f}".format(*plain_scores(sized, mine))
         if base is not None:
             line += f" baseline={base[js].mean():.3f} gap={acc - base[js].mean():+.3f}"
         lines.append(line)
     return lines
 
 
-def measure(task_set: TaskSet, attempts: Attempts, swaps: Swaps | None) -> dict[str, float | str]:
+def measure(task_set: TaskSet, attempts: Attempts, swaps: Swaps | None,
+            sized: Attempts | None = None) -> dict[str, float | str]:
     """The set's row: plain solve and cell accuracy of the plain `attempts`, and from `swaps` (None under 2
     tasks) the prompt swap's own- and other-prompt cell accuracy on leave-one-out demo rows with the true
-    output size."""
+    output size; with `sized` (`sized_plain_attempts`), also its plain solve and cell accuracy."""
     if not task_set.tasks:
         return {"tasks": 0, "plain_solve": "n/a", "cell_acc": "n/a", "swap_own": "n/a", "swap_other": "n/a",
                 "swap_drop": "n/a"}
     solve, cells = plain_scores(attempts, task_set.tasks)
+    extra = dict(zip(("plain_solve_sized", "cell_acc_sized"), plain_scores(sized, task_set.tasks))) if sized else {}
     own, other = (float(np.mean(swaps[1])), float(np.mean(swaps[2]))) if swaps is not None else ("n/a", "n/a")
     drop = own - other if isinstance(own, float) else "n/a"
     return {"tasks": len(task_set.tasks), "plain_solve": solve, "cell_acc": cells, "swap_own": own,
-            "swap_other": other, "swap_drop": drop}
+            "swap_other": other, "swap_drop": drop, **extra}
 
 
 def solve_rate(system: ArcSystem, tasks: list[Task], args: argparse.Namespace, root: Path, checkpoint: Path,
@@ -322,8 +350,13 @@ def main(argv: list[str] | None = None) -> int:
         # The swap rows are the slow part: measured once, for the set's row and its families.
         swaps = swap_per_task(system, task_set.tasks, device) if len(task_set.tasks) >= 2 else None
         attempts = system.plain_attempts(task_set.tasks) if task_set.tasks else {}
-        row = measure(task_set, attempts, swaps)
+        sized = sized_plain_attempts(system, task_set.tasks, device) if task_set.tasks else None
+        row = measure(task_set, attempts, swaps, sized)
         print_set(task_set, row)
+        if sized:
+            ruled = sum(task_size_rule(t) is not None for t in task_set.tasks)
+            print(f"{'':>10} plain with the demos' size rule ({ruled} tasks have one): solve "
+                  f"{row['plain_solve_sized']:.4f}, cell acc {row['cell_acc_sized']:.4f}", flush=True)
         summary.update({f"{key}_{task_set.name}": value for key, value in row.items()})
         base = None  # the baseline's per-task own-prompt accuracy, measured once for the set and its families
         if baseline is not None and isinstance(row["swap_own"], float):
@@ -333,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
             summary.update({f"baseline_own_{task_set.name}": base_own, f"gap_{task_set.name}": gap})
             print(f"{'':>10} baseline own {base_own:.4f}, gap {gap:+.4f}", flush=True)
         if args.per_family and task_set.families and len(task_set.tasks) >= 2:
-            print("\n".join(per_family(system, task_set, device, base, swaps, attempts)), flush=True)
+            print("\n".join(per_family(system, task_set, device, base, swaps, attempts, sized)), flush=True)
     summary["eval_contaminated"] = len(dirty)
     if args.solve_budget > 0:
         with tempfile.TemporaryDirectory() as tmp:

@@ -100,3 +100,22 @@ def test_a_baseline_is_measured_on_the_same_rows(prior, capsys):
     [line] = prior.per_family(system, a, cpu, prior.swap_per_task(blind, a.tasks, cpu)[1])
     own, base, gap = (float(line.split(f"{k}=")[1].split()[0]) for k in ("own", "baseline", "gap"))
     assert gap == pytest.approx(own - base, abs=2e-3) and base != own
+
+
+def test_sized_plain_attempts_take_the_demos_size_rule(prior):
+    """A task whose demos follow a size rule gets that size for every attempt; one without keeps the model's
+    own plain attempts (what `plain_solve` scores), so the two measures differ only in the size."""
+    import numpy as np
+
+    from arc_efe.data.sources import load_tasks
+    from arc_efe.solving.size_rule import task_size_rule
+    from arc_efe.system import ArcSystem
+
+    system, _ = ArcSystem.load(default_model()[0], "cpu")
+    by_id = {t.id: t for t in load_tasks("arc1/training").tasks}
+    ruled, free = by_id["007bbfb7"], by_id["0b148d64"]  # 3h x 3w; crops of varying size (no rule)
+    assert task_size_rule(ruled) is not None and task_size_rule(free) is None
+    sized = prior.sized_plain_attempts(system, [ruled, free], torch.device("cpu"))
+    assert [a.shape for a in sized[ruled.id][0]] == [ruled.test[0].output.shape] * 2 == [(9, 9)] * 2
+    plain = system.plain_attempts([free])
+    assert all(np.array_equal(x, y) for x, y in zip(sized[free.id][0], plain[free.id][0]))
