@@ -220,15 +220,16 @@ def _contamination(args: argparse.Namespace, checkpoint: Path, tasks: list[Task]
         return tasks, {}
     shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
     if args.allow_contaminated:
-        warn(f"scoring {len(ids)} task(s) this checkpoint trained on ({shown}) because of "
+        warn(f"scoring {len(ids)} task(s) this checkpoint trained on or held out to choose it ({shown}) because of "
              "--allow-contaminated; scores.json lists them as 'contaminated'")
         return tasks, {"contaminated": ids}
     clean = [t for t in tasks if t.id not in set(ids)]
     if not clean:
-        raise ValueError(f"the checkpoint trained on all {len(ids)} task(s) ({shown}); refusing to score them "
-                         "(for a training-set score pass --allow-contaminated: scored, flagged as contaminated)")
-    warn(f"refusing to score {len(ids)} task(s) this checkpoint trained on ({shown}); scoring the "
-         f"other {len(clean)} (pass --allow-contaminated to include them)")
+        raise ValueError(f"the checkpoint trained on, or held out to choose it, all {len(ids)} task(s) ({shown}); "
+                         "refusing to score them (for a training-set score pass --allow-contaminated: scored, "
+                         "flagged as contaminated)")
+    warn(f"refusing to score {len(ids)} task(s) this checkpoint trained on or held out to choose it ({shown}); "
+         f"scoring the other {len(clean)} (pass --allow-contaminated to include them)")
     return clean, {"refused_contaminated": ids}
 
 
