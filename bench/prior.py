@@ -47,20 +47,19 @@ from common import checkpoint_folder, machine_line, set_threads, summary_line
 
 from arc_efe.config import from_dict
 from arc_efe.data.augment import IDENTITY
-from arc_efe.data.batching import collate, make_sample, make_test_sample
+from arc_efe.data.batching import collate, make_sample
 from arc_efe.data.fingerprint import task_fingerprint
 from arc_efe.data.generated import GeneratedTasks
 from arc_efe.data.generators import FAMILIES
-from arc_efe.data.grid import MAX_SIZE
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.stats import task_statistics
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy
 from arc_efe.objective.scoring import Attempts, first_attempt_cell_accuracy, score_attempts
 from arc_efe.solving.run import run, sample_tasks
-from arc_efe.solving.size_rule import task_size_rule
+from arc_efe.solving.size_rule import SizeRule, task_size_rule
 from arc_efe.solving.solver import SolveConfig
-from arc_efe.system import ArcSystem, crop
+from arc_efe.system import ArcSystem
 from arc_efe.training.config import DataConfig
 from arc_efe.training.provenance import contaminated_ids, load_provenance
 from arc_efe.training.setup import generated_families, split_tasks
@@ -125,24 +124,20 @@ def plain_scores(attempts: Attempts, tasks: list[Task]) -> tuple[float, float]:
     return score_attempts(attempts, tasks).task_score, first_attempt_cell_accuracy(attempts, tasks)
 
 
+def size_rules(tasks: list[Task]) -> dict[str, SizeRule]:
+    """The demos' size rule of each task that has one (`task_size_rule`, as the solver reads it)."""
+    return {t.id: rule for t in tasks if (rule := task_size_rule(t)) is not None}
+
+
 @torch.no_grad()
-def sized_plain_attempts(system: ArcSystem, tasks: list[Task], device: torch.device) -> Attempts:
-    """Plain attempts (p, then p + δ; no test-time training) with each test output's size read from the
-    demos' size rule (`task_size_rule`, as the solver reads it) where the task has one; tasks without one keep
-    the model's own size (`plain_attempts`). Tells a wrong output size from wrong cells."""
-    ruled = {t.id: rule for t in tasks if (rule := task_size_rule(t)) is not None}
-    attempts = system.plain_attempts([t for t in tasks if t.id not in ruled]) if len(ruled) < len(tasks) else {}
-    for task in (t for t in tasks if t.id in ruled):
-        batch = collate([make_test_sample(task, i, IDENTITY) for i in range(len(task.test))], canvas=MAX_SIZE)
-        batch = batch.to(device)
-        sizes = torch.tensor([ruled[task.id].apply(pair.input.shape) for pair in task.test], device=device)
-        p = system.prompts(batch.contexts, batch.stats, sample_offset=False)
-        grids = []
-        for prompt in (p.base, p.refined):
-            grid, size = system.predict(batch.query_input, batch.query_input_mask, prompt, out_size=sizes).predict()
-            grids.append([crop(g, s) for g, s in zip(grid, size)])
-        attempts[task.id] = [[first, second] for first, second in zip(*grids)]
-    return attempts
+def sized_plain_attempts(system: ArcSystem, tasks: list[Task], attempts: Attempts,
+                         rules: dict[str, SizeRule]) -> Attempts:
+    """The plain `attempts` (p, then p + δ; no test-time training) with each task that has a size rule in
+    `rules` predicted again at the rule's output sizes; the others keep the model's own size. Tells a wrong
+    output size from wrong cells."""
+    ruled = [t for t in tasks if t.id in rules]
+    sizes = {t.id: [rules[t.id].apply(pair.input.shape) for pair in t.test] for t in ruled}
+    return {**attempts, **system.plain_attempts(ruled, out_sizes=sizes)} if ruled else dict(attempts)
 
 
 def family_of(task: Task) -> str:
@@ -350,12 +345,12 @@ def main(argv: list[str] | None = None) -> int:
         # The swap rows are the slow part: measured once, for the set's row and its families.
         swaps = swap_per_task(system, task_set.tasks, device) if len(task_set.tasks) >= 2 else None
         attempts = system.plain_attempts(task_set.tasks) if task_set.tasks else {}
-        sized = sized_plain_attempts(system, task_set.tasks, device) if task_set.tasks else None
+        rules = size_rules(task_set.tasks)
+        sized = sized_plain_attempts(system, task_set.tasks, attempts, rules) if task_set.tasks else None
         row = measure(task_set, attempts, swaps, sized)
         print_set(task_set, row)
         if sized:
-            ruled = sum(task_size_rule(t) is not None for t in task_set.tasks)
-            print(f"{'':>10} plain with the demos' size rule ({ruled} tasks have one): solve "
+            print(f"{'':>10} plain with the demos' size rule ({len(rules)} tasks have one): solve "
                   f"{row['plain_solve_sized']:.4f}, cell acc {row['cell_acc_sized']:.4f}", flush=True)
         summary.update({f"{key}_{task_set.name}": value for key, value in row.items()})
         base = None  # the baseline's per-task own-prompt accuracy, measured once for the set and its families

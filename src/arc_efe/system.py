@@ -146,28 +146,31 @@ class ArcSystem(nn.Module):
         return SystemOutput(p.base, p.refined, p.policy, before, after, backward_logits, pair)
 
     @torch.no_grad()
-    def plain_attempts(self, tasks: list[Task], batch_size: int = 16,
-                       prompts: dict[str, Prompts] | None = None) -> dict[str, list[list[np.ndarray]]]:
+    def plain_attempts(self, tasks: list[Task], batch_size: int = 16, prompts: dict[str, Prompts] | None = None,
+                       out_sizes: dict[str, list[tuple[int, int]]] | None = None) -> dict[str, list[list[np.ndarray]]]:
         """{task_id: [[attempt 1 (p), attempt 2 (p + mean δ)] per test input]}: one agent pass per test
         input, no test-time training, no voting. A test output's size is unknown, so the full 30x30 canvas
-        lets the agent predict any size. `prompts[task_id]` ([1, P] each, all demos as context) skips
-        encoding a task the caller already encoded."""
+        lets the agent predict any size; `out_sizes[task_id]` (each test output's (h, w), for every task)
+        gives it the size instead. `prompts[task_id]` ([1, P] each, all demos as context) skips encoding a
+        task the caller already encoded."""
         device = next(self.parameters()).device
-        samples = [(t.id, make_test_sample(t, i, IDENTITY)) for t in tasks for i in range(len(t.test))]
+        samples = [(t.id, i, make_test_sample(t, i, IDENTITY)) for t in tasks for i in range(len(t.test))]
         attempts: dict[str, list[list[np.ndarray]]] = {t.id: [] for t in tasks}
         for start in range(0, len(samples), batch_size):
             chunk = samples[start : start + batch_size]
-            batch = collate([s for _, s in chunk], canvas=MAX_SIZE).to(device)
+            batch = collate([s for _, _, s in chunk], canvas=MAX_SIZE).to(device)
             if prompts is None:
                 p = self.prompts(batch.contexts, batch.stats, sample_offset=False)
             else:
-                rows = [prompts[task_id] for task_id, _ in chunk]
+                rows = [prompts[task_id] for task_id, _, _ in chunk]
                 p = Prompts(torch.cat([r.base for r in rows]), rows[0].policy, torch.cat([r.refined for r in rows]))
+            sizes = None if out_sizes is None else torch.tensor([out_sizes[task_id][i] for task_id, i, _ in chunk],
+                                                               device=device)
             grids = []
             for prompt in (p.base, p.refined):
-                grid, size = self.predict(batch.query_input, batch.query_input_mask, prompt).predict()
+                grid, size = self.predict(batch.query_input, batch.query_input_mask, prompt, out_size=sizes).predict()
                 grids.append([crop(g, s) for g, s in zip(grid, size)])
-            for row, (task_id, _) in enumerate(chunk):
+            for row, (task_id, _, _) in enumerate(chunk):
                 attempts[task_id].append([grids[0][row], grids[1][row]])
         return attempts
 

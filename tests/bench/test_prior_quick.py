@@ -115,7 +115,9 @@ def test_sized_plain_attempts_take_the_demos_size_rule(prior):
     by_id = {t.id: t for t in load_tasks("arc1/training").tasks}
     ruled, free = by_id["007bbfb7"], by_id["0b148d64"]  # 3h x 3w; crops of varying size (no rule)
     assert task_size_rule(ruled) is not None and task_size_rule(free) is None
-    sized = prior.sized_plain_attempts(system, [ruled, free], torch.device("cpu"))
+    plain = system.plain_attempts([ruled, free])
+    rules = prior.size_rules([ruled, free])
+    assert list(rules) == [ruled.id]
+    sized = prior.sized_plain_attempts(system, [ruled, free], plain, rules)
     assert [a.shape for a in sized[ruled.id][0]] == [ruled.test[0].output.shape] * 2 == [(9, 9)] * 2
-    plain = system.plain_attempts([free])
     assert all(np.array_equal(x, y) for x, y in zip(sized[free.id][0], plain[free.id][0]))
