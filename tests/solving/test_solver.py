@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from arc_efe.data.augment import Augmentation
 from arc_efe.data.grid import to_grid
 from arc_efe.data.task import Pair, Task
 from arc_efe.system import ArcSystem
+from arc_efe.solving.clock import TaskClock
 from arc_efe.solving.records import RECORDS_FILE, TaskRecord, read_records
 from arc_efe.solving.ttt import TTTConfig
 from arc_efe.solving.report import summarize
@@ -197,6 +199,35 @@ def test_every_view_prompt_is_encoded_once_and_every_view_votes_when_time_allows
         recolor_task(seed=1))
     assert seen == [0, 1, 2, 3, 4] and record.ttt["views"] == 5 and record.views == 5
     assert encoded == [1] * 5  # one pass per view: the plain prediction reuses the identity view's prompt
+
+
+def test_palette_prompts_are_the_recoloured_demos_in_every_view_and_only_when_asked(system, monkeypatch):
+    rng = np.random.default_rng(0)
+    # 5 is in every demo (a fixed role); 1-4 come and go
+    grids = [np.pad(rng.integers(1, 5, (3, 3)), ((0, 0), (0, 1)), constant_values=5) for _ in range(3)]
+    demos = [Pair(g, np.where(g == 1, 2, g)) for g in grids]
+    task = Task("t", demos, [Pair(demos[0].input, demos[0].output)])
+    encoded = []
+    real = Solver._view_prompts
+
+    def spy(self, task, aug, noise=None):
+        encoded.append(aug)
+        return real(self, task, aug, noise)
+
+    monkeypatch.setattr(Solver, "_view_prompts", spy)
+    solver = Solver(system, SolveConfig(augmentations=3, ttt=TTTConfig(prompt_colours=2)))
+    palettes = solver._palettes(task, [0, 1, 2], None, TaskClock(60))
+    assert len(palettes.colors) == 2 and palettes.prompts.shape[:2] == (2, 3)
+    assert all(p[0] == 0 and p[5] == 5 for p in palettes.colors)  # fixed colours stay
+    assert [(a.d8, a.colors) for a in encoded] == [(d8, c) for c in palettes.colors for d8 in (0, 1, 2)]
+    again = solver._palettes(task, [0, 1, 2], None, TaskClock(60))
+    assert again.colors == palettes.colors and torch.equal(again.prompts, palettes.prompts)  # seeded per task
+    assert torch.allclose(palettes.prompts[1, 2], real(solver, task, Augmentation(2, palettes.colors[1])).refined[0])
+    for off in (TTTConfig(), TTTConfig(prompt_colours=2, color_permute=False),
+                TTTConfig(prompt_colours=2, max_steps=0)):
+        assert Solver(system, SolveConfig(ttt=off))._palettes(task, [0, 1, 2], None, TaskClock(60)) is None
+    record = solver.solve(task)  # and the whole solve runs with them
+    assert record.error is None and record.ttt["steps"] > 0
 
 
 def test_sample_is_seeded_and_in_id_order(recolor_task):

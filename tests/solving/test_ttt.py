@@ -11,7 +11,7 @@ from arc_efe.data.augment import Augmentation
 from arc_efe.data.stats import STATS_DIM
 from arc_efe.data.task import Pair, Task
 from arc_efe.solving.clock import TaskClock
-from arc_efe.solving.ttt import (DemoScore, TTTConfig, TaskAdapter, _Best, check_batch, demo_loss,
+from arc_efe.solving.ttt import (DemoScore, Palettes, TTTConfig, TaskAdapter, _Best, check_batch, demo_loss,
                                     fixed_colors, random_colors, fit_task)
 
 
@@ -137,6 +137,47 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
     assert planning_steps == {1}  # every update and check ran the configured planning steps
 
 
+def test_palette_rows_are_read_with_the_prompt_of_their_own_colours(system):
+    # Colours 1-4 move; each palette's prompts are a constant that names (palette, view), so every update
+    # row's prompt says which colours and view it claims, and the row's input must be a demo in exactly those.
+    rng = np.random.default_rng(0)
+    demos = [Pair(g, np.where(g == 1, 2, g)) for g in (rng.integers(0, 5, (3, 4)) for _ in range(3))]
+    task = Task("t", demos, [])
+    views = [0, 1]
+    prompts = view_prompts(system, task, views)
+    palettes = Palettes([random_colors(rng, (0,)) for _ in range(2)], torch.zeros(2, 2, prompts.shape[1]))
+    for k in range(2):
+        for v in range(2):
+            palettes.prompts[k, v] = 100.0 * (k + 1) + v
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    agent_forward = system.agent.forward
+
+    def recording(inputs, mask, prompt, steps=None, out_size=None):
+        if torch.is_grad_enabled():  # an update, not a check
+            seen.append((inputs.clone(), prompt.detach().clone()))
+        return agent_forward(inputs, mask, prompt, steps, out_size)
+
+    cfg = TTTConfig(max_steps=10, rows_per_step=6, check_every=5, adapter_lr=1e-6, prompt_lr=1e-6, agent_steps=1)
+    system.agent.forward = recording
+    try:
+        with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
+            fit_task(system, task, views, prompts, adapter, cfg, TaskClock(60), seed=3, palettes=palettes)
+    finally:
+        del system.agent.forward
+    claimed = {0: 0, 1: 0, 2: 0}  # rows per palette (0: identity colours, the view's own prompt)
+    for inputs, prompt in seen:
+        for grid, p in zip(inputs, prompt):
+            k, v = 0, min(range(2), key=lambda v: float((p - prompts[v]).abs().max()))
+            if float(p.mean()) > 50:  # a palette's constant (plus a tiny offset)
+                k, v = round(float(p.mean()) // 100), round(float(p.mean()) % 100)
+            colors = tuple(range(10)) if k == 0 else palettes.colors[k - 1]
+            wanted = [Augmentation(views[v], colors).apply_pair(d).input for d in demos]
+            h, w = wanted[0].shape
+            assert any(np.array_equal(grid[:h, :w].numpy(), g) for g in wanted)
+            claimed[k] += 1
+    assert all(n > 0 for n in claimed.values())  # identity and both palettes were drawn
+
+
 def test_max_steps_zero_only_measures(system, recolor_task):
     task = recolor_task(demos=2)
     with TaskAdapter(system.agent_parts(), ()) as adapter:
@@ -166,3 +207,5 @@ def test_config_rejects_bad_values():
         TTTConfig(check_every=0).validate()
     with pytest.raises(ValueError, match="rows_per_step"):
         TTTConfig(rows_per_step=0).validate()
+    with pytest.raises(ValueError, match="prompt_colours"):
+        TTTConfig(prompt_colours=-1).validate()

@@ -9,7 +9,8 @@ import torch
 
 from arc_efe.data.task import Pair, Task
 from arc_efe.solving.clock import TaskClock
-from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, UpdateRows, check_batch, fit_task
+from arc_efe.solving.ttt import (Palettes, TTTConfig, TTTResult, TaskAdapter, UpdateRows, check_batch, fit_task,
+                                 random_colors)
 from arc_efe.solving.ttt_batch import FitJob, fit_tasks, tuned_names
 from tests.solving.test_ttt import view_prompts
 
@@ -24,7 +25,7 @@ def alone(system, j: FitJob, cfg: TTTConfig) -> tuple[TTTResult, list[torch.Tens
     """fit_task on the same job; the kept adapter values it leaves in the model."""
     with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
         result = fit_task(system, j.task, j.views, j.prompts, adapter, cfg, TaskClock(600), j.until, j.holdout,
-                          seed=j.seed, known_size=j.known_size)
+                          seed=j.seed, known_size=j.known_size, palettes=j.palettes)
         return result, [p.detach().clone() for p in adapter.params]
 
 
@@ -76,6 +77,23 @@ def test_tasks_fitted_together_equal_each_fitted_alone(system, recolor_task):
     assert all(r.best_step > 0 for r in results)  # the kept values are tuned ones
     for j, result in zip(jobs, results):
         assert_same_fit(result, *alone(system, j, cfg), system, j)
+
+
+def test_lanes_with_palettes_equal_each_fitted_alone(system, recolor_task):
+    # Two lanes read their rows with recoloured demos' prompts (ttt.prompt_colours), one without.
+    cfg = TTTConfig(max_steps=6, check_every=3, adapter_lr=3e-2, rows_per_step=4)
+    rng = np.random.default_rng(5)
+    jobs = mixed_jobs(system, recolor_task)
+    for j, count in zip(jobs, (2, 0, 3)):
+        if count:
+            shape = (count, *j.prompts.shape)
+            j.palettes = Palettes([random_colors(rng, (0,)) for _ in range(count)],
+                                  j.prompts + torch.randn(shape, generator=torch.Generator().manual_seed(count)))
+    results = fit_tasks(system, jobs, cfg)
+    for j, result in zip(jobs, results):
+        assert_same_fit(result, *alone(system, j, cfg), system, j)
+    plain = fit_tasks(system, mixed_jobs(system, recolor_task), cfg)
+    assert plain[0].history != results[0].history and plain[1].history == results[1].history  # they mattered
 
 
 def test_one_task_batched_equals_fit_task(system, recolor_task):

@@ -44,7 +44,7 @@ from arc_efe.solving.likelihood import view_likelihoods
 from arc_efe.solving.merge import MergeRule, Ranked, attempts_from, merge
 from arc_efe.solving.policy_choice import best_draw
 from arc_efe.solving.records import TaskRecord
-from arc_efe.solving.ttt import TTTConfig, TTTResult, TaskAdapter, fit_task
+from arc_efe.solving.ttt import Palettes, TTTConfig, TTTResult, TaskAdapter, fit_task, fixed_colors, random_colors
 from arc_efe.solving.ttt_batch import FitJob, fit_tasks
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import tally_augmented
@@ -130,6 +130,7 @@ class Prepared:
     ttt_until: float  # a clock.now() value: test-time training ends by then
     agent_seconds: float  # one agent pass over the test inputs
     info: dict[str, Any]  # the record's `ttt` entry
+    palettes: Palettes | None = None  # recoloured demos' prompts for test-time training (ttt.prompt_colours)
 
 
 class Solver:
@@ -197,7 +198,7 @@ class Solver:
             return [None] * len(preps)
         reserve = sum(p.clock.deadline - p.ttt_until for p in preps)
         jobs = [FitJob(p.task, p.views, p.prompts, p.clock, p.clock.deadline - reserve, p.holdout, p.seed,
-                       known_size=p.rule is not None) for p in preps]
+                       known_size=p.rule is not None, palettes=p.palettes) for p in preps]
         return fit_tasks(self.system, jobs, self.cfg.ttt)
 
     def _conclude_fitted(self, prep: Prepared, result: TTTResult | FloatingPointError | None) -> TaskRecord:
@@ -247,7 +248,8 @@ class Solver:
             if self.cfg.ttt.max_steps > 0:
                 try:
                     result = fit_task(self.system, task, prep.views, prep.prompts, adapter, self.cfg.ttt, clock,
-                                      prep.ttt_until, prep.holdout, seed=prep.seed, known_size=prep.rule is not None)
+                                      prep.ttt_until, prep.holdout, seed=prep.seed, known_size=prep.rule is not None,
+                                      palettes=prep.palettes)
                 except FloatingPointError as err:  # a NaN in test-time training: the plain attempts stand
                     return self._plain_record(prep, err)
             return self._conclude(prep, result)
@@ -279,6 +281,7 @@ class Solver:
             with clock.stage(ENCODE):
                 prompts.append(self._view_prompts(task, Augmentation(d8), noise).refined)
         views = list(range(len(prompts)))  # D8 ids, identity first
+        palettes = self._palettes(task, views, noise, clock)
         # Voting gets the time its views need, at most half of what is left; test-time training the rest.
         vote_seconds = cfg.vote_reserve * len(views) * agent_seconds
         ttt_until = clock.deadline - min(vote_seconds, clock.left() / 2)
@@ -287,7 +290,30 @@ class Solver:
                                 "size_rule": None if rule is None else str(rule)}
         seed = int(rng.integers(2**31)) if cfg.ttt.max_steps > 0 else 0
         return Prepared(task, clock, search, plain, views, torch.cat(prompts), rule, holdout, seed, ttt_until,
-                        agent_seconds, info)
+                        agent_seconds, info, palettes)
+
+    def _palettes(self, task: Task, views: list[int], noise: torch.Tensor | None, clock: TaskClock) -> Palettes | None:
+        """`ttt.prompt_colours` seeded colour permutations and every view's prompt of the demos recoloured by
+        each, while encoding stays within a quarter of the budget; None when off or nothing can move."""
+        cfg = self.cfg
+        if cfg.ttt.prompt_colours == 0 or not cfg.ttt.color_permute or cfg.ttt.max_steps == 0:
+            return None
+        fixed = fixed_colors(task)
+        if len(fixed) >= 9:  # at most one free colour: no permutation moves anything
+            return None
+        rng = task_rng(cfg.seed, f"{task.id}:palettes")  # its own stream: the task's other draws stay as they were
+        colors, prompts = [], []
+        for _ in range(cfg.ttt.prompt_colours):
+            if not clock.fits(len(views) * clock.price(ENCODE), until=clock.start + cfg.time_budget / 4):
+                break
+            palette = random_colors(rng, fixed)
+            per_view = []
+            for d8 in views:
+                with clock.stage(ENCODE):
+                    per_view.append(self._view_prompts(task, Augmentation(d8, palette), noise).refined)
+            prompts.append(torch.cat(per_view))  # [V, P]
+            colors.append(palette)
+        return Palettes(colors, torch.stack(prompts)) if colors else None
 
     def _conclude(self, prep: Prepared, result: TTTResult | None) -> TaskRecord:
         """The vote and the scores with the task's tuning in the model (`result`: test-time training's, None

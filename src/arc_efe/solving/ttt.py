@@ -10,7 +10,10 @@ agent), tuned with the offsets and restored by `TaskAdapter` when the task is do
 Updates: each draws `rows_per_step` fresh rows, each a random (demo, view, colour permutation) with the
 demo as query, so a fit cannot memorise a fixed set of grids. Colour permutations move only the
 colours that are not `fixed_colors` (0, and any colour present in every demo, which likely has a fixed
-role such as "7 becomes 5"). Loss: cross-entropy of the final planning step's cell logits on the valid
+role such as "7 becomes 5"). The view's prompt was encoded from the demos in their own colours, so a row
+in other colours is read with a prompt that names the wrong ones; with `prompt_colours` K the solver also
+encodes the demos under K seeded permutations (`Palettes`) and each row takes one of those (or none) with
+its prompt. Loss: cross-entropy of the final planning step's cell logits on the valid
 target cells plus `size_weight` × the height and width cross-entropies (`all_steps`: averaged over every
 planning step). Not the EFE loss: its extra terms cost time and do not help fit one task.
 
@@ -64,6 +67,11 @@ class TTTConfig:
     rows_per_step: int = 8  # fresh random (demo, view, colours) rows per update
     check_every: int = 5  # updates between checks of every (demo, view) row
     color_permute: bool = True  # permute the non-fixed colours of update rows
+    # Colour permutations per task whose prompts are encoded (the demos recoloured, in every view): update
+    # rows then take their colours from these (or none), so the prompt a row is read with agrees with the
+    # row's colours, which matters for a model that reads colours from the demos. 0: fresh colours per row
+    # under the view's one prompt.
+    prompt_colours: int = 0
     size_weight: float = 1.0
     all_steps: bool = False  # loss on every planning step, not only the last
     holdout: bool = True  # leave one demo out of the updates to pick the check (tasks with >= 3 demos)
@@ -77,6 +85,8 @@ class TTTConfig:
             raise ValueError(f"ttt.max_steps must be >= 0, got {self.max_steps}")
         if self.agent_steps is not None and self.agent_steps < 1:
             raise ValueError(f"ttt.agent_steps must be >= 1 or None, got {self.agent_steps}")
+        if self.prompt_colours < 0:
+            raise ValueError(f"ttt.prompt_colours must be >= 0, got {self.prompt_colours}")
         for name in ("rows_per_step", "check_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ttt.{name} must be >= 1, got {getattr(self, name)}")
@@ -288,6 +298,38 @@ class _Best:
         self.adapter = adapter.snapshot()
 
 
+@dataclass
+class Palettes:
+    """Colour permutations of a task and the prompts of its demos recoloured by each, in every view: update
+    rows drawn with one of them are read with its prompt (`TTTConfig.prompt_colours`)."""
+
+    colors: list[tuple[int, ...]]  # K permutations, as Augmentation.colors
+    prompts: torch.Tensor  # [K, V, P]
+
+
+def palette_tables(prompts: torch.Tensor, palettes: Palettes | None
+                   ) -> tuple[list[tuple[int, ...]] | None, torch.Tensor]:
+    """The colour maps update rows may take (None: fresh ones per row) and their prompts [1 + K, V, P],
+    palette 0 being `prompts` [V, P] (the identity colours, or any colours when there are no palettes)."""
+    if palettes is None:
+        return None, prompts[None]
+    identity = tuple(range(NUM_COLORS))
+    return [identity, *palettes.colors], torch.cat([prompts[None], palettes.prompts.to(prompts.device)])
+
+
+def draw_rows(rng: np.random.Generator, count: int, views: int, trainable: list[int], fixed: tuple[int, ...],
+              palette_colors: list[tuple[int, ...]] | None) -> tuple[np.ndarray, list[int], list[tuple[int, ...]],
+                                                                      np.ndarray]:
+    """One update's `count` rows: view index [R], demo, colour map and palette index [R] of each. Without
+    palettes the colours are fresh permutations of the colours not `fixed`, and every row's palette is 0."""
+    rows = rng.integers(views, size=count)
+    if palette_colors is None:
+        demos, colors = zip(*((int(rng.choice(trainable)), random_colors(rng, fixed)) for _ in rows))
+        return rows, list(demos), list(colors), np.zeros(count, dtype=np.int64)
+    which = rng.integers(len(palette_colors), size=count)
+    return rows, [int(rng.choice(trainable)) for _ in rows], [palette_colors[k] for k in which], which
+
+
 def fit_task(
     system: ArcSystem,
     task: Task,
@@ -300,6 +342,7 @@ def fit_task(
     holdout: int | None = None,
     seed: int = 0,
     known_size: bool = False,
+    palettes: Palettes | None = None,
 ) -> TTTResult:
     """Tune per-view offsets ε [V, P] (and the adapter, inside its context) on `task`'s demos seen in the
     spatial `views` (D8 ids, identity first), whose prompts are `prompts` [V, P], until every demo is
@@ -307,8 +350,10 @@ def fit_task(
     would not end by `until` (a `clock.now()` value; default the task's deadline). On return the adapter
     holds the kept check's values. `holdout` is a demo index left out of the updates; `seed` draws the
     update rows. `known_size`: the task has a size rule (`size_rule.py`), so every row's true output size
-    is the agent's fixed size guess, the size loss is off and rows are scored at that size. Raises
-    FloatingPointError on a non-finite loss or check."""
+    is the agent's fixed size guess, the size loss is off and rows are scored at that size. With
+    `palettes`, each update row has the identity colours or one of theirs, read with the matching prompt,
+    instead of fresh colours under the view's prompt. Raises FloatingPointError on a non-finite loss or
+    check."""
     device = prompts.device
     rng = np.random.default_rng(seed)
     checks, demo_index, view_index = check_batch(task, views)
@@ -325,6 +370,7 @@ def fit_task(
     trainable = [i for i in range(len(task.train)) if i != holdout]
     size_weight = 0.0 if known_size else cfg.size_weight  # a known size needs no size head
     fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
+    palette_colors, palette_prompts = palette_tables(prompts, palettes)
     best, history = _Best(), []
     stopped, before, checked_at = "max_steps", None, -1
 
@@ -355,12 +401,13 @@ def fit_task(
             stopped = "budget"
             break
         with clock.stage(UPDATE):
-            rows = rng.integers(len(views), size=cfg.rows_per_step)  # index into views, per row
-            demos, colors = zip(*((int(rng.choice(trainable)), random_colors(rng, fixed)) for _ in rows))
-            part = table.batch(rows, list(demos), list(colors)).to(device)
+            rows, demos, colors, which = draw_rows(rng, cfg.rows_per_step, len(views), trainable, fixed,
+                                                   palette_colors)
+            part = table.batch(rows, demos, colors).to(device)
+            index = torch.from_numpy(rows).to(device)
             out = system.predict(part.query_input, part.query_input_mask,
-                                 (prompts + offsets)[torch.from_numpy(rows)], steps=cfg.agent_steps,
-                                 out_size=part.output_size if known_size else None)
+                                 palette_prompts[torch.from_numpy(which).to(device), index] + offsets[index],
+                                 steps=cfg.agent_steps, out_size=part.output_size if known_size else None)
             loss = demo_loss(out, part, size_weight, cfg.all_steps)
             if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check
                 raise FloatingPointError(f"test-time training of {task.id}: the demo loss is {loss.item()} at "

@@ -40,8 +40,8 @@ from arc_efe.agent.output import AgentOutput
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.solving.clock import TaskClock
-from arc_efe.solving.ttt import (CHECK, FUSED_ADAM_DEVICES, UPDATE, TTTConfig, TTTResult, UpdateRows, _Best,
-                                 _measure, check_batch, fixed_colors, random_colors, row_losses)
+from arc_efe.solving.ttt import (CHECK, FUSED_ADAM_DEVICES, UPDATE, Palettes, TTTConfig, TTTResult, UpdateRows,
+                                 _Best, _measure, check_batch, draw_rows, fixed_colors, palette_tables, row_losses)
 from arc_efe.system import ArcSystem
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class FitJob:
     holdout: int | None = None
     seed: int = 0
     known_size: bool = False
+    palettes: Palettes | None = None
 
 
 def tuned_names(agent: nn.Module, adapter: tuple[str, ...]) -> list[str]:
@@ -131,6 +132,7 @@ class _Lane:
         self.held = (self.demo_index == held).to(job.prompts.device)  # [R] rows left out of updates
         self.trainable = [i for i in range(len(job.task.train)) if i != job.holdout]
         self.fixed = fixed_colors(job.task) if cfg.color_permute else tuple(range(NUM_COLORS))
+        self.palette_colors, self.palette_prompts = palette_tables(job.prompts, job.palettes)  # [1 + C, V, P]
         self.best, self.history = _Best(), []
         self.before, self.checked_at = None, -1
         self.result: TTTResult | FloatingPointError | None = None
@@ -148,12 +150,14 @@ class _Lane:
         self.checked_at = step
         return scores.exact == 1.0
 
-    def draw(self) -> tuple[np.ndarray, list[int], list[tuple[int, ...]]]:
+    def draw(self) -> tuple[np.ndarray, list[int], list[tuple[int, ...]], np.ndarray]:
         """One update's rows, drawn as `fit_task` draws them."""
-        rows = self.rng.integers(len(self.job.views), size=self.cfg.rows_per_step)
-        demos, colors = zip(*((int(self.rng.choice(self.trainable)), random_colors(self.rng, self.fixed))
-                              for _ in rows))
-        return rows, list(demos), list(colors)
+        return draw_rows(self.rng, self.cfg.rows_per_step, len(self.job.views), self.trainable, self.fixed,
+                         self.palette_colors)
+
+    def base_prompts(self, rows: np.ndarray, which: np.ndarray) -> torch.Tensor:
+        """The prompts [R, P] of drawn rows (view index, palette index), before the view's offset."""
+        return self.palette_prompts[torch.from_numpy(which), torch.from_numpy(rows)]
 
     def finish(self, stopped: str) -> None:
         """Stop this lane with the kept step's result (its last check already taken)."""
@@ -231,7 +235,7 @@ def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list
             draws: list[tuple], canvas: int, known: bool, cfg: TTTConfig) -> torch.Tensor:
     """The demo loss [k] of each of `lanes` (at stack `positions`) on its drawn rows, in one vmapped pass
     on a `canvas` x `canvas` grid. All of them have (`known`) or lack a size rule."""
-    parts = [lane.table.batch(rows, demos, colors, canvas=canvas) for lane, (rows, demos, colors) in
+    parts = [lane.table.batch(rows, demos, colors, canvas=canvas) for lane, (rows, demos, colors, _) in
              zip(lanes, draws)]
     device = stack.device
 
@@ -242,17 +246,17 @@ def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list
     whole = positions == list(range(len(stack.prompts)))
     tuned = stack.tuned if whole else {n: t[index] for n, t in stack.tuned.items()}
     offsets = stack.offsets if whole else stack.offsets[index]
-    prompts = stack.prompts if whole else stack.prompts[index]
-    rows = torch.stack([torch.from_numpy(r) for r, _, _ in draws]).to(device)  # [k, R]
+    bases = torch.stack([lane.base_prompts(r, w) for lane, (r, _, _, w) in zip(lanes, draws)]).to(device)
+    rows = torch.stack([torch.from_numpy(r) for r, _, _, _ in draws]).to(device)  # [k, R]
     size_weight = 0.0 if known else cfg.size_weight
 
-    def one(tuned, offsets, prompts, rows, inputs, input_mask, target, target_mask, target_size):
-        prompt = (prompts + offsets)[rows]  # [R, P]
+    def one(tuned, offsets, bases, rows, inputs, input_mask, target, target_mask, target_size):
+        prompt = bases + offsets[rows]  # [R, P]
         out = functional_call(agent, (tuned, stack.frozen), (inputs, input_mask, prompt),
                               {"steps": cfg.agent_steps, "out_size": target_size if known else None})
         return row_losses(out, target, target_mask, target_size, size_weight, cfg.all_steps).mean()
 
-    return vmap(one)(tuned, offsets, prompts, rows, stacked("query_input"), stacked("query_input_mask"),
+    return vmap(one)(tuned, offsets, bases, rows, stacked("query_input"), stacked("query_input_mask"),
                      stacked("query_output"), stacked("query_output_mask"), stacked("output_size"))
 
 
@@ -261,7 +265,7 @@ def _update(agent: nn.Module, stack: _Stack, live: list[_Lane], step: int, cfg: 
     was not finite, which took no update (their error is set; the caller drops them)."""
     draws = [lane.draw() for lane in live]
     buckets: dict[int, list[int]] = {}  # canvas side (0: the known-size lanes, padded) -> stack positions
-    for k, (lane, (rows, demos, _)) in enumerate(zip(live, draws)):
+    for k, (lane, (rows, demos, _, _)) in enumerate(zip(live, draws)):
         buckets.setdefault(0 if lane.job.known_size else lane.table.canvas(rows, demos), []).append(k)
     failed: list[_Lane] = []
     while True:
