@@ -201,33 +201,45 @@ def test_every_view_prompt_is_encoded_once_and_every_view_votes_when_time_allows
     assert encoded == [1] * 5  # one pass per view: the plain prediction reuses the identity view's prompt
 
 
-def test_palette_prompts_are_the_recoloured_demos_in_every_view_and_only_when_asked(system, monkeypatch):
+def test_row_prompts_are_the_recoloured_and_left_out_demos_in_every_view_and_only_when_asked(system, monkeypatch):
     rng = np.random.default_rng(0)
     # 5 is in every demo (a fixed role); 1-4 come and go
     grids = [np.pad(rng.integers(1, 5, (3, 3)), ((0, 0), (0, 1)), constant_values=5) for _ in range(3)]
     demos = [Pair(g, np.where(g == 1, 2, g)) for g in grids]
     task = Task("t", demos, [Pair(demos[0].input, demos[0].output)])
     encoded = []
-    real = Solver._view_prompts
+    real = Solver._sample_prompts
 
-    def spy(self, task, aug, noise=None):
-        encoded.append(aug)
-        return real(self, task, aug, noise)
+    def spy(self, sample, noise=None):
+        encoded.append((sample.aug_id, len(sample.context)))
+        return real(self, sample, noise)
 
-    monkeypatch.setattr(Solver, "_view_prompts", spy)
+    monkeypatch.setattr(Solver, "_sample_prompts", spy)
+    views = [0, 1, 2]
     solver = Solver(system, SolveConfig(augmentations=3, ttt=TTTConfig(prompt_colours=2)))
-    palettes = solver._palettes(task, [0, 1, 2], None, TaskClock(60))
-    assert len(palettes.colors) == 2 and palettes.prompts.shape[:2] == (2, 3)
-    assert all(p[0] == 0 and p[5] == 5 for p in palettes.colors)  # fixed colours stay
-    assert [(a.d8, a.colors) for a in encoded] == [(d8, c) for c in palettes.colors for d8 in (0, 1, 2)]
-    again = solver._palettes(task, [0, 1, 2], None, TaskClock(60))
-    assert again.colors == palettes.colors and torch.equal(again.prompts, palettes.prompts)  # seeded per task
-    assert torch.allclose(palettes.prompts[1, 2], real(solver, task, Augmentation(2, palettes.colors[1])).refined[0])
+    prompts = torch.cat([solver._view_prompts(task, Augmentation(d8)).refined for d8 in views])
+    encoded.clear()
+    rows = solver._row_prompts(task, views, prompts, None, TaskClock(60))
+    assert len(rows.colors) == 3 and rows.colors[0] == tuple(range(10)) and rows.prompts.shape[:3] == (3, 3, 1)
+    assert all(c[0] == 0 and c[5] == 5 for c in rows.colors)  # fixed colours stay
+    assert torch.equal(rows.prompts[0, :, 0], prompts)  # the views' own, not encoded again
+    assert encoded == [(Augmentation(d8, c).id, 3) for c in rows.colors[1:] for d8 in views]
+    again = solver._row_prompts(task, views, prompts, None, TaskClock(60))
+    assert again.colors == rows.colors and torch.equal(again.prompts, rows.prompts)  # seeded per task
+    recoloured = solver._view_prompts(task, Augmentation(2, rows.colors[1])).refined[0]
+    torch.testing.assert_close(rows.prompts[1, 2, 0], recoloured)
+
+    loo = Solver(system, SolveConfig(ttt=TTTConfig(loo_prompts=True)))._row_prompts(task, views, prompts, None,
+                                                                                     TaskClock(60))
+    assert loo.colors is None and loo.prompts.shape[:3] == (1, 3, 3)  # fresh colours; a prompt per left-out demo
+    without_1 = Task("t", [demos[0], demos[2]], task.test)
+    torch.testing.assert_close(loo.prompts[0, 1, 1], solver._view_prompts(without_1, Augmentation(1)).refined[0])
     for off in (TTTConfig(), TTTConfig(prompt_colours=2, color_permute=False),
                 TTTConfig(prompt_colours=2, max_steps=0)):
-        assert Solver(system, SolveConfig(ttt=off))._palettes(task, [0, 1, 2], None, TaskClock(60)) is None
-    record = solver.solve(task)  # and the whole solve runs with them
-    assert record.error is None and record.ttt["steps"] > 0
+        assert Solver(system, SolveConfig(ttt=off))._row_prompts(task, views, prompts, None, TaskClock(60)) is None
+    for ttt in (TTTConfig(prompt_colours=2), TTTConfig(loo_prompts=True, prompt_colours=1)):
+        record = Solver(system, SolveConfig(ttt=ttt)).solve(task)  # and the whole solve runs with them
+        assert record.error is None and record.ttt["steps"] > 0
 
 
 def test_sample_is_seeded_and_in_id_order(recolor_task):

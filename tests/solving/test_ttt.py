@@ -11,7 +11,7 @@ from arc_efe.data.augment import Augmentation
 from arc_efe.data.stats import STATS_DIM
 from arc_efe.data.task import Pair, Task
 from arc_efe.solving.clock import TaskClock
-from arc_efe.solving.ttt import (DemoScore, Palettes, TTTConfig, TaskAdapter, _Best, check_batch, demo_loss,
+from arc_efe.solving.ttt import (DemoScore, RowPrompts, TTTConfig, TaskAdapter, _Best, check_batch, demo_loss,
                                     fixed_colors, random_colors, fit_task)
 
 
@@ -145,10 +145,12 @@ def test_palette_rows_are_read_with_the_prompt_of_their_own_colours(system):
     task = Task("t", demos, [])
     views = [0, 1]
     prompts = view_prompts(system, task, views)
-    palettes = Palettes([random_colors(rng, (0,)) for _ in range(2)], torch.zeros(2, 2, prompts.shape[1]))
-    for k in range(2):
+    colors = [tuple(range(10)), random_colors(rng, (0,)), random_colors(rng, (0,))]
+    table = torch.zeros(3, 2, 1, prompts.shape[1])
+    table[0, :, 0] = prompts
+    for k in (1, 2):
         for v in range(2):
-            palettes.prompts[k, v] = 100.0 * (k + 1) + v
+            table[k, v] = 100.0 * k + v
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     agent_forward = system.agent.forward
 
@@ -161,7 +163,8 @@ def test_palette_rows_are_read_with_the_prompt_of_their_own_colours(system):
     system.agent.forward = recording
     try:
         with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
-            fit_task(system, task, views, prompts, adapter, cfg, TaskClock(60), seed=3, palettes=palettes)
+            fit_task(system, task, views, prompts, adapter, cfg, TaskClock(60), seed=3,
+                     row_prompts=RowPrompts(colors, table))
     finally:
         del system.agent.forward
     claimed = {0: 0, 1: 0, 2: 0}  # rows per palette (0: identity colours, the view's own prompt)
@@ -169,13 +172,51 @@ def test_palette_rows_are_read_with_the_prompt_of_their_own_colours(system):
         for grid, p in zip(inputs, prompt):
             k, v = 0, min(range(2), key=lambda v: float((p - prompts[v]).abs().max()))
             if float(p.mean()) > 50:  # a palette's constant (plus a tiny offset)
-                k, v = round(float(p.mean()) // 100), round(float(p.mean()) % 100)
-            colors = tuple(range(10)) if k == 0 else palettes.colors[k - 1]
-            wanted = [Augmentation(views[v], colors).apply_pair(d).input for d in demos]
+                k, v = int(float(p.mean()) // 100), round(float(p.mean()) % 100)
+            wanted = [Augmentation(views[v], colors[k]).apply_pair(d).input for d in demos]
             h, w = wanted[0].shape
             assert any(np.array_equal(grid[:h, :w].numpy(), g) for g in wanted)
             claimed[k] += 1
     assert all(n > 0 for n in claimed.values())  # identity and both palettes were drawn
+
+
+def test_leave_one_out_rows_and_checks_are_read_without_their_own_pair(system):
+    # One prompt per (view, demo), a constant naming both: every update row must be that demo in that view,
+    # and every check row (view-major, each demo) must be read with its own slot's prompt.
+    rng = np.random.default_rng(1)
+    demos = [Pair(g, np.where(g == 1, 2, g)) for g in (rng.integers(0, 5, (3, 4)) for _ in range(3))]
+    task, views = Task("t", demos, []), [0, 1]
+    prompts = view_prompts(system, task, views)
+    table = torch.zeros(1, 2, 3, prompts.shape[1])
+    for v in range(2):
+        for n in range(3):
+            table[0, v, n] = 100.0 + 10 * v + n
+    updates, checks = [], []
+    agent_forward = system.agent.forward
+
+    def recording(inputs, mask, prompt, steps=None, out_size=None):
+        (updates if torch.is_grad_enabled() else checks).append((inputs.clone(), prompt.detach().clone()))
+        return agent_forward(inputs, mask, prompt, steps, out_size)
+
+    cfg = TTTConfig(max_steps=6, rows_per_step=6, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6, agent_steps=1,
+                    color_permute=False)
+    system.agent.forward = recording
+    try:
+        with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
+            fit_task(system, task, views, prompts, adapter, cfg, TaskClock(60), holdout=2, seed=3,
+                     row_prompts=RowPrompts(None, table))
+    finally:
+        del system.agent.forward
+    for inputs, prompt in updates:
+        for grid, p in zip(inputs, prompt):
+            code = round(float(p.mean())) - 100
+            v, n = code // 10, code % 10
+            assert n != 2  # the held-out demo is never an update row
+            want = Augmentation(views[v], tuple(range(10))).apply_pair(demos[n]).input
+            assert np.array_equal(grid[: want.shape[0], : want.shape[1]].numpy(), want)
+    assert len(checks) == 3
+    for _, prompt in checks:
+        assert [round(float(p.mean())) for p in prompt] == [100, 101, 102, 110, 111, 112]
 
 
 def test_max_steps_zero_only_measures(system, recolor_task):

@@ -9,7 +9,7 @@ import torch
 
 from arc_efe.data.task import Pair, Task
 from arc_efe.solving.clock import TaskClock
-from arc_efe.solving.ttt import (Palettes, TTTConfig, TTTResult, TaskAdapter, UpdateRows, check_batch, fit_task,
+from arc_efe.solving.ttt import (RowPrompts, TTTConfig, TTTResult, TaskAdapter, UpdateRows, check_batch, fit_task,
                                  random_colors)
 from arc_efe.solving.ttt_batch import FitJob, fit_tasks, tuned_names
 from tests.solving.test_ttt import view_prompts
@@ -25,7 +25,7 @@ def alone(system, j: FitJob, cfg: TTTConfig) -> tuple[TTTResult, list[torch.Tens
     """fit_task on the same job; the kept adapter values it leaves in the model."""
     with TaskAdapter(system.agent_parts(), cfg.adapter) as adapter:
         result = fit_task(system, j.task, j.views, j.prompts, adapter, cfg, TaskClock(600), j.until, j.holdout,
-                          seed=j.seed, known_size=j.known_size, palettes=j.palettes)
+                          seed=j.seed, known_size=j.known_size, row_prompts=j.row_prompts)
         return result, [p.detach().clone() for p in adapter.params]
 
 
@@ -79,16 +79,18 @@ def test_tasks_fitted_together_equal_each_fitted_alone(system, recolor_task):
         assert_same_fit(result, *alone(system, j, cfg), system, j)
 
 
-def test_lanes_with_palettes_equal_each_fitted_alone(system, recolor_task):
-    # Two lanes read their rows with recoloured demos' prompts (ttt.prompt_colours), one without.
+def test_lanes_with_row_prompts_equal_each_fitted_alone(system, recolor_task):
+    # Lane a reads its rows with 2 palettes' prompts (ttt.prompt_colours), lane c with one prompt per left-out
+    # demo (ttt.loo_prompts) under 3 palettes, lane b with its views' prompts.
     cfg = TTTConfig(max_steps=6, check_every=3, adapter_lr=3e-2, rows_per_step=4)
     rng = np.random.default_rng(5)
     jobs = mixed_jobs(system, recolor_task)
-    for j, count in zip(jobs, (2, 0, 3)):
-        if count:
-            shape = (count, *j.prompts.shape)
-            j.palettes = Palettes([random_colors(rng, (0,)) for _ in range(count)],
-                                  j.prompts + torch.randn(shape, generator=torch.Generator().manual_seed(count)))
+    for j, (palettes, demos) in zip(jobs, ((2, 1), (0, 0), (3, 3))):
+        if palettes:
+            shape = (palettes, len(j.views), demos, j.prompts.shape[1])
+            noise = torch.randn(shape, generator=torch.Generator().manual_seed(palettes))
+            j.row_prompts = RowPrompts([tuple(range(10))] + [random_colors(rng, (0,)) for _ in range(palettes - 1)],
+                                       j.prompts[None, :, None] + noise)
     results = fit_tasks(system, jobs, cfg)
     for j, result in zip(jobs, results):
         assert_same_fit(result, *alone(system, j, cfg), system, j)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from arc_efe.data.augment import IDENTITY, Augmentation
-from arc_efe.data.batching import collate, make_test_sample, query_sample
+from arc_efe.data.batching import Sample, collate, make_sample, make_test_sample, query_sample
 from arc_efe.data.grid import MAX_SIZE, grid_key
 from arc_efe.data.task import Pair, Task
 from arc_efe.system import ArcSystem, Prompts, crop
@@ -44,7 +44,8 @@ from arc_efe.solving.likelihood import view_likelihoods
 from arc_efe.solving.merge import MergeRule, Ranked, attempts_from, merge
 from arc_efe.solving.policy_choice import best_draw
 from arc_efe.solving.records import TaskRecord
-from arc_efe.solving.ttt import Palettes, TTTConfig, TTTResult, TaskAdapter, fit_task, fixed_colors, random_colors
+from arc_efe.solving.ttt import (RowPrompts, TTTConfig, TTTResult, TaskAdapter, fit_task, fixed_colors,
+                                 random_colors)
 from arc_efe.solving.ttt_batch import FitJob, fit_tasks
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import tally_augmented
@@ -130,7 +131,7 @@ class Prepared:
     ttt_until: float  # a clock.now() value: test-time training ends by then
     agent_seconds: float  # one agent pass over the test inputs
     info: dict[str, Any]  # the record's `ttt` entry
-    palettes: Palettes | None = None  # recoloured demos' prompts for test-time training (ttt.prompt_colours)
+    row_prompts: RowPrompts | None = None  # test-time training's own prompts (ttt.prompt_colours, ttt.loo_prompts)
 
 
 class Solver:
@@ -198,7 +199,7 @@ class Solver:
             return [None] * len(preps)
         reserve = sum(p.clock.deadline - p.ttt_until for p in preps)
         jobs = [FitJob(p.task, p.views, p.prompts, p.clock, p.clock.deadline - reserve, p.holdout, p.seed,
-                       known_size=p.rule is not None, palettes=p.palettes) for p in preps]
+                       known_size=p.rule is not None, row_prompts=p.row_prompts) for p in preps]
         return fit_tasks(self.system, jobs, self.cfg.ttt)
 
     def _conclude_fitted(self, prep: Prepared, result: TTTResult | FloatingPointError | None) -> TaskRecord:
@@ -249,7 +250,7 @@ class Solver:
                 try:
                     result = fit_task(self.system, task, prep.views, prep.prompts, adapter, self.cfg.ttt, clock,
                                       prep.ttt_until, prep.holdout, seed=prep.seed, known_size=prep.rule is not None,
-                                      palettes=prep.palettes)
+                                      row_prompts=prep.row_prompts)
                 except FloatingPointError as err:  # a NaN in test-time training: the plain attempts stand
                     return self._plain_record(prep, err)
             return self._conclude(prep, result)
@@ -281,7 +282,7 @@ class Solver:
             with clock.stage(ENCODE):
                 prompts.append(self._view_prompts(task, Augmentation(d8), noise).refined)
         views = list(range(len(prompts)))  # D8 ids, identity first
-        palettes = self._palettes(task, views, noise, clock)
+        row_prompts = self._row_prompts(task, views, torch.cat(prompts), noise, clock)
         # Voting gets the time its views need, at most half of what is left; test-time training the rest.
         vote_seconds = cfg.vote_reserve * len(views) * agent_seconds
         ttt_until = clock.deadline - min(vote_seconds, clock.left() / 2)
@@ -290,30 +291,46 @@ class Solver:
                                 "size_rule": None if rule is None else str(rule)}
         seed = int(rng.integers(2**31)) if cfg.ttt.max_steps > 0 else 0
         return Prepared(task, clock, search, plain, views, torch.cat(prompts), rule, holdout, seed, ttt_until,
-                        agent_seconds, info, palettes)
+                        agent_seconds, info, row_prompts)
 
-    def _palettes(self, task: Task, views: list[int], noise: torch.Tensor | None, clock: TaskClock) -> Palettes | None:
-        """`ttt.prompt_colours` seeded colour permutations and every view's prompt of the demos recoloured by
-        each, while encoding stays within a quarter of the budget; None when off or nothing can move."""
-        cfg = self.cfg
-        if cfg.ttt.prompt_colours == 0 or not cfg.ttt.color_permute or cfg.ttt.max_steps == 0:
-            return None
+    def _row_prompts(self, task: Task, views: list[int], prompts: torch.Tensor, noise: torch.Tensor | None,
+                     clock: TaskClock) -> RowPrompts | None:
+        """Test-time training's row prompts (`RowPrompts`): the views' `prompts` [V, P] and, with
+        `ttt.prompt_colours` K, the demos under K seeded colour permutations in every view; with
+        `ttt.loo_prompts`, each of those once per left-out demo. Encoded while encoding stays within a quarter
+        of the budget (a colour map is kept only whole); None when both are off, or nothing beyond the
+        views' prompts fits."""
+        cfg, ttt = self.cfg, self.cfg.ttt
+        colours = ttt.prompt_colours if ttt.color_permute else 0
         fixed = fixed_colors(task)
         if len(fixed) >= 9:  # at most one free colour: no permutation moves anything
+            colours = 0
+        if ttt.max_steps == 0 or (colours == 0 and not ttt.loo_prompts):
             return None
         rng = task_rng(cfg.seed, f"{task.id}:palettes")  # its own stream: the task's other draws stay as they were
-        colors, prompts = [], []
-        for _ in range(cfg.ttt.prompt_colours):
-            if not clock.fits(len(views) * clock.price(ENCODE), until=clock.start + cfg.time_budget / 4):
+        palettes = [IDENTITY.colors] + [random_colors(rng, fixed) for _ in range(colours)]
+        demos = len(task.train) if ttt.loo_prompts else 1
+        tables = []
+        for palette in palettes:
+            if palette == IDENTITY.colors and not ttt.loo_prompts:
+                tables.append(prompts[:, None])  # [V, 1, P]: the views' own
+                continue
+            if not clock.fits(len(views) * demos * clock.price(ENCODE), until=clock.start + cfg.time_budget / 4):
                 break
-            palette = random_colors(rng, fixed)
             per_view = []
             for d8 in views:
-                with clock.stage(ENCODE):
-                    per_view.append(self._view_prompts(task, Augmentation(d8, palette), noise).refined)
-            prompts.append(torch.cat(per_view))  # [V, P]
-            colors.append(palette)
-        return Palettes(colors, torch.stack(prompts)) if colors else None
+                aug = Augmentation(d8, palette)
+                samples = [make_sample(task, n, aug) for n in range(demos)] if ttt.loo_prompts else \
+                    [make_test_sample(task, 0, aug)]
+                encoded = []
+                for sample in samples:
+                    with clock.stage(ENCODE):
+                        encoded.append(self._sample_prompts(sample, noise).refined)
+                per_view.append(torch.cat(encoded))  # [M, P]
+            tables.append(torch.stack(per_view))  # [V, M, P]
+        if not tables or (len(tables) == 1 and not ttt.loo_prompts):
+            return None
+        return RowPrompts(palettes[: len(tables)] if len(tables) > 1 else None, torch.stack(tables))
 
     def _conclude(self, prep: Prepared, result: TTTResult | None) -> TaskRecord:
         """The vote and the scores with the task's tuning in the model (`result`: test-time training's, None
@@ -365,7 +382,11 @@ class Solver:
     def _view_prompts(self, task: Task, aug: Augmentation, noise: torch.Tensor | None = None) -> Prompts:
         """p and p + δ [1, P] of all demos under `aug`: the context of every test input of that view. δ is
         the policy's mode, none (`policy` "off"), or the draw `noise` [P] ("best_of_k")."""
-        sample = make_test_sample(task, 0, aug)
+        return self._sample_prompts(make_test_sample(task, 0, aug), noise)
+
+    @torch.no_grad()
+    def _sample_prompts(self, sample: Sample, noise: torch.Tensor | None = None) -> Prompts:
+        """`_view_prompts` of one sample's context."""
         stats = torch.from_numpy(sample.stats[None].astype(np.float32)).to(self.device)
         p = self.system.prompts([sample.context], stats, sample_offset=False)
         if self.cfg.policy == "off":

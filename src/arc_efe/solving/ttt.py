@@ -10,12 +10,13 @@ agent), tuned with the offsets and restored by `TaskAdapter` when the task is do
 Updates: each draws `rows_per_step` fresh rows, each a random (demo, view, colour permutation) with the
 demo as query, so a fit cannot memorise a fixed set of grids. Colour permutations move only the
 colours that are not `fixed_colors` (0, and any colour present in every demo, which likely has a fixed
-role such as "7 becomes 5"). The view's prompt was encoded from the demos in their own colours, so a row
-in other colours is read with a prompt that names the wrong ones; with `prompt_colours` K the solver also
-encodes the demos under K seeded permutations (`Palettes`) and each row takes one of those (or none) with
-its prompt. Loss: cross-entropy of the final planning step's cell logits on the valid
-target cells plus `size_weight` × the height and width cross-entropies (`all_steps`: averaged over every
-planning step). Not the EFE loss: its extra terms cost time and do not help fit one task.
+role such as "7 becomes 5"). The view's prompt was encoded from the demos in their own colours, so a row in
+other colours is read with a prompt that names the wrong ones; with `prompt_colours` K the solver also encodes
+the demos under K seeded permutations (`RowPrompts`) and each row takes one of those (or none) with its
+prompt. With `loo_prompts` each row is read with the prompt of the other demos (`RowPrompts`). Loss:
+cross-entropy of the final planning step's cell logits on the valid target cells plus `size_weight` × the
+height and width cross-entropies (`all_steps`: averaged over every planning step). Not the EFE loss: its
+extra terms cost time and do not help fit one task.
 
 Checks and selection: every `check_every` updates each demo is predicted in each view (no colour change,
 no graph). With >= 3 demos one demo (the caller's choice) is held out of every update, and the values
@@ -72,6 +73,9 @@ class TTTConfig:
     # row's colours, which matters for a model that reads colours from the demos. 0: fresh colours per row
     # under the view's one prompt.
     prompt_colours: int = 0
+    # Read every row (update and check) with the prompt of the other demos, as training does, instead of the
+    # prompt of all demos, which holds the row's own pair (and the held-out demo's): N prompts per view.
+    loo_prompts: bool = False
     size_weight: float = 1.0
     all_steps: bool = False  # loss on every planning step, not only the last
     holdout: bool = True  # leave one demo out of the updates to pick the check (tasks with >= 3 demos)
@@ -299,35 +303,37 @@ class _Best:
 
 
 @dataclass
-class Palettes:
-    """Colour permutations of a task and the prompts of its demos recoloured by each, in every view: update
-    rows drawn with one of them are read with its prompt (`TTTConfig.prompt_colours`)."""
+class RowPrompts:
+    """The prompts test-time training reads its rows with, in place of each view's prompt of all demos: one
+    per colour map and view [C, V, 1, P], or one per colour map, view and demo [C, V, N, P], the prompt of
+    the other demos (`TTTConfig.loo_prompts`: as in training, a row's own pair is not in its prompt).
+    `colors`: the C colour maps (identity first) that update rows take one of (`TTTConfig.prompt_colours`);
+    None: C = 1 and rows get fresh permutations, read with the identity colours' prompts."""
 
-    colors: list[tuple[int, ...]]  # K permutations, as Augmentation.colors
-    prompts: torch.Tensor  # [K, V, P]
+    colors: list[tuple[int, ...]] | None
+    prompts: torch.Tensor  # [C, V, M, P]
 
+    @classmethod
+    def of_views(cls, prompts: torch.Tensor) -> RowPrompts:
+        """Every row read with its view's prompt [V, P] (the default)."""
+        return cls(None, prompts[None, :, None])
 
-def palette_tables(prompts: torch.Tensor, palettes: Palettes | None
-                   ) -> tuple[list[tuple[int, ...]] | None, torch.Tensor]:
-    """The colour maps update rows may take (None: fresh ones per row) and their prompts [1 + K, V, P],
-    palette 0 being `prompts` [V, P] (the identity colours, or any colours when there are no palettes)."""
-    if palettes is None:
-        return None, prompts[None]
-    identity = tuple(range(NUM_COLORS))
-    return [identity, *palettes.colors], torch.cat([prompts[None], palettes.prompts.to(prompts.device)])
+    def rows(self, colour: torch.Tensor, view: torch.Tensor, demo: torch.Tensor) -> torch.Tensor:
+        """The prompts [R, P] of rows with colour map, view and demo indices [R] each."""
+        return self.prompts[colour, view, demo if self.prompts.shape[2] > 1 else torch.zeros_like(demo)]
 
 
 def draw_rows(rng: np.random.Generator, count: int, views: int, trainable: list[int], fixed: tuple[int, ...],
-              palette_colors: list[tuple[int, ...]] | None) -> tuple[np.ndarray, list[int], list[tuple[int, ...]],
-                                                                      np.ndarray]:
-    """One update's `count` rows: view index [R], demo, colour map and palette index [R] of each. Without
-    palettes the colours are fresh permutations of the colours not `fixed`, and every row's palette is 0."""
+              palettes: list[tuple[int, ...]] | None) -> tuple[np.ndarray, list[int], list[tuple[int, ...]],
+                                                                np.ndarray]:
+    """One update's `count` rows: view index [R], demo, colour map and its index in `palettes` [R] of each.
+    Without palettes the colours are fresh permutations of the colours not `fixed`, and every index is 0."""
     rows = rng.integers(views, size=count)
-    if palette_colors is None:
+    if palettes is None:
         demos, colors = zip(*((int(rng.choice(trainable)), random_colors(rng, fixed)) for _ in rows))
         return rows, list(demos), list(colors), np.zeros(count, dtype=np.int64)
-    which = rng.integers(len(palette_colors), size=count)
-    return rows, [int(rng.choice(trainable)) for _ in rows], [palette_colors[k] for k in which], which
+    which = rng.integers(len(palettes), size=count)
+    return rows, [int(rng.choice(trainable)) for _ in rows], [palettes[k] for k in which], which
 
 
 def fit_task(
@@ -342,7 +348,7 @@ def fit_task(
     holdout: int | None = None,
     seed: int = 0,
     known_size: bool = False,
-    palettes: Palettes | None = None,
+    row_prompts: RowPrompts | None = None,
 ) -> TTTResult:
     """Tune per-view offsets ε [V, P] (and the adapter, inside its context) on `task`'s demos seen in the
     spatial `views` (D8 ids, identity first), whose prompts are `prompts` [V, P], until every demo is
@@ -350,10 +356,9 @@ def fit_task(
     would not end by `until` (a `clock.now()` value; default the task's deadline). On return the adapter
     holds the kept check's values. `holdout` is a demo index left out of the updates; `seed` draws the
     update rows. `known_size`: the task has a size rule (`size_rule.py`), so every row's true output size
-    is the agent's fixed size guess, the size loss is off and rows are scored at that size. With
-    `palettes`, each update row has the identity colours or one of theirs, read with the matching prompt,
-    instead of fresh colours under the view's prompt. Raises FloatingPointError on a non-finite loss or
-    check."""
+    is the agent's fixed size guess, the size loss is off and rows are scored at that size. `row_prompts`
+    replaces the view's prompt that update and check rows are read with (`RowPrompts`; the offsets stay per
+    view). Raises FloatingPointError on a non-finite loss or check."""
     device = prompts.device
     rng = np.random.default_rng(seed)
     checks, demo_index, view_index = check_batch(task, views)
@@ -370,7 +375,8 @@ def fit_task(
     trainable = [i for i in range(len(task.train)) if i != holdout]
     size_weight = 0.0 if known_size else cfg.size_weight  # a known size needs no size head
     fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
-    palette_colors, palette_prompts = palette_tables(prompts, palettes)
+    row_prompts = row_prompts or RowPrompts.of_views(prompts)
+    check_prompts = row_prompts.rows(torch.zeros_like(view_index), view_index, demo_index).to(device)  # [R, P]
     best, history = _Best(), []
     stopped, before, checked_at = "max_steps", None, -1
 
@@ -378,7 +384,7 @@ def fit_task(
         """Score every (demo, view) row at `step`, offer the result as the best; True when all are exact."""
         nonlocal before, checked_at
         with clock.stage(CHECK), torch.no_grad():
-            out = system.predict(checks.query_input, checks.query_input_mask, (prompts + offsets)[view_index],
+            out = system.predict(checks.query_input, checks.query_input_mask, check_prompts + offsets[view_index],
                                  steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
             if not bool(torch.isfinite(out.cell_logits).all()):
                 raise FloatingPointError(f"test-time training of {task.id}: non-finite cell logits at the check "
@@ -402,11 +408,11 @@ def fit_task(
             break
         with clock.stage(UPDATE):
             rows, demos, colors, which = draw_rows(rng, cfg.rows_per_step, len(views), trainable, fixed,
-                                                   palette_colors)
+                                                   row_prompts.colors)
             part = table.batch(rows, demos, colors).to(device)
             index = torch.from_numpy(rows).to(device)
-            out = system.predict(part.query_input, part.query_input_mask,
-                                 palette_prompts[torch.from_numpy(which).to(device), index] + offsets[index],
+            base = row_prompts.rows(torch.from_numpy(which), torch.from_numpy(rows), torch.tensor(demos))
+            out = system.predict(part.query_input, part.query_input_mask, base.to(device) + offsets[index],
                                  steps=cfg.agent_steps, out_size=part.output_size if known_size else None)
             loss = demo_loss(out, part, size_weight, cfg.all_steps)
             if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check

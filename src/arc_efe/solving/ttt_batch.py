@@ -40,8 +40,8 @@ from arc_efe.agent.output import AgentOutput
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.solving.clock import TaskClock
-from arc_efe.solving.ttt import (CHECK, FUSED_ADAM_DEVICES, UPDATE, Palettes, TTTConfig, TTTResult, UpdateRows,
-                                 _Best, _measure, check_batch, draw_rows, fixed_colors, palette_tables, row_losses)
+from arc_efe.solving.ttt import (CHECK, FUSED_ADAM_DEVICES, UPDATE, RowPrompts, TTTConfig, TTTResult, UpdateRows,
+                                 _Best, _measure, check_batch, draw_rows, fixed_colors, row_losses)
 from arc_efe.system import ArcSystem
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class FitJob:
     holdout: int | None = None
     seed: int = 0
     known_size: bool = False
-    palettes: Palettes | None = None
+    row_prompts: RowPrompts | None = None
 
 
 def tuned_names(agent: nn.Module, adapter: tuple[str, ...]) -> list[str]:
@@ -82,10 +82,8 @@ class _Stack:
         self.frozen = {n: p for n, p in own.items() if n not in names} | dict(agent.named_buffers())
         self.tuned = {n: own[n].detach().unsqueeze(0).repeat(lanes, *[1] * own[n].dim()).requires_grad_(True)
                       for n in names}  # each [K, ...]
-        self.prompts = prompts[0].new_zeros(lanes, views, prompts[0].shape[1])  # [K, V_max, P]
-        for k, p in enumerate(prompts):  # views a lane lacks stay zero and are never indexed
-            self.prompts[k, : len(p)] = p
-        self.offsets = torch.zeros_like(self.prompts, requires_grad=True)  # [K, V_max, P]
+        # per lane and view (views a lane lacks are never indexed); the prompts themselves are the lanes'
+        self.offsets = prompts[0].new_zeros(lanes, views, prompts[0].shape[1]).requires_grad_(True)  # [K, V_max, P]
         self.optimizer = self._adam()
 
     def _adam(self) -> torch.optim.Adam:
@@ -99,7 +97,6 @@ class _Stack:
         index = torch.tensor(lanes, dtype=torch.long, device=self.device)
         old = [self.offsets, *self.tuned.values()]
         state = self.optimizer.state
-        self.prompts = self.prompts[index]
         self.offsets = self.offsets.detach()[index].requires_grad_(True)
         self.tuned = {n: t.detach()[index].requires_grad_(True) for n, t in self.tuned.items()}
         self.optimizer = self._adam()
@@ -132,7 +129,9 @@ class _Lane:
         self.held = (self.demo_index == held).to(job.prompts.device)  # [R] rows left out of updates
         self.trainable = [i for i in range(len(job.task.train)) if i != job.holdout]
         self.fixed = fixed_colors(job.task) if cfg.color_permute else tuple(range(NUM_COLORS))
-        self.palette_colors, self.palette_prompts = palette_tables(job.prompts, job.palettes)  # [1 + C, V, P]
+        self.row_prompts = job.row_prompts or RowPrompts.of_views(job.prompts)
+        self.check_prompts = self.row_prompts.rows(torch.zeros_like(self.view_index), self.view_index,
+                                                   self.demo_index).to(job.prompts.device)  # [R, P]
         self.best, self.history = _Best(), []
         self.before, self.checked_at = None, -1
         self.result: TTTResult | FloatingPointError | None = None
@@ -153,11 +152,7 @@ class _Lane:
     def draw(self) -> tuple[np.ndarray, list[int], list[tuple[int, ...]], np.ndarray]:
         """One update's rows, drawn as `fit_task` draws them."""
         return draw_rows(self.rng, self.cfg.rows_per_step, len(self.job.views), self.trainable, self.fixed,
-                         self.palette_colors)
-
-    def base_prompts(self, rows: np.ndarray, which: np.ndarray) -> torch.Tensor:
-        """The prompts [R, P] of drawn rows (view index, palette index), before the view's offset."""
-        return self.palette_prompts[torch.from_numpy(which), torch.from_numpy(rows)]
+                         self.row_prompts.colors)
 
     def finish(self, stopped: str) -> None:
         """Stop this lane with the kept step's result (its last check already taken)."""
@@ -208,7 +203,7 @@ def _check_group(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions:
     def stacked(values: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack([v[i.to(v.device)] for v, i in zip(values, pick)])  # [k, rows, ...]
 
-    prompts = [(stack.prompts[k] + stack.offsets[k])[lane.view_index.to(stack.device)]
+    prompts = [lane.check_prompts + stack.offsets[k][lane.view_index.to(stack.device)]
                for k, lane in zip(positions, lanes)]
     index = torch.tensor(positions, dtype=torch.long, device=stack.device)
     tuned = {n: t[index] for n, t in stack.tuned.items()}
@@ -243,10 +238,11 @@ def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list
         return torch.stack([getattr(p, name) for p in parts]).to(device)  # [k, R, ...]
 
     index = torch.tensor(positions, device=device)
-    whole = positions == list(range(len(stack.prompts)))
+    whole = positions == list(range(len(stack.offsets)))
     tuned = stack.tuned if whole else {n: t[index] for n, t in stack.tuned.items()}
     offsets = stack.offsets if whole else stack.offsets[index]
-    bases = torch.stack([lane.base_prompts(r, w) for lane, (r, _, _, w) in zip(lanes, draws)]).to(device)
+    bases = torch.stack([lane.row_prompts.rows(torch.from_numpy(w), torch.from_numpy(r), torch.tensor(d))
+                         for lane, (r, d, _, w) in zip(lanes, draws)]).to(device)  # [k, R, P]
     rows = torch.stack([torch.from_numpy(r) for r, _, _, _ in draws]).to(device)  # [k, R]
     size_weight = 0.0 if known else cfg.size_weight
 
