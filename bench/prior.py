@@ -200,7 +200,8 @@ def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
     per-task own-prompt accuracy on the same rows (`swap_per_task`'s), its family mean and the gap (this
     model's minus the baseline's). `swaps` and `attempts` (`swap_per_task`'s result and the plain attempts for
     this model and set): passed when the caller has them; with `sized` (`sized_plain_attempts`) also the
-    family's plain solve and cell accuracy with the demos' size rule."""
+    family's plain solve and cell accuracy with the demos' size rule; last, the same two for answering each
+    test input with itself (copy_*), the floor a model that learned nothing but copying reaches."""
     usable, own, other = swaps if swaps is not None else swap_per_task(system, task_set.tasks, device)
     attempts = attempts if attempts is not None else system.plain_attempts(task_set.tasks)
     by_family: dict[str, list[int]] = {}
@@ -215,6 +216,8 @@ def per_family(system: ArcSystem, task_set: TaskSet, device: torch.device,
                 f"plain_solve={solve:.3f} plain_cells={cells:.3f}")
         if sized is not None:
             line += " sized_solve={:.3f} sized_cells={:.3f}".format(*plain_scores(sized, mine))
+        copy = {t.id: [[pair.input, pair.input] for pair in t.test] for t in mine}  # "the output is the input"
+        line += " copy_solve={:.3f} copy_cells={:.3f}".format(*plain_scores(copy, mine))
         if base is not None:
             line += f" baseline={base[js].mean():.3f} gap={acc - base[js].mean():+.3f}"
         lines.append(line)

@@ -3,6 +3,7 @@ measures are the ones the issue names (trained vs untrained families, the checkp
 
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -81,6 +82,11 @@ def test_per_family_lines_cover_each_family_lowest_accuracy_first(prior):
     overall = prior.plain_scores(attempts, a.tasks)[1]
     assert sum(cells[n] * tests[n] for n in tests) / sum(tests.values()) == pytest.approx(overall, abs=2e-3)
     assert all(0 <= float(line.split("plain_solve=")[1].split()[0]) <= 1 for line in lines)
+    # The copy floor: each test input given as its own answer, scored per test input like plain_cells.
+    for line in lines:
+        pairs = [p for t in a.tasks if prior.family_of(t) == line.split()[1] for p in t.test]
+        want = np.mean([(p.input == p.output).mean() if p.input.shape == p.output.shape else 0.0 for p in pairs])
+        assert float(line.split("copy_cells=")[1].split()[0]) == pytest.approx(want, abs=2e-3)
 
 
 def test_a_baseline_is_measured_on_the_same_rows(prior, capsys):
