@@ -77,6 +77,21 @@ def test_demo_loss_is_the_mean_over_rows_and_can_read_every_step(system, recolor
     assert demo_loss(out, batch, 1.0, all_steps=True).item() != pytest.approx(loss.item())
 
 
+def test_wrong_cells_can_weigh_more_in_the_demo_loss(system, recolor_task):
+    batch, _, _ = check_batch(recolor_task(demos=3), [0])
+    out = system.predict(batch.query_input, batch.query_input_mask, torch.randn(3, system.agent.prompt_dim))
+    logits = out.cell_logits[:, -1]
+    ce = torch.nn.functional.cross_entropy(logits.permute(0, 3, 1, 2), batch.query_output, reduction="none")
+    mask = batch.query_output_mask.float()
+    wrong = (logits.argmax(-1) != batch.query_output).float() * mask
+    assert 0 < wrong.sum() < mask.sum()  # the untrained agent gets some cells right, some wrong
+    count = mask.flatten(1).sum(1)
+    plain = demo_loss(out, batch, size_weight=0.0)
+    assert demo_loss(out, batch, 0.0, wrong_cell_weight=1.0).item() == plain.item()
+    want = (((ce * mask).flatten(1).sum(1) + 3.0 * (ce * wrong).flatten(1).sum(1)) / count).mean()
+    assert demo_loss(out, batch, 0.0, wrong_cell_weight=4.0).item() == pytest.approx(want.item(), rel=1e-5)
+
+
 def test_ttt_fits_a_simple_task_and_stops_once_every_demo_is_exact(system, recolor_task):
     task = recolor_task(demos=4)
     views = [0, 1]
@@ -248,5 +263,7 @@ def test_config_rejects_bad_values():
         TTTConfig(check_every=0).validate()
     with pytest.raises(ValueError, match="rows_per_step"):
         TTTConfig(rows_per_step=0).validate()
+    with pytest.raises(ValueError, match="wrong_cell_weight"):
+        TTTConfig(wrong_cell_weight=-1).validate()
     with pytest.raises(ValueError, match="prompt_colours"):
         TTTConfig(prompt_colours=-1).validate()

@@ -81,8 +81,8 @@ def test_tasks_fitted_together_equal_each_fitted_alone(system, recolor_task):
 
 def test_lanes_with_row_prompts_equal_each_fitted_alone(system, recolor_task):
     # Lane a reads its rows with 2 palettes' prompts (ttt.prompt_colours), lane c with one prompt per left-out
-    # demo (ttt.loo_prompts) under 3 palettes, lane b with its views' prompts.
-    cfg = TTTConfig(max_steps=6, check_every=3, adapter_lr=3e-2, rows_per_step=4)
+    # demo (ttt.loo_prompts) under 3 palettes, lane b with its views' prompts; wrong cells weigh 3x.
+    cfg = TTTConfig(max_steps=6, check_every=3, adapter_lr=3e-2, rows_per_step=4, wrong_cell_weight=3.0)
     rng = np.random.default_rng(5)
     jobs = mixed_jobs(system, recolor_task)
     for j, (palettes, demos) in zip(jobs, ((2, 1), (0, 0), (3, 3))):
@@ -94,7 +94,7 @@ def test_lanes_with_row_prompts_equal_each_fitted_alone(system, recolor_task):
     results = fit_tasks(system, jobs, cfg)
     for j, result in zip(jobs, results):
         assert_same_fit(result, *alone(system, j, cfg), system, j)
-    plain = fit_tasks(system, mixed_jobs(system, recolor_task), cfg)
+    plain = fit_tasks(system, mixed_jobs(system, recolor_task), cfg)  # the same weights, the views' prompts
     assert plain[0].history != results[0].history and plain[1].history == results[1].history  # they mattered
 
 

@@ -77,6 +77,9 @@ class TTTConfig:
     # prompt of all demos, which holds the row's own pair (and the held-out demo's): N prompts per view.
     loo_prompts: bool = False
     size_weight: float = 1.0
+    # Weight of a cell the update's prediction gets wrong, against 1 for a right one: most ARC rules edit a
+    # few cells of the input, which a fit that copies the input pays little for.
+    wrong_cell_weight: float = 1.0
     all_steps: bool = False  # loss on every planning step, not only the last
     holdout: bool = True  # leave one demo out of the updates to pick the check (tasks with >= 3 demos)
     # Planning steps per agent pass while refining and voting (None: the model's own, 4 for the shipped
@@ -94,7 +97,7 @@ class TTTConfig:
         for name in ("rows_per_step", "check_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ttt.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("prompt_lr", "adapter_lr", "size_weight"):
+        for name in ("prompt_lr", "adapter_lr", "size_weight", "wrong_cell_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ttt.{name} must be >= 0, got {getattr(self, name)}")
 
@@ -238,15 +241,18 @@ def check_batch(task: Task, views: list[int]) -> tuple[Batch, torch.Tensor, torc
     return collate(samples), demo_index, view_index
 
 
-def demo_loss(out: AgentOutput, batch: Batch, size_weight: float, all_steps: bool = False) -> torch.Tensor:
+def demo_loss(out: AgentOutput, batch: Batch, size_weight: float, all_steps: bool = False,
+              wrong_cell_weight: float = 1.0) -> torch.Tensor:
     """Mean over rows of (cell CE on valid target cells + size_weight × size CE) at the final
-    planning step, or averaged over every step when `all_steps` (each step gets its own gradient)."""
+    planning step, or averaged over every step when `all_steps` (each step gets its own gradient). A cell
+    the step predicts wrong counts `wrong_cell_weight` times (a constant; the mean still divides by the
+    cell count), so a fit that copies its input feels the few cells the rule edits."""
     return row_losses(out, batch.query_output, batch.query_output_mask, batch.output_size, size_weight,
-                      all_steps).mean()
+                      all_steps, wrong_cell_weight).mean()
 
 
 def row_losses(out: AgentOutput, target: torch.Tensor, target_mask: torch.Tensor, target_size: torch.Tensor,
-               size_weight: float, all_steps: bool = False) -> torch.Tensor:
+               size_weight: float, all_steps: bool = False, wrong_cell_weight: float = 1.0) -> torch.Tensor:
     """demo_loss per row [B], from the targets' grids [B, S, S], masks [B, S, S] and sizes [B, 2] (plain
     tensors, so `ttt_batch.py` can run it under vmap)."""
     steps = range(out.cell_logits.shape[1]) if all_steps else [out.cell_logits.shape[1] - 1]
@@ -256,7 +262,10 @@ def row_losses(out: AgentOutput, target: torch.Tensor, target_mask: torch.Tensor
     for t in steps:
         logits = out.cell_logits[:, t].float()  # [B, S, S, 10]
         ce = F.cross_entropy(logits.permute(0, 3, 1, 2), target, reduction="none")  # [B, S, S]
-        cell = (ce * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1)  # [B]
+        weight = mask
+        if wrong_cell_weight != 1.0:
+            weight = mask * torch.where(logits.detach().argmax(-1) == target, 1.0, wrong_cell_weight)
+        cell = (ce * weight).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1)  # [B]
         size = (F.cross_entropy(out.height_logits[:, t].float(), labels[:, 0], reduction="none")
                 + F.cross_entropy(out.width_logits[:, t].float(), labels[:, 1], reduction="none"))  # [B]
         per_row = per_row + (cell + size_weight * size) / len(steps)
@@ -414,7 +423,7 @@ def fit_task(
             base = row_prompts.rows(torch.from_numpy(which), torch.from_numpy(rows), torch.tensor(demos))
             out = system.predict(part.query_input, part.query_input_mask, base.to(device) + offsets[index],
                                  steps=cfg.agent_steps, out_size=part.output_size if known_size else None)
-            loss = demo_loss(out, part, size_weight, cfg.all_steps)
+            loss = demo_loss(out, part, size_weight, cfg.all_steps, cfg.wrong_cell_weight)
             if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check
                 raise FloatingPointError(f"test-time training of {task.id}: the demo loss is {loss.item()} at "
                                          f"update {step + 1}")

@@ -250,7 +250,8 @@ def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list
         prompt = bases + offsets[rows]  # [R, P]
         out = functional_call(agent, (tuned, stack.frozen), (inputs, input_mask, prompt),
                               {"steps": cfg.agent_steps, "out_size": target_size if known else None})
-        return row_losses(out, target, target_mask, target_size, size_weight, cfg.all_steps).mean()
+        return row_losses(out, target, target_mask, target_size, size_weight, cfg.all_steps,
+                          cfg.wrong_cell_weight).mean()
 
     return vmap(one)(tuned, offsets, bases, rows, stacked("query_input"), stacked("query_input_mask"),
                      stacked("query_output"), stacked("query_output_mask"), stacked("output_size"))
