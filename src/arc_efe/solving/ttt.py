@@ -331,6 +331,14 @@ class RowPrompts:
         """The prompts [R, P] of rows with colour map, view and demo indices [R] each."""
         return self.prompts[colour, view, demo if self.prompts.shape[2] > 1 else torch.zeros_like(demo)]
 
+    def of_checks(self, view: torch.Tensor, demo: torch.Tensor) -> torch.Tensor:
+        """The prompts [R, P] of check rows (identity colours), view and demo indices [R] each."""
+        return self.rows(torch.zeros_like(view), view, demo)
+
+    def of_draw(self, views: np.ndarray, demos: list[int], which: np.ndarray) -> torch.Tensor:
+        """The prompts [R, P] of rows drawn by `draw_rows` (view indices, demos, palette indices)."""
+        return self.rows(torch.from_numpy(which), torch.from_numpy(views), torch.tensor(demos))
+
 
 def draw_rows(rng: np.random.Generator, count: int, views: int, trainable: list[int], fixed: tuple[int, ...],
               palettes: list[tuple[int, ...]] | None) -> tuple[np.ndarray, list[int], list[tuple[int, ...]],
@@ -385,7 +393,7 @@ def fit_task(
     size_weight = 0.0 if known_size else cfg.size_weight  # a known size needs no size head
     fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
     row_prompts = row_prompts or RowPrompts.of_views(prompts)
-    check_prompts = row_prompts.rows(torch.zeros_like(view_index), view_index, demo_index).to(device)  # [R, P]
+    check_prompts = row_prompts.of_checks(view_index, demo_index).to(device)  # [R, P]
     best, history = _Best(), []
     stopped, before, checked_at = "max_steps", None, -1
 
@@ -420,8 +428,8 @@ def fit_task(
                                                    row_prompts.colors)
             part = table.batch(rows, demos, colors).to(device)
             index = torch.from_numpy(rows).to(device)
-            base = row_prompts.rows(torch.from_numpy(which), torch.from_numpy(rows), torch.tensor(demos))
-            out = system.predict(part.query_input, part.query_input_mask, base.to(device) + offsets[index],
+            base = row_prompts.of_draw(rows, demos, which).to(device)
+            out = system.predict(part.query_input, part.query_input_mask, base + offsets[index],
                                  steps=cfg.agent_steps, out_size=part.output_size if known_size else None)
             loss = demo_loss(out, part, size_weight, cfg.all_steps, cfg.wrong_cell_weight)
             if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check

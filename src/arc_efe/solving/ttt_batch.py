@@ -130,8 +130,7 @@ class _Lane:
         self.trainable = [i for i in range(len(job.task.train)) if i != job.holdout]
         self.fixed = fixed_colors(job.task) if cfg.color_permute else tuple(range(NUM_COLORS))
         self.row_prompts = job.row_prompts or RowPrompts.of_views(job.prompts)
-        self.check_prompts = self.row_prompts.rows(torch.zeros_like(self.view_index), self.view_index,
-                                                   self.demo_index).to(job.prompts.device)  # [R, P]
+        self.check_prompts = self.row_prompts.of_checks(self.view_index, self.demo_index).to(job.prompts.device)
         self.best, self.history = _Best(), []
         self.before, self.checked_at = None, -1
         self.result: TTTResult | FloatingPointError | None = None
@@ -241,8 +240,8 @@ def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list
     whole = positions == list(range(len(stack.offsets)))
     tuned = stack.tuned if whole else {n: t[index] for n, t in stack.tuned.items()}
     offsets = stack.offsets if whole else stack.offsets[index]
-    bases = torch.stack([lane.row_prompts.rows(torch.from_numpy(w), torch.from_numpy(r), torch.tensor(d))
-                         for lane, (r, d, _, w) in zip(lanes, draws)]).to(device)  # [k, R, P]
+    bases = torch.stack([lane.row_prompts.of_draw(r, d, w) for lane, (r, d, _, w) in zip(lanes, draws)]
+                        ).to(device)  # [k, R, P]
     rows = torch.stack([torch.from_numpy(r) for r, _, _, _ in draws]).to(device)  # [k, R]
     size_weight = 0.0 if known else cfg.size_weight
 
