@@ -72,3 +72,42 @@ def test_generated_only_counts_epochs_in_generated_tasks():
     assert sampler.epoch == 0.5
     with pytest.raises(ValueError, match="families or seed"):
         MixedSampler(None, GeneratedTasks(sorted(FAMILIES), seed=1), 4, 0).load_state_dict(sampler.state_dict())
+
+
+def family_of(task):
+    return task.meta["family"]
+
+
+def test_curriculum_stages_widen_the_families_drawn_in_order():
+    a, b, c, d = sorted(FAMILIES)[:4]
+    stream = GeneratedTasks([a, b, c, d], seed=0, stages=[[a], [b, c]], stage_tasks=10)
+    assert {family_of(t) for t in stream.tasks(0, 10)} == {a}
+    assert {family_of(t) for t in stream.tasks(10, 10)} <= {a, b, c}
+    assert {b, c} <= {family_of(t) for t in stream.tasks(10, 10)}
+    assert d in {family_of(t) for t in stream.tasks(20, 40)}  # after the last group: every family
+    # the stage is a function of the index alone, so a stream rebuilt mid-curriculum draws the same tasks
+    again = GeneratedTasks([a, b, c, d], seed=0, stages=[[a], [b, c]], stage_tasks=10)
+    assert all(same_task(x, again.task(k)) for k, x in zip(range(12, 18), stream.tasks(12, 6)))
+
+
+def test_curriculum_stages_refuse_unknown_families_and_all_zero_weights():
+    a, b = sorted(FAMILIES)[:2]
+    with pytest.raises(ValueError, match="do not"):
+        GeneratedTasks([a, b], seed=0, stages=[["translate_typo"]], stage_tasks=5)
+    with pytest.raises(ValueError, match="weight 0"):
+        GeneratedTasks([a, b], seed=0, weights={a: 0.0}, stages=[[a]], stage_tasks=5)
+    with pytest.raises(ValueError, match="stage length"):
+        GeneratedTasks([a, b], seed=0, stages=[[a]], stage_tasks=0)
+
+
+def test_curriculum_config_counts_stages_in_training_steps():
+    from arc_efe.training.config import DataConfig, TrainConfig
+    from arc_efe.training.setup import build_sampler
+
+    a, b = sorted(FAMILIES)[:2]
+    data = DataConfig(train=[f"gen:{a},{b}"], batch_size=4, gen_stages=[[b]], gen_stage_steps=3)
+    sampler = build_sampler(data, [], seed=0)
+    assert sampler.generated.stage_tasks == 12  # 3 steps x 4 generated tasks per batch
+    assert {s.task_id.rsplit("-", 1)[0] for _ in range(3) for s in sampler.next_batch()} == {f"gen-{b}"}
+    with pytest.raises(ValueError, match="gen_stage_steps"):
+        TrainConfig(data=DataConfig(gen_stages=[[a]])).validate()

@@ -5,6 +5,10 @@ difficulty and the task's own seed. So the stream needs no state but k, two proc
 see the same tasks, and resuming at k continues exactly. `MixedSampler` fills each training batch with a
 fixed share of generated tasks and the rest from a `TaskSampler` over real tasks.
 
+With `stages` (a curriculum), the families task k is drawn from depend on k too: stage s = k // stage_tasks
+draws from the union of the first s + 1 groups, and from every family once the groups are used up. The
+stage is still a function of k alone, so resume stays exact.
+
 With `twins`, task k also has a twin (`GeneratedTasks.twin`, seeded by (stream seed, k) too): the same
 inputs under another instance of its family's rule, placed right after it in the same batch with the same
 augmentation and query demo. Identical inputs with different outputs make the agent read the prompt, and
@@ -51,7 +55,8 @@ class GeneratedTasks:
     """Task k of the stream over `families` (optionally weighted), difficulty uniform in [low, high]."""
 
     def __init__(self, families: list[str], seed: int, difficulty: tuple[float, float] = (0.0, 1.0),
-                 weights: dict[str, float] | None = None, twins: bool = False):
+                 weights: dict[str, float] | None = None, twins: bool = False,
+                 stages: list[list[str]] | None = None, stage_tasks: int = 0):
         if not families:
             raise ValueError("a generated stream needs at least one family")
         self.families = list(families)
@@ -62,10 +67,30 @@ class GeneratedTasks:
             raise ValueError(f"generator weights must be >= 0 with a positive sum, got {weights}")
         self.p = w / w.sum()
         self.twins = twins
+        self.stage_tasks = stage_tasks
+        self.stage_p = [self._stage_p(w, stages[: s + 1]) for s in range(len(stages or []))]
+        if self.stage_p and stage_tasks < 1:
+            raise ValueError(f"curriculum stages need a stage length >= 1 task, got {stage_tasks}")
+
+    def _stage_p(self, w: np.ndarray, groups: list[list[str]]) -> np.ndarray:
+        """Family probabilities of a curriculum stage: the weights, zero outside the stage's groups."""
+        named = {f for group in groups for f in group}
+        unknown = sorted(named - set(self.families))
+        if unknown:
+            raise ValueError(f"curriculum stages name families {unknown} that the gen: sources do not")
+        ws = np.where([f in named for f in self.families], w, 0.0)
+        if ws.sum() <= 0:
+            raise ValueError(f"curriculum stage {groups[-1]}: every family in it so far has weight 0")
+        return ws / ws.sum()
+
+    def probabilities(self, k: int) -> np.ndarray:
+        """The family probabilities task k is drawn with (its curriculum stage's, or the whole stream's)."""
+        stage = k // self.stage_tasks if self.stage_p else 0
+        return self.stage_p[stage] if stage < len(self.stage_p) else self.p
 
     def task(self, k: int) -> Task:
         rng = np.random.default_rng([self.seed, k])
-        family = self.families[int(rng.choice(len(self.families), p=self.p))]
+        family = self.families[int(rng.choice(len(self.families), p=self.probabilities(k)))]
         low, high = self.difficulty
         return generate_task(family, int(rng.integers(2**31)), float(rng.uniform(low, high)))
 

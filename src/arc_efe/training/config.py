@@ -37,6 +37,11 @@ class DataConfig:
     # Each generated task followed in its batch by a twin: the same inputs under another instance of its
     # family's rule (families without `alternatives` get none; data/generated.py).
     gen_twins: bool = False
+    # A curriculum over generated families: stage s (gen_stage_steps steps long, counted in stream tasks, so
+    # with twins a stage lasts longer) draws from the union of the first s + 1 groups; after the last
+    # group, from every family. Empty: every family from the start.
+    gen_stages: list[list[str]] = field(default_factory=list)
+    gen_stage_steps: int = 0
 
 
 @dataclass
@@ -88,6 +93,8 @@ class TrainConfig:
             raise ValueError(f"data.gen_share must be in (0, 1], got {self.data.gen_share}")
         if len(gen) != 2 or not 0.0 <= gen[0] <= gen[1] <= 1.0:
             raise ValueError(f"data.gen_difficulty must be [low, high] within [0, 1], got {gen}")
+        if self.data.gen_stages and self.data.gen_stage_steps < 1:
+            raise ValueError(f"data.gen_stages needs data.gen_stage_steps >= 1, got {self.data.gen_stage_steps}")
         if self.log_every < 1:
             raise ValueError(f"log_every must be >= 1, got {self.log_every}")
 

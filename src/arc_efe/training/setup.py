@@ -115,7 +115,7 @@ def build_sampler(cfg: DataConfig, train_tasks: list[Task], seed: int) -> TaskSa
     if not n_gen:
         return real
     stream = GeneratedTasks(generated_families(cfg), seed, tuple(cfg.gen_difficulty), cfg.gen_weights,
-                            twins=cfg.gen_twins)
+                            twins=cfg.gen_twins, stages=cfg.gen_stages, stage_tasks=cfg.gen_stage_steps * n_gen)
     return MixedSampler(real, stream, n_gen, seed, augment=cfg.augment, keep_background=cfg.keep_background)
 
 
