@@ -80,3 +80,20 @@ def test_overfits_three_real_tasks(batch):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], (losses[0], losses[-1])
+
+
+def test_the_rule_table_rides_in_the_prompt_untouched_by_the_policy_and_is_trained(batch):
+    torch.manual_seed(0)
+    data = merge(to_dict(ModelConfig()), tiny_preset()["model"])
+    system = build_system(from_dict(ModelConfig, merge(data, {"agent": {"rule_table": 4}})))
+    width = system.agent.prompt_dim
+    assert system.prompt_dim == width + system.agent.rule_table.dim
+    p = system.prompts(batch.contexts, batch.stats, sample_offset=True)
+    assert p.base.shape == (len(batch.contexts), system.prompt_dim)
+    torch.testing.assert_close(p.refined[:, width:], p.base[:, width:])  # δ is zero over the table
+    assert not torch.equal(p.refined[:, :width], p.base[:, :width])
+    offsets = system.policy_offsets(p.base, batch.stats, torch.randn(system.prompt_dim))
+    assert offsets.shape == p.base.shape and offsets[:, width:].abs().sum() == 0
+    total_loss(system, batch).backward()
+    table = system.agent.rule_table
+    assert table.assign.weight.grad.abs().sum() > 0 and table.embed.weight.grad.abs().sum() > 0

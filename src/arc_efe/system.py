@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from arc_efe import checkpoint_files as files
@@ -94,19 +95,31 @@ class ArcSystem(nn.Module):
         """p for `contexts` (or `cached` p, skipping the encoder) and p + δ: δ sampled from the policy
         (training) or its deterministic mode (solving). The policy sees p detached and δ is detached from
         the agent's loss: the policy learns only from its own policy-gradient loss."""
-        base = self.encoder(contexts) if cached is None else cached  # [B, P]
-        sample = self.policy.sample(base.detach(), stats, deterministic=not sample_offset)
-        return Prompts(base, sample, base + sample.delta.detach())
+        base = self.encode(contexts) if cached is None else cached  # [B, P]
+        sample = self.policy.sample(base.detach()[:, : self.agent.prompt_dim], stats, deterministic=not sample_offset)
+        return Prompts(base, sample, base + self._widen(sample.delta.detach()))
+
+    def encode(self, contexts: list[list[Pair]]) -> torch.Tensor:
+        """p [B, P]: the encoder's prompt, followed by the demos' rule table when the agent has one."""
+        prompt = self.encoder(contexts)
+        if self.agent.rule_table is None:
+            return prompt
+        return torch.cat([prompt, self.agent.rule_table.write(contexts, prompt.device)], dim=1)
+
+    def _widen(self, delta: torch.Tensor) -> torch.Tensor:
+        """A policy offset over the encoder's part, zero over the rule table (the policy does not move it)."""
+        return F.pad(delta, (0, self.prompt_dim - delta.shape[-1]))
 
     @property
     def prompt_dim(self) -> int:
-        """P, the width of every prompt and offset."""
-        return self.agent.prompt_dim
+        """P, the width of every prompt and offset (the encoder's part and any rule table)."""
+        return self.agent.prompt_width
 
     def policy_offsets(self, base: torch.Tensor, stats: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """δ [B, P] of prompts `base` [B, P] for a fixed policy draw `noise` ([B, P] or [P]; zeros give the
         mode that `prompts` adds when solving). Solving uses it to try several draws on the demos."""
-        return self.policy.offset(base, stats, noise)
+        width = self.agent.prompt_dim
+        return self._widen(self.policy.offset(base[:, :width], stats, noise[..., :width]))
 
     def predict(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
                 steps: int | None = None, out_size: torch.Tensor | None = None) -> AgentOutput:

@@ -27,6 +27,10 @@ class AgentConfig:
     4 transpose, 5 up-down flip, 6 anti-transpose, 7 left-right flip) whose images of the input join the copies fed
     at every step (input_copies.py), so applying one is a local read instead of one to three attention hops.
     Empty (the default): no new weights.
+
+    `rule_table` K > 0 gives the agent a table of K slots written from the demonstrations cell by cell
+    (rule_table.py: what demo outputs hold at cells whose neighbourhood is assigned to each slot), carried as
+    the prompt's last K * 12 numbers and read per query cell as an extra input. 0 (the default): no table.
     """
 
     channels: int = 64
@@ -40,6 +44,7 @@ class AgentConfig:
     reads_prompt: bool = True
     prompt_pointers: int = 0
     d8_copies: tuple[int, ...] = ()
+    rule_table: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -57,6 +62,8 @@ class AgentConfig:
         if elements is None or any(not isinstance(k, int) or not 1 <= k <= 7 for k in elements) \
                 or len(set(elements)) != len(elements):
             raise ValueError(f"AgentConfig.d8_copies must list distinct D8 elements 1..7, got {self.d8_copies!r}")
+        if not isinstance(self.rule_table, int) or self.rule_table < 0:
+            raise ValueError(f"AgentConfig.rule_table must be an int >= 0, got {self.rule_table!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -22,6 +22,7 @@ from arc_efe.agent.config import AgentConfig
 from arc_efe.agent.heads import Heads, Readout
 from arc_efe.agent.output import AgentOutput
 from arc_efe.agent.input_copies import d8_copies, grid_size, input_copies
+from arc_efe.agent.rule_table import RuleTable
 from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 
 PAD_COLOR = NUM_COLORS  # embedding row for masked-out cells: their stored values never reach the net
@@ -84,9 +85,12 @@ class GridAgent(nn.Module):
 
     def __init__(self, channels: int, prompt_dim: int, steps: int, blocks_per_step: int, heads: int,
                  kernel_size: int, mlp_ratio: int, mixing: str, reads_prompt: bool = True,
-                 prompt_pointers: int = 0, d8_copies: tuple[int, ...] = ()):
+                 prompt_pointers: int = 0, d8_copies: tuple[int, ...] = (), rule_table: int = 0):
         super().__init__()
         self.prompt_dim = prompt_dim
+        # The demos' rule table (AgentConfig.rule_table), carried after the prompt's first prompt_dim numbers.
+        self.rule_table = RuleTable(rule_table, channels) if rule_table else None
+        self.prompt_width = prompt_dim + (self.rule_table.dim if self.rule_table is not None else 0)
         self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
         self.steps = steps
         self.embed = GridEmbedding(channels, d8_copies)
@@ -110,6 +114,9 @@ class GridAgent(nn.Module):
         self._check_inputs("inputs", inputs, input_mask, prompt)
         canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
+        if self.rule_table is not None:
+            table = prompt[:, self.prompt_dim :] if self.reads_prompt else torch.zeros_like(prompt[:, self.prompt_dim :])
+            base = base + self.rule_table.read(inputs, input_mask, table)
         conditioning = self._conditioning(prompt)
         in_size = grid_size(input_mask)
         known = out_size is not None
@@ -154,6 +161,7 @@ class GridAgent(nn.Module):
         """What the core reads of the prompt, once per pass: FiLM [B, blocks, 4, C] and the pointer maps' weights
         [B, blocks, K] (None without maps), both of a zero prompt for a prompt-blind agent (its FiLM is then its
         bias)."""
+        prompt = prompt[:, : self.prompt_dim]
         prompt = prompt if self.reads_prompt else torch.zeros_like(prompt)
         mix = None if self.pointer_mix is None else self.pointer_mix(prompt).view(prompt.shape[0], len(self.blocks), -1)
         return self.film(prompt), mix
@@ -182,8 +190,8 @@ class GridAgent(nn.Module):
         if mask.shape != grid.shape or mask.dtype != torch.bool:
             raise ValueError(f"GridAgent: {name} mask must be bool {tuple(grid.shape)}, "
                              f"got {mask.dtype} {tuple(mask.shape)}")
-        if prompt.dim() != 2 or prompt.shape[0] != grid.shape[0] or prompt.shape[1] != self.prompt_dim:
-            raise ValueError(f"GridAgent: prompt must be [{grid.shape[0]}, {self.prompt_dim}] to match "
+        if prompt.dim() != 2 or prompt.shape[0] != grid.shape[0] or prompt.shape[1] != self.prompt_width:
+            raise ValueError(f"GridAgent: prompt must be [{grid.shape[0]}, {self.prompt_width}] to match "
                              f"{name} {tuple(grid.shape)}, got {tuple(prompt.shape)}")
 
 
@@ -202,4 +210,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         reads_prompt=cfg.reads_prompt,
         prompt_pointers=cfg.prompt_pointers,
         d8_copies=tuple(cfg.d8_copies),
+        rule_table=cfg.rule_table,
     )

@@ -1,0 +1,100 @@
+"""RuleTable: what the demonstrations did to cells that look alike, written from the demos, read per query cell.
+
+A pooled prompt vector has not carried local edit rules (outline the objects in colour c, delete the isolated
+cells, fill the holes): on those generator families the agent copied its input (BENCHMARKS.md, session 16).
+This module gives the agent the demos cell by cell instead. Every cell gets a fixed description of its
+neighbourhood that no palette permutation changes apart from the background (for each cell within `RADIUS`:
+same colour as the centre, background, off the grid; the centre's own colour), and a learned soft assignment
+of that description to K slots. Writing: over the cells of every demo whose output has its input's size,
+each slot averages what the output holds there (its colour, and whether it is unchanged). Reading: each query
+cell looks up the slots its own neighbourhood is assigned to, and the agent gets that mix as an extra input.
+The table rides in the prompt vector (its last `dim` numbers), so the cache, prompt swaps and the solver's
+prompt handling carry it unchanged; the refiner policy offsets only the encoder's part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from arc_efe.data.grid import NUM_COLORS
+from arc_efe.data.task import Pair
+
+RADIUS = 2
+WINDOW = (2 * RADIUS + 1) ** 2 - 1  # neighbours of a cell, the cell itself excluded
+FEATURES = 3 * WINDOW + 1 + NUM_COLORS  # per neighbour: same colour, background, off the grid; centre bg; centre colour
+VALUES = NUM_COLORS + 1  # the output's colour at the cell, and whether it equals the input's
+
+
+def neighbourhoods(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """grid [B, S, S] long, mask [B, S, S] bool -> [B, S, S, FEATURES] float, a fixed function of each cell's
+    neighbourhood (colours enter only as "same as the centre" and "background", plus the centre's one-hot)."""
+    pad = RADIUS
+    g = F.pad(grid, (pad, pad, pad, pad), value=-1)
+    m = F.pad(mask, (pad, pad, pad, pad), value=False)
+    size = grid.shape[-1]
+    same, background, outside = [], [], []
+    for dr in range(2 * RADIUS + 1):
+        for dc in range(2 * RADIUS + 1):
+            if dr == RADIUS and dc == RADIUS:
+                continue
+            ng = g[:, dr : dr + size, dc : dc + size]
+            nm = m[:, dr : dr + size, dc : dc + size]
+            same.append(nm & (ng == grid))
+            background.append(nm & (ng == 0))
+            outside.append(~nm)
+    centre = F.one_hot(grid.clamp(0, NUM_COLORS - 1), NUM_COLORS).bool()
+    parts = [torch.stack(same, -1), torch.stack(background, -1), torch.stack(outside, -1), (grid == 0)[..., None], centre]
+    return torch.cat(parts, dim=-1).float() * mask[..., None]
+
+
+class RuleTable(nn.Module):
+    """K slots of what demo outputs hold at cells of each kind; see the module docstring."""
+
+    def __init__(self, slots: int, channels: int):
+        super().__init__()
+        self.slots = slots
+        self.assign = nn.Linear(FEATURES, slots)
+        self.embed = nn.Linear(VALUES + 1, channels)
+
+    @property
+    def dim(self) -> int:
+        """The table's width in the prompt: per slot, its mean value and its log cell count."""
+        return self.slots * (VALUES + 1)
+
+    def _assignment(self, grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.assign(neighbourhoods(grid, mask)), dim=-1) * mask[..., None]  # [B, S, S, K]
+
+    def write(self, contexts: Sequence[Sequence[Pair]], device: torch.device) -> torch.Tensor:
+        """[len(contexts), dim]: each task's table from its demos whose output has the input's size (a task with
+        none gets an empty table: zero means, zero counts)."""
+        rows = [(t, p) for t, ctx in enumerate(contexts) for p in ctx if p.input.shape == p.output.shape]
+        table = torch.zeros(len(contexts), self.slots, VALUES, device=device)
+        mass = torch.zeros(len(contexts), self.slots, device=device)
+        if rows:
+            size = max(max(p.input.shape) for _, p in rows)
+            inputs = np.zeros((len(rows), size, size), dtype=np.int64)
+            outputs = np.zeros_like(inputs)
+            mask = np.zeros(inputs.shape, dtype=bool)
+            for i, (_, p) in enumerate(rows):
+                h, w = p.input.shape
+                inputs[i, :h, :w], outputs[i, :h, :w], mask[i, :h, :w] = p.input, p.output, True
+            x, y, m = (torch.from_numpy(a).to(device) for a in (inputs, outputs, mask))
+            a = self._assignment(x, m)  # [N, S, S, K]
+            values = torch.cat([F.one_hot(y, NUM_COLORS).float(), (y == x)[..., None].float()], -1) * m[..., None]
+            per_pair = torch.einsum("nhwk,nhwv->nkv", a, values)
+            task = torch.tensor([t for t, _ in rows], device=device)
+            table = table.index_add(0, task, per_pair)
+            mass = mass.index_add(0, task, a.sum(dim=(1, 2)))
+        means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
+        return torch.cat([means, torch.log1p(mass)[..., None]], dim=-1).flatten(1)
+
+    def read(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """grid, mask [B, S, S], table [B, dim] -> [B, S, S, C]: each cell's mix of the slots it is assigned to."""
+        slots = table.view(table.shape[0], self.slots, VALUES + 1)
+        looked_up = torch.einsum("bhwk,bkv->bhwv", self._assignment(grid, mask), slots)
+        return self.embed(looked_up) * mask[..., None]

@@ -1,0 +1,84 @@
+"""The demos' rule table (AgentConfig.rule_table): written from same-size demo pairs, read per query cell."""
+
+import numpy as np
+import pytest
+import torch
+
+from arc_efe.agent import AgentConfig, build_agent
+from arc_efe.agent.rule_table import FEATURES, VALUES, WINDOW, RuleTable, neighbourhoods
+from arc_efe.data.task import Pair
+
+P, K = 8, 4
+
+
+def pair(inp, out) -> Pair:
+    return Pair(np.array(inp, dtype=np.int64), np.array(out, dtype=np.int64))
+
+
+def random_pair(rng, h, w, edit=True):
+    grid = rng.integers(0, 4, size=(h, w))
+    out = np.where(grid == 1, 5, grid) if edit else grid.copy()
+    return Pair(grid, out)
+
+
+def test_neighbourhoods_see_colours_only_as_same_or_background_apart_from_the_centre():
+    rng = np.random.default_rng(0)
+    grid = torch.from_numpy(rng.integers(0, 10, size=(1, 6, 6)))
+    mask = torch.zeros(1, 6, 6, dtype=torch.bool)
+    mask[:, :5, :4] = True
+    permutation = torch.tensor([0, 3, 1, 2, 9, 8, 7, 6, 5, 4])  # background fixed, the rest shuffled
+    a, b = neighbourhoods(grid, mask), neighbourhoods(permutation[grid], mask)
+    assert a.shape == (1, 6, 6, FEATURES)
+    relational = 3 * WINDOW + 1
+    torch.testing.assert_close(a[..., :relational], b[..., :relational], rtol=0, atol=0)
+    assert not torch.equal(a[..., relational:], b[..., relational:])  # the centre's own colour is absolute
+    assert a[~mask].abs().sum() == 0  # cells outside the grid describe nothing
+    corner = a[0, 0, 0, 2 * WINDOW : 3 * WINDOW]  # the top-left cell: 5x5 window minus itself, off-grid flags
+    assert corner.sum() == 24 - 8  # in the grid: the 3x3 block from it down and right, itself excluded
+
+
+def test_a_tasks_table_depends_on_its_own_demos_only_and_skips_size_changes():
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    table = RuleTable(K, channels=8)
+    a = [random_pair(rng, 4, 5), random_pair(rng, 3, 3)]
+    b = [random_pair(rng, 6, 6, edit=False)]
+    resized = [pair([[1, 2]], [[1], [2]])]
+    both = table.write([a, b, resized], torch.device("cpu"))
+    assert both.shape == (3, table.dim) and table.dim == K * (VALUES + 1)
+    torch.testing.assert_close(both[0], table.write([a], torch.device("cpu"))[0])
+    torch.testing.assert_close(both[1], table.write([b], torch.device("cpu"))[0])
+    assert both[2].abs().sum() == 0  # no same-size demo: an empty table
+    assert not torch.allclose(both[0], both[1])
+    slots = both[1].view(K, VALUES + 1)
+    unchanged, mass = slots[:, VALUES - 1], torch.expm1(slots[:, VALUES])
+    torch.testing.assert_close(unchanged, mass / (mass + 1))  # an identity demo: every cell unchanged
+
+
+def agent(**overrides):
+    cfg = AgentConfig(channels=16, prompt_dim=P, steps=2, blocks_per_step=1, heads=2, rule_table=K)
+    for name, value in overrides.items():
+        setattr(cfg, name, value)
+    return build_agent(cfg).eval()
+
+
+def test_the_agent_reads_the_table_after_the_prompt_and_a_blind_agent_does_not():
+    torch.manual_seed(0)
+    model = agent()
+    assert model.prompt_width == P + model.rule_table.dim
+    inputs = torch.randint(0, 10, (2, 5, 5))
+    mask = torch.ones(2, 5, 5, dtype=torch.bool)
+    prompt = torch.randn(2, model.prompt_width)
+    other = prompt.clone()
+    other[:, P:] = torch.randn(2, model.rule_table.dim)
+    with torch.no_grad():
+        assert not torch.allclose(model(inputs, mask, prompt).cell_logits, model(inputs, mask, other).cell_logits)
+        blind = agent(reads_prompt=False)
+        torch.testing.assert_close(blind(inputs, mask, prompt).cell_logits, blind(inputs, mask, other).cell_logits)
+    with pytest.raises(ValueError, match="prompt must be"):
+        model(inputs, mask, prompt[:, :P])
+
+
+def test_config_refuses_a_negative_table():
+    with pytest.raises(ValueError, match="rule_table"):
+        AgentConfig(rule_table=-1).validate()
