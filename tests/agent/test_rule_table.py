@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from arc_efe.agent import AgentConfig, build_agent
-from arc_efe.agent.rule_table import FEATURES, VALUES, WINDOW, RuleTable, neighbourhoods
+from arc_efe.agent.rule_table import FEATURES, FIXED_SLOTS, VALUES, WINDOW, RuleTable, fixed_slots, neighbourhoods
 from arc_efe.data.task import Pair
 
 P, K = 8, 4
@@ -45,14 +45,25 @@ def test_a_tasks_table_depends_on_its_own_demos_only_and_skips_size_changes():
     b = [random_pair(rng, 6, 6, edit=False)]
     resized = [pair([[1, 2]], [[1], [2]])]
     both = table.write([a, b, resized], torch.device("cpu"))
-    assert both.shape == (3, table.dim) and table.dim == K * (VALUES + 1)
+    assert both.shape == (3, table.dim) and table.dim == (FIXED_SLOTS + K) * (VALUES + 1)
     torch.testing.assert_close(both[0], table.write([a], torch.device("cpu"))[0])
     torch.testing.assert_close(both[1], table.write([b], torch.device("cpu"))[0])
     assert both[2].abs().sum() == 0  # no same-size demo: an empty table
     assert not torch.allclose(both[0], both[1])
-    slots = both[1].view(K, VALUES + 1)
+    slots = both[1].view(FIXED_SLOTS + K, VALUES + 1)
     unchanged, mass = slots[:, VALUES - 1], torch.expm1(slots[:, VALUES])
     torch.testing.assert_close(unchanged, mass / (mass + 1))  # an identity demo: every cell unchanged
+
+
+def test_fixed_slots_tell_interior_edge_and_isolated_cells_apart():
+    grid = torch.zeros(1, 5, 5, dtype=torch.long)
+    grid[0, 1:4, 1:4] = 3  # a 3x3 square
+    grid[0, 0, 4] = 7  # an isolated cell in the corner
+    kind = fixed_slots(grid, torch.ones_like(grid, dtype=torch.bool)).argmax(-1)[0]
+    assert kind[2, 2] == 4 * 5 + 4  # the square's centre: every side and corner neighbour shares its colour
+    assert kind[1, 1] == 2 * 5 + 1  # its corner: two sides, one corner
+    assert kind[0, 4] == 0  # the isolated cell
+    assert kind[0, 0] == 25 + 2 * 5 + 0  # background: two sides off the grid, two background ones, corner 3
 
 
 def agent(**overrides):

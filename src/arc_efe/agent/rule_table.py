@@ -5,7 +5,8 @@ cells, fill the holes): on those generator families the agent copied its input (
 This module gives the agent the demos cell by cell instead. Every cell gets a fixed description of its
 neighbourhood that no palette permutation changes apart from the background (for each cell within `RADIUS`:
 same colour as the centre, background, off the grid; the centre's own colour), and a learned soft assignment
-of that description to K slots. Writing: over the cells of every demo whose output has its input's size,
+of that description to K slots, besides 50 fixed slots by kind (a background centre or not, and how many of its
+side and corner neighbours share its colour). Writing: over the cells of every demo whose output has its input's size,
 each slot averages what the output holds there (its colour, and whether it is unchanged). Reading: each query
 cell looks up the slots its own neighbourhood is assigned to, and the agent gets that mix as an extra input.
 The table rides in the prompt vector (its last `dim` numbers), so the cache, prompt swaps and the solver's
@@ -25,6 +26,11 @@ from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
 
 RADIUS = 2
+# Fixed slots: whether the centre is background, and how many of its 4 side and 4 corner neighbours share its
+# colour (0..4 each): kinds of cell that edge, interior and isolated-cell rules tell apart.
+FIXED_SLOTS = 2 * 5 * 5
+SIDES = ((-1, 0), (1, 0), (0, -1), (0, 1))
+CORNERS = ((-1, -1), (-1, 1), (1, -1), (1, 1))
 WINDOW = (2 * RADIUS + 1) ** 2 - 1  # neighbours of a cell, the cell itself excluded
 FEATURES = 3 * WINDOW + 1 + NUM_COLORS  # per neighbour: same colour, background, off the grid; centre bg; centre colour
 VALUES = NUM_COLORS + 1  # the output's colour at the cell, and whether it equals the input's
@@ -52,13 +58,30 @@ def neighbourhoods(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=-1).float() * mask[..., None]
 
 
-class RuleTable(nn.Module):
-    """K slots of what demo outputs hold at cells of each kind; see the module docstring."""
+def fixed_slots(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """grid, mask [B, S, S] -> [B, S, S, FIXED_SLOTS] one-hot: the cell's kind (see FIXED_SLOTS), zero outside."""
+    g = F.pad(grid, (1, 1, 1, 1), value=-1)
+    m = F.pad(mask, (1, 1, 1, 1), value=False)
+    size = grid.shape[-1]
 
-    def __init__(self, slots: int, channels: int):
+    def same(offsets: tuple[tuple[int, int], ...]) -> torch.Tensor:
+        return sum((m[:, 1 + dr : 1 + dr + size, 1 + dc : 1 + dc + size]
+                    & (g[:, 1 + dr : 1 + dr + size, 1 + dc : 1 + dc + size] == grid)).long() for dr, dc in offsets)
+
+    kind = (grid == 0).long() * 25 + same(SIDES) * 5 + same(CORNERS)
+    return F.one_hot(kind, FIXED_SLOTS).float() * mask[..., None]
+
+
+class RuleTable(nn.Module):
+    """50 fixed and `learned` soft slots of what demo outputs hold at cells of each kind; see the module docstring."""
+
+    def __init__(self, learned: int, channels: int):
         super().__init__()
-        self.slots = slots
-        self.assign = nn.Linear(FEATURES, slots)
+        self.slots = FIXED_SLOTS + learned
+        self.assign = nn.Linear(FEATURES, learned)
+        # Sharp at the start (logits of spread ~3): a near-uniform assignment averages every cell into every slot,
+        # and then no slot tells cells apart for the gradient to build on (seen on outline_objects).
+        nn.init.normal_(self.assign.weight, std=0.6)
         self.embed = nn.Linear(VALUES + 1, channels)
 
     @property
@@ -67,7 +90,8 @@ class RuleTable(nn.Module):
         return self.slots * (VALUES + 1)
 
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.assign(neighbourhoods(grid, mask)), dim=-1) * mask[..., None]  # [B, S, S, K]
+        learned = torch.softmax(self.assign(neighbourhoods(grid, mask)), dim=-1) * mask[..., None]
+        return torch.cat([fixed_slots(grid, mask), learned], dim=-1)  # [B, S, S, slots]
 
     def write(self, contexts: Sequence[Sequence[Pair]], device: torch.device) -> torch.Tensor:
         """[len(contexts), dim]: each task's table from its demos whose output has the input's size (a task with
