@@ -114,9 +114,11 @@ class GridAgent(nn.Module):
         self._check_inputs("inputs", inputs, input_mask, prompt)
         canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
+        proposal = None
         if self.rule_table is not None:
             table = prompt[:, self.prompt_dim :] if self.reads_prompt else torch.zeros_like(prompt[:, self.prompt_dim :])
-            base = base + self.rule_table.read(inputs, input_mask, table)
+            looked_up, proposal = self.rule_table.read(inputs, input_mask, table)
+            base = base + looked_up
         conditioning = self._conditioning(prompt)
         in_size = grid_size(input_mask)
         known = out_size is not None
@@ -130,6 +132,8 @@ class GridAgent(nn.Module):
             guess = self.embed.output_guess(inputs, input_mask, out_size, in_size)
             h = self._core(h + base + guess, conditioning, region)
             read = self.heads(h, input_mask)
+            if proposal is not None:  # the demos' rule table's colours, on the input's cells
+                read = read._replace(cell_logits=read.cell_logits + proposal)
             per_step.append(read)
             if not known:
                 out_size = torch.stack([read.height_logits.argmax(-1), read.width_logits.argmax(-1)], dim=-1) + 1

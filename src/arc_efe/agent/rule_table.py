@@ -83,6 +83,9 @@ class RuleTable(nn.Module):
         # and then no slot tells cells apart for the gradient to build on (seen on outline_objects).
         nn.init.normal_(self.assign.weight, std=0.6)
         self.embed = nn.Linear(VALUES + 1, channels)
+        # How much the table's own proposal (`proposal`) adds to the colour logits; it starts able to move an
+        # argmax, since through the embedding alone the agent had not learned to use the table in 250 steps.
+        self.gate = nn.Parameter(torch.tensor(2.0))
 
     @property
     def dim(self) -> int:
@@ -117,8 +120,12 @@ class RuleTable(nn.Module):
         means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
         return torch.cat([means, torch.log1p(mass)[..., None]], dim=-1).flatten(1)
 
-    def read(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
-        """grid, mask [B, S, S], table [B, dim] -> [B, S, S, C]: each cell's mix of the slots it is assigned to."""
+    def read(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
+        [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
+        counted as the cell's own colour, times `gate`)."""
         slots = table.view(table.shape[0], self.slots, VALUES + 1)
-        looked_up = torch.einsum("bhwk,bkv->bhwv", self._assignment(grid, mask), slots)
-        return self.embed(looked_up) * mask[..., None]
+        looked_up = torch.einsum("bhwk,bkv->bhwv", self._assignment(grid, mask), slots) * mask[..., None]
+        own = F.one_hot(grid.clamp(0, NUM_COLORS - 1), NUM_COLORS).float()
+        proposal = looked_up[..., :NUM_COLORS] + looked_up[..., NUM_COLORS : NUM_COLORS + 1] * own
+        return self.embed(looked_up) * mask[..., None], self.gate * proposal
