@@ -97,3 +97,4 @@ def test_the_rule_table_rides_in_the_prompt_untouched_by_the_policy_and_is_train
     total_loss(system, batch).backward()
     table = system.agent.rule_table
     assert table.assign.weight.grad.abs().sum() > 0 and table.embed.weight.grad.abs().sum() > 0
+    assert table.gate.grad.abs() > 0

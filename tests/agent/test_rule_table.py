@@ -55,6 +55,24 @@ def test_a_tasks_table_depends_on_its_own_demos_only_and_skips_size_changes():
     torch.testing.assert_close(unchanged, mass / (mass + 1))  # an identity demo: every cell unchanged
 
 
+def test_the_proposal_of_an_edit_rule_names_the_edited_colour_and_of_identity_the_cell_itself():
+    torch.manual_seed(0)
+    table = RuleTable(K, channels=8)
+    square = np.zeros((6, 6), dtype=np.int64)
+    square[1:5, 1:5] = 2
+    border = square.copy()
+    border[1:5, 1:5][[0, -1], :] = 7
+    border[1:5, 1:5][:, [0, -1]] = 7  # the square's edge turns 7, its inside stays 2
+    device = torch.device("cpu")
+    query = torch.from_numpy(square)[None]
+    mask = torch.ones_like(query, dtype=torch.bool)
+    _, edit = table.read(query, mask, table.write([[Pair(square, border)] * 3], device))
+    _, same = table.read(query, mask, table.write([[Pair(square, square)] * 3], device))
+    np.testing.assert_array_equal(same.argmax(-1)[0].numpy(), square)
+    guess = edit.argmax(-1)[0].numpy()
+    assert guess[1, 1] == 7 and guess[1, 3] == 7 and guess[2, 2] == 2 and guess[0, 0] == 0
+
+
 def test_fixed_slots_tell_interior_edge_and_isolated_cells_apart():
     grid = torch.zeros(1, 5, 5, dtype=torch.long)
     grid[0, 1:4, 1:4] = 3  # a 3x3 square
