@@ -116,7 +116,8 @@ class GridAgent(nn.Module):
         base = self.embed.grid(inputs, input_mask, FORWARD)
         proposal = None
         if self.rule_table is not None:
-            table = prompt[:, self.prompt_dim :] if self.reads_prompt else torch.zeros_like(prompt[:, self.prompt_dim :])
+            table = prompt[:, self.prompt_dim :]
+            table = table if self.reads_prompt else torch.zeros_like(table)
             looked_up, proposal = self.rule_table.read(inputs, input_mask, table)
             base = base + looked_up
         conditioning = self._conditioning(prompt)

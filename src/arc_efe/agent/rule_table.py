@@ -54,7 +54,8 @@ def neighbourhoods(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             background.append(nm & (ng == 0))
             outside.append(~nm)
     centre = F.one_hot(grid.clamp(0, NUM_COLORS - 1), NUM_COLORS).bool()
-    parts = [torch.stack(same, -1), torch.stack(background, -1), torch.stack(outside, -1), (grid == 0)[..., None], centre]
+    parts = [torch.stack(same, -1), torch.stack(background, -1), torch.stack(outside, -1), (grid == 0)[..., None],
+             centre]
     return torch.cat(parts, dim=-1).float() * mask[..., None]
 
 
