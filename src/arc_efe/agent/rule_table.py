@@ -84,8 +84,8 @@ class RuleTable(nn.Module):
         # and then no slot tells cells apart for the gradient to build on (seen on outline_objects).
         nn.init.normal_(self.assign.weight, std=0.6)
         self.embed = nn.Linear(VALUES + 1, channels)
-        # How much the table's own proposal (`proposal`) adds to the colour logits; it starts able to move an
-        # argmax, since through the embedding alone the agent had not learned to use the table in 250 steps.
+        # How much the table's own proposal (`read`'s second result) adds to the colour logits; it starts able to
+        # move an argmax, since through the embedding alone the agent had not learned to use the table in 250 steps.
         self.gate = nn.Parameter(torch.tensor(2.0))
 
     @property
