@@ -77,7 +77,8 @@ def test_fixed_slots_tell_interior_edge_and_isolated_cells_apart():
     grid = torch.zeros(1, 5, 5, dtype=torch.long)
     grid[0, 1:4, 1:4] = 3  # a 3x3 square
     grid[0, 0, 4] = 7  # an isolated cell in the corner
-    kind = fixed_slots(grid, torch.ones_like(grid, dtype=torch.bool)).argmax(-1)[0]
+    mask = torch.ones_like(grid, dtype=torch.bool)
+    kind = fixed_slots(neighbourhoods(grid, mask), mask).argmax(-1)[0]
     assert kind[2, 2] == 4 * 5 + 4  # the square's centre: every side and corner neighbour shares its colour
     assert kind[1, 1] == 2 * 5 + 1  # its corner: two sides, one corner
     assert kind[0, 4] == 0  # the isolated cell

@@ -28,9 +28,10 @@ class AgentConfig:
     at every step (input_copies.py), so applying one is a local read instead of one to three attention hops.
     Empty (the default): no new weights.
 
-    `rule_table` K > 0 gives the agent a table of K slots written from the demonstrations cell by cell
-    (rule_table.py: what demo outputs hold at cells whose neighbourhood is assigned to each slot), carried as
-    the prompt's last K * 12 numbers and read per query cell as an extra input. 0 (the default): no table.
+    `rule_table` K > 0 gives the agent a table written from the demonstrations cell by cell (rule_table.py:
+    what demo outputs hold at cells of each kind, in 50 fixed slots and K learned ones), carried as the
+    prompt's last (50 + K) * 12 numbers and read per query cell as an extra input and a proposal on its colour
+    logits. 0 (the default): no table.
     """
 
     channels: int = 64

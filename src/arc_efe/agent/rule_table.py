@@ -8,7 +8,8 @@ same colour as the centre, background, off the grid; the centre's own colour), a
 of that description to K slots, besides 50 fixed slots by kind (a background centre or not, and how many of its
 side and corner neighbours share its colour). Writing: over the cells of every demo whose output has its input's size,
 each slot averages what the output holds there (its colour, and whether it is unchanged). Reading: each query
-cell looks up the slots its own neighbourhood is assigned to, and the agent gets that mix as an extra input.
+cell looks up the slots its own neighbourhood is assigned to, and the agent gets that mix as an extra input
+and as a gated proposal added to its colour logits.
 The table rides in the prompt vector (its last `dim` numbers), so the cache, prompt swaps and the solver's
 prompt handling carry it unchanged; the refiner policy offsets only the encoder's part.
 """
@@ -59,17 +60,23 @@ def neighbourhoods(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=-1).float() * mask[..., None]
 
 
-def fixed_slots(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """grid, mask [B, S, S] -> [B, S, S, FIXED_SLOTS] one-hot: the cell's kind (see FIXED_SLOTS), zero outside."""
-    g = F.pad(grid, (1, 1, 1, 1), value=-1)
-    m = F.pad(mask, (1, 1, 1, 1), value=False)
-    size = grid.shape[-1]
+def _window_index(dr: int, dc: int) -> int:
+    """Position of the neighbour at offset (dr, dc) in `neighbourhoods`' per-neighbour blocks."""
+    flat = (dr + RADIUS) * (2 * RADIUS + 1) + (dc + RADIUS)
+    return flat - (flat > WINDOW // 2)  # the centre itself has no entry
 
-    def same(offsets: tuple[tuple[int, int], ...]) -> torch.Tensor:
-        return sum((m[:, 1 + dr : 1 + dr + size, 1 + dc : 1 + dc + size]
-                    & (g[:, 1 + dr : 1 + dr + size, 1 + dc : 1 + dc + size] == grid)).long() for dr, dc in offsets)
 
-    kind = (grid == 0).long() * 25 + same(SIDES) * 5 + same(CORNERS)
+SIDE_INDEX = [_window_index(dr, dc) for dr, dc in SIDES]
+CORNER_INDEX = [_window_index(dr, dc) for dr, dc in CORNERS]
+
+
+def fixed_slots(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`neighbourhoods` features [B, S, S, FEATURES], mask [B, S, S] -> [B, S, S, FIXED_SLOTS] one-hot: the
+    cell's kind (see FIXED_SLOTS), read off the same-colour flags of its side and corner neighbours; zero
+    outside the grid."""
+    same = features[..., :WINDOW].long()
+    background = features[..., 3 * WINDOW].long()
+    kind = background * 25 + same[..., SIDE_INDEX].sum(-1) * 5 + same[..., CORNER_INDEX].sum(-1)
     return F.one_hot(kind, FIXED_SLOTS).float() * mask[..., None]
 
 
@@ -94,8 +101,9 @@ class RuleTable(nn.Module):
         return self.slots * (VALUES + 1)
 
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        learned = torch.softmax(self.assign(neighbourhoods(grid, mask)), dim=-1) * mask[..., None]
-        return torch.cat([fixed_slots(grid, mask), learned], dim=-1)  # [B, S, S, slots]
+        features = neighbourhoods(grid, mask)
+        learned = torch.softmax(self.assign(features), dim=-1) * mask[..., None]
+        return torch.cat([fixed_slots(features, mask), learned], dim=-1)  # [B, S, S, slots]
 
     def write(self, contexts: Sequence[Sequence[Pair]], device: torch.device) -> torch.Tensor:
         """[len(contexts), dim]: each task's table from its demos whose output has the input's size (a task with
