@@ -106,6 +106,18 @@ class ArcSystem(nn.Module):
             return prompt
         return torch.cat([prompt, self.agent.rule_table.write(contexts, prompt.device)], dim=1)
 
+    @property
+    def reads_tables(self) -> bool:
+        """Whether the agent reads a rule table after the encoder's prompt (`AgentConfig.rule_table`)."""
+        return self.agent.rule_table is not None
+
+    def with_tables(self, prompts: torch.Tensor, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor,
+                    owner: torch.Tensor) -> torch.Tensor:
+        """`prompts` [R, P] with their rule-table part written again from same-size demo grids (inputs, outputs
+        [M, S, S], mask [M, S, S]; owner [M]: the row each grid's pair is written into)."""
+        tables = self.agent.rule_table.write_grids(inputs, outputs, mask, owner, len(prompts))
+        return torch.cat([prompts[:, : self.agent.prompt_dim], tables], dim=1)
+
     def _widen(self, delta: torch.Tensor) -> torch.Tensor:
         """A policy offset over the encoder's part, zero over the rule table (the policy does not move it)."""
         return F.pad(delta, (0, self.prompt_dim - delta.shape[-1]))

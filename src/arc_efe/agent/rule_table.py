@@ -109,23 +109,34 @@ class RuleTable(nn.Module):
         """[len(contexts), dim]: each task's table from its demos whose output has the input's size (a task with
         none gets an empty table: zero means, zero counts)."""
         rows = [(t, p) for t, ctx in enumerate(contexts) for p in ctx if p.input.shape == p.output.shape]
-        table = torch.zeros(len(contexts), self.slots, VALUES, device=device)
-        mass = torch.zeros(len(contexts), self.slots, device=device)
-        if rows:
-            size = max(max(p.input.shape) for _, p in rows)
-            inputs = np.zeros((len(rows), size, size), dtype=np.int64)
-            outputs = np.zeros_like(inputs)
-            mask = np.zeros(inputs.shape, dtype=bool)
-            for i, (_, p) in enumerate(rows):
-                h, w = p.input.shape
-                inputs[i, :h, :w], outputs[i, :h, :w], mask[i, :h, :w] = p.input, p.output, True
-            x, y, m = (torch.from_numpy(a).to(device) for a in (inputs, outputs, mask))
-            a = self._assignment(x, m)  # [N, S, S, K]
-            values = torch.cat([F.one_hot(y, NUM_COLORS).float(), (y == x)[..., None].float()], -1) * m[..., None]
-            per_pair = torch.einsum("nhwk,nhwv->nkv", a, values)
-            task = torch.tensor([t for t, _ in rows], device=device)
-            table = table.index_add(0, task, per_pair)
-            mass = mass.index_add(0, task, a.sum(dim=(1, 2)))
+        if not rows:
+            return self.write_grids(*(torch.zeros(0, 1, 1, dtype=dtype, device=device)
+                                      for dtype in (torch.long, torch.long, torch.bool)),
+                                    torch.zeros(0, dtype=torch.long, device=device), len(contexts))
+        size = max(max(p.input.shape) for _, p in rows)
+        inputs = np.zeros((len(rows), size, size), dtype=np.int64)
+        outputs = np.zeros_like(inputs)
+        mask = np.zeros(inputs.shape, dtype=bool)
+        for i, (_, p) in enumerate(rows):
+            h, w = p.input.shape
+            inputs[i, :h, :w], outputs[i, :h, :w], mask[i, :h, :w] = p.input, p.output, True
+        x, y, m = (torch.from_numpy(a).to(device) for a in (inputs, outputs, mask))
+        owner = torch.tensor([t for t, _ in rows], device=device)
+        return self.write_grids(x, y, m, owner, len(contexts))
+
+    def write_grids(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
+                    tables: int) -> torch.Tensor:
+        """[tables, dim] from same-size demo pairs already on a canvas: inputs, outputs [N, S, S] long, mask
+        [N, S, S] bool, owner [N] (which table each pair is written into). Test-time training writes its rows'
+        tables this way, from grids it holds in every view and colouring."""
+        table = torch.zeros(tables, self.slots, VALUES, device=inputs.device)
+        mass = torch.zeros(tables, self.slots, device=inputs.device)
+        if len(inputs):
+            a = self._assignment(inputs, mask)  # [N, S, S, K]
+            values = torch.cat([F.one_hot(outputs, NUM_COLORS).float(), (outputs == inputs)[..., None].float()],
+                               -1) * mask[..., None]
+            table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, values))
+            mass = mass.index_add(0, owner, a.sum(dim=(1, 2)))
         means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
         return torch.cat([means, torch.log1p(mass)[..., None]], dim=-1).flatten(1)
 

@@ -46,6 +46,7 @@ from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy, exact_match
 from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.row_tables import RowTables
 from arc_efe.system import ArcSystem
 
 if TYPE_CHECKING:
@@ -76,6 +77,10 @@ class TTTConfig:
     # Read every row (update and check) with the prompt of the other demos, as training does, instead of the
     # prompt of all demos, which holds the row's own pair (and the held-out demo's): N prompts per view.
     loo_prompts: bool = False
+    # A table-reading model (`model.agent.rule_table`): every row reads the table of the other demos in its own
+    # view and colours (`row_tables.py`), not the view's table of all demos, which holds the row's answer in
+    # the demos' colours. No effect on a model without a table.
+    row_tables: bool = True
     size_weight: float = 1.0
     # Weight of a cell the update's prediction gets wrong, against 1 for a right one: most ARC rules edit a
     # few cells of the input, which a fit that copies the input pays little for.
@@ -394,6 +399,10 @@ def fit_task(
     fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
     row_prompts = row_prompts or RowPrompts.of_views(prompts)
     check_prompts = row_prompts.of_checks(view_index, demo_index).to(device)  # [R, P]
+    tables = RowTables(system, table.inputs, table.outputs, table.input_size, table.output_size, table.demos) \
+        if cfg.row_tables and system.reads_tables else None
+    if tables is not None:
+        check_prompts = tables.apply(check_prompts, view_index, demo_index)
     best, history = _Best(), []
     stopped, before, checked_at = "max_steps", None, -1
 
@@ -429,6 +438,8 @@ def fit_task(
             part = table.batch(rows, demos, colors).to(device)
             index = torch.from_numpy(rows).to(device)
             base = row_prompts.of_draw(rows, demos, which).to(device)
+            if tables is not None:
+                base = tables.apply(base, rows, demos, colors)
             out = system.predict(part.query_input, part.query_input_mask, base + offsets[index],
                                  steps=cfg.agent_steps, out_size=part.output_size if known_size else None)
             loss = demo_loss(out, part, size_weight, cfg.all_steps, cfg.wrong_cell_weight)

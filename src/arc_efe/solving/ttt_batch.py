@@ -40,6 +40,7 @@ from arc_efe.agent.output import AgentOutput
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.row_tables import RowTables
 from arc_efe.solving.ttt import (CHECK, FUSED_ADAM_DEVICES, UPDATE, RowPrompts, TTTConfig, TTTResult, UpdateRows,
                                  _Best, _measure, check_batch, draw_rows, fixed_colors, row_losses)
 from arc_efe.system import ArcSystem
@@ -119,7 +120,7 @@ class LaneWeights:
 class _Lane:
     """One task's fit: `fit_task`'s per-task state, scored with the weights at its stack position."""
 
-    def __init__(self, job: FitJob, cfg: TTTConfig):
+    def __init__(self, job: FitJob, cfg: TTTConfig, system: ArcSystem):
         self.job, self.cfg = job, cfg
         self.rng = np.random.default_rng(job.seed)
         checks, self.demo_index, self.view_index = check_batch(job.task, job.views)
@@ -131,6 +132,11 @@ class _Lane:
         self.fixed = fixed_colors(job.task) if cfg.color_permute else tuple(range(NUM_COLORS))
         self.row_prompts = job.row_prompts or RowPrompts.of_views(job.prompts)
         self.check_prompts = self.row_prompts.of_checks(self.view_index, self.demo_index).to(job.prompts.device)
+        t = self.table
+        self.tables = RowTables(system, t.inputs, t.outputs, t.input_size, t.output_size, t.demos) \
+            if cfg.row_tables and system.reads_tables else None
+        if self.tables is not None:
+            self.check_prompts = self.tables.apply(self.check_prompts, self.view_index, self.demo_index)
         self.best, self.history = _Best(), []
         self.before, self.checked_at = None, -1
         self.result: TTTResult | FloatingPointError | None = None
@@ -152,6 +158,12 @@ class _Lane:
         """One update's rows, drawn as `fit_task` draws them."""
         return draw_rows(self.rng, self.cfg.rows_per_step, len(self.job.views), self.trainable, self.fixed,
                          self.row_prompts.colors)
+
+    def prompts_of(self, views: np.ndarray, demos: list[int], colors: list[tuple[int, ...]],
+                   which: np.ndarray) -> torch.Tensor:
+        """The prompts [R, P] of drawn rows, as `fit_task` reads them."""
+        base = self.row_prompts.of_draw(views, demos, which).to(self.job.prompts.device)
+        return base if self.tables is None else self.tables.apply(base, views, demos, colors)
 
     def finish(self, stopped: str) -> None:
         """Stop this lane with the kept step's result (its last check already taken)."""
@@ -240,7 +252,7 @@ def _losses(agent: nn.Module, stack: _Stack, lanes: list[_Lane], positions: list
     whole = positions == list(range(len(stack.offsets)))
     tuned = stack.tuned if whole else {n: t[index] for n, t in stack.tuned.items()}
     offsets = stack.offsets if whole else stack.offsets[index]
-    bases = torch.stack([lane.row_prompts.of_draw(r, d, w) for lane, (r, d, _, w) in zip(lanes, draws)]
+    bases = torch.stack([lane.prompts_of(r, d, c, w) for lane, (r, d, c, w) in zip(lanes, draws)]
                         ).to(device)  # [k, R, P]
     rows = torch.stack([torch.from_numpy(r) for r, _, _, _ in draws]).to(device)  # [k, R]
     size_weight = 0.0 if known else cfg.size_weight
@@ -301,7 +313,7 @@ def fit_tasks(system: ArcSystem, jobs: list[FitJob], cfg: TTTConfig) -> list[TTT
         return []
     agent = system.agent
     stack = _Stack(agent, tuned_names(agent, cfg.adapter), [job.prompts for job in jobs], cfg)
-    live = [_Lane(job, cfg) for job in jobs]
+    live = [_Lane(job, cfg, system) for job in jobs]
     lanes = list(live)
     for step in range(cfg.max_steps + 1):
         if step % cfg.check_every == 0:

@@ -1,0 +1,109 @@
+"""Test-time training's rows of a table-reading model read the table of the other demos, in the row's own view
+and colours (row_tables.py), never a table that holds the row's own answer."""
+
+import numpy as np
+import pytest
+import torch
+
+from arc_efe.config import from_dict, merge, to_dict
+from arc_efe.data.augment import Augmentation
+from arc_efe.data.task import Pair, Task
+from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.row_tables import RowTables
+from arc_efe.solving.ttt import RowPrompts, TaskAdapter, TTTConfig, UpdateRows, check_batch, fit_task
+from arc_efe.solving.ttt_batch import fit_tasks
+from arc_efe.system import ModelConfig, build_system
+from arc_efe.training.config import tiny_preset
+from tests.solving.test_ttt_batch import alone, assert_same_fit, mixed_jobs
+
+
+@pytest.fixture(scope="module")
+def table_system():
+    torch.manual_seed(0)
+    data = merge(to_dict(ModelConfig()), tiny_preset()["model"])
+    return build_system(from_dict(ModelConfig, merge(data, {"agent": {"rule_table": 3}}))).eval().requires_grad_(False)
+
+
+def edit_task(seed: int = 0) -> Task:
+    """Colour 1 becomes 4; demos of several sizes, one of which changes size (it gets no table)."""
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for h, w in [(3, 4), (5, 5), (4, 2), (2, 3)]:
+        g = rng.integers(0, 4, (h, w))
+        pairs.append(Pair(g, np.where(g == 1, 4, g)))
+    pairs.append(Pair(rng.integers(0, 4, (2, 2)), rng.integers(0, 4, (3, 3))))
+    return Task("edit", pairs, [pairs[0]])
+
+
+def tables_of(system, prompts: torch.Tensor) -> torch.Tensor:
+    return prompts[:, system.agent.prompt_dim :]
+
+
+def test_a_rows_table_is_the_table_of_the_other_demos_in_its_view_and_colours(table_system):
+    task, views = edit_task(), [0, 3, 5]
+    rows = UpdateRows(task, views)
+    tables = RowTables(table_system, rows.inputs, rows.outputs, rows.input_size, rows.output_size, rows.demos)
+    view_index = np.array([0, 1, 2, 1])
+    demos = [0, 2, 1, 4]
+    colors = [tuple(range(10)), (0, 2, 3, 1, 5, 4, 6, 7, 8, 9), (0, 9, 8, 7, 6, 5, 4, 3, 2, 1), tuple(range(10))]
+    prompts = torch.randn(4, table_system.prompt_dim)
+    got = tables.apply(prompts, view_index, demos, colors)
+    torch.testing.assert_close(got[:, : table_system.agent.prompt_dim], prompts[:, : table_system.agent.prompt_dim])
+    contexts = [[Augmentation(views[v], c).apply_pair(p) for j, p in enumerate(task.train) if j != d]
+                for v, d, c in zip(view_index, demos, colors)]
+    expected = table_system.agent.rule_table.write(contexts, torch.device("cpu"))
+    torch.testing.assert_close(tables_of(table_system, got), expected)
+    assert not torch.allclose(expected[0], expected[1])  # the rows really read different tables
+
+
+def test_a_rows_table_does_not_hold_its_own_answer(table_system):
+    task, views = edit_task(), [0, 1]
+    changed = Task(task.id, [Pair(task.train[0].input, np.full_like(task.train[0].output, 7))] + task.train[1:],
+                   task.test)
+
+    def row_table(t: Task, demo: int) -> torch.Tensor:
+        rows = UpdateRows(t, views)
+        tables = RowTables(table_system, rows.inputs, rows.outputs, rows.input_size, rows.output_size, rows.demos)
+        return tables.apply(torch.zeros(1, table_system.prompt_dim), np.array([1]), [demo])
+
+    torch.testing.assert_close(row_table(task, 0), row_table(changed, 0))  # demo 0's answer is not in its table
+    assert not torch.allclose(row_table(task, 1), row_table(changed, 1))  # but it is in the others'
+
+
+@pytest.mark.parametrize("row_tables", [True, False])
+def test_fit_task_reads_leave_one_out_tables_only_when_asked(table_system, monkeypatch, row_tables):
+    task, views = edit_task(), [0, 2]
+    contexts = [[Augmentation(d8).apply_pair(p) for p in task.train] for d8 in views]
+    prompts = table_system.encode(contexts)
+    seen = []
+    real = table_system.predict
+
+    def spy(inputs, mask, prompt, **kw):
+        seen.append(prompt.detach().clone())
+        return real(inputs, mask, prompt, **kw)
+
+    monkeypatch.setattr(table_system, "predict", spy)
+    cfg = TTTConfig(max_steps=2, check_every=1, row_tables=row_tables, holdout=False)
+    with TaskAdapter(table_system.agent_parts(), cfg.adapter) as adapter:
+        fit_task(table_system, task, views, prompts, adapter, cfg, TaskClock(60.0), seed=0)
+    _, demo_index, view_index = check_batch(task, views)
+    first_check = tables_of(table_system, seen[0])  # offsets are still zero at the first check
+    of_views = tables_of(table_system, RowPrompts.of_views(prompts).of_checks(view_index, demo_index))
+    if row_tables:
+        assert not torch.allclose(first_check, of_views)
+        # demo 4 changes size: it was never in a table, so its leave-one-out table is its view's table
+        last = demo_index == 4
+        torch.testing.assert_close(first_check[last], of_views[last])
+    else:
+        torch.testing.assert_close(first_check, of_views)
+
+
+def test_batched_lanes_read_the_same_row_tables_as_each_fitted_alone(table_system, recolor_task):
+    cfg = TTTConfig(max_steps=6, check_every=3, adapter_lr=3e-2, rows_per_step=4)
+    jobs = mixed_jobs(table_system, recolor_task)
+    results = fit_tasks(table_system, jobs, cfg)
+    for j, result in zip(jobs, results):
+        assert_same_fit(result, *alone(table_system, j, cfg), table_system, j)
+    leaky = fit_tasks(table_system, mixed_jobs(table_system, recolor_task), TTTConfig(
+        max_steps=6, check_every=3, adapter_lr=3e-2, rows_per_step=4, row_tables=False))
+    assert leaky[0].history != results[0].history  # the row tables mattered
