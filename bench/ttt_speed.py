@@ -76,6 +76,10 @@ class AgentOnly:
     def agent_parts(self) -> dict[str, torch.nn.Module]:
         return dict(self.agent.named_children())
 
+    @property
+    def reads_tables(self) -> bool:
+        return False  # the quick agent has no rule table (AgentConfig's default)
+
 
 def synthetic_task(size: int, seed: int) -> Task:
     """DEMOS random size x size demos (a few colours each, so colour permutations have work to do)."""
@@ -101,7 +105,7 @@ def load_system(args: argparse.Namespace):
 
 def run_updates(system, task: Task, updates: int, cfg: TTTConfig, device: str) -> TimingClock:
     """`updates` updates of fit_task on `task` with checks only at the start and end; the adapter is restored."""
-    prompt_dim = system.agent.prompt_dim
+    prompt_dim = system.agent.prompt_width  # the encoder's part and any rule table
     prompts = torch.randn(len(VIEWS), prompt_dim, generator=torch.Generator().manual_seed(0)).to(device)
     clock = TimingClock(device)
     run_cfg = TTTConfig(**{**cfg.__dict__, "max_steps": updates, "check_every": updates + 1})
