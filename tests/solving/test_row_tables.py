@@ -42,7 +42,7 @@ def tables_of(system, prompts: torch.Tensor) -> torch.Tensor:
 def test_a_rows_table_is_the_table_of_the_other_demos_in_its_view_and_colours(table_system):
     task, views = edit_task(), [0, 3, 5]
     rows = UpdateRows(task, views)
-    tables = RowTables(table_system, rows.inputs, rows.outputs, rows.input_size, rows.output_size, rows.demos)
+    tables = RowTables(table_system, rows)
     view_index = np.array([0, 1, 2, 1])
     demos = [0, 2, 1, 4]
     colors = [tuple(range(10)), (0, 2, 3, 1, 5, 4, 6, 7, 8, 9), (0, 9, 8, 7, 6, 5, 4, 3, 2, 1), tuple(range(10))]
@@ -63,11 +63,22 @@ def test_a_rows_table_does_not_hold_its_own_answer(table_system):
 
     def row_table(t: Task, demo: int) -> torch.Tensor:
         rows = UpdateRows(t, views)
-        tables = RowTables(table_system, rows.inputs, rows.outputs, rows.input_size, rows.output_size, rows.demos)
+        tables = RowTables(table_system, rows)
         return tables.apply(torch.zeros(1, table_system.prompt_dim), np.array([1]), [demo])
 
     torch.testing.assert_close(row_table(task, 0), row_table(changed, 0))  # demo 0's answer is not in its table
     assert not torch.allclose(row_table(task, 1), row_table(changed, 1))  # but it is in the others'
+
+
+def test_a_row_with_no_other_same_size_demo_reads_an_empty_table(table_system):
+    task = edit_task()
+    task = Task(task.id, [task.train[0], task.train[4]], task.test)  # the other demo changes size
+    rows = UpdateRows(task, [0, 1])
+    got = RowTables(table_system, rows).apply(torch.ones(2, table_system.prompt_dim), np.array([1, 0]), [0, 1])
+    assert tables_of(table_system, got)[0].abs().sum() == 0
+    assert tables_of(table_system, got)[1].abs().sum() > 0  # demo 1's table holds demo 0
+    alone = RowTables(table_system, rows).apply(torch.ones(1, table_system.prompt_dim), np.array([1]), [0])
+    torch.testing.assert_close(alone, got[:1])  # no row of the draw has a pair to write
 
 
 @pytest.mark.parametrize("row_tables", [True, False])

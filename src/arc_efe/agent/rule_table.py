@@ -110,9 +110,7 @@ class RuleTable(nn.Module):
         none gets an empty table: zero means, zero counts)."""
         rows = [(t, p) for t, ctx in enumerate(contexts) for p in ctx if p.input.shape == p.output.shape]
         if not rows:
-            return self.write_grids(*(torch.zeros(0, 1, 1, dtype=dtype, device=device)
-                                      for dtype in (torch.long, torch.long, torch.bool)),
-                                    torch.zeros(0, dtype=torch.long, device=device), len(contexts))
+            return torch.zeros(len(contexts), self.dim, device=device)  # zero means, log1p(0) counts
         size = max(max(p.input.shape) for _, p in rows)
         inputs = np.zeros((len(rows), size, size), dtype=np.int64)
         outputs = np.zeros_like(inputs)

@@ -10,48 +10,48 @@ get the same leave-one-out tables in the demos' own colours, so the held-out dem
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.system import ArcSystem
 
+if TYPE_CHECKING:
+    from arc_efe.solving.ttt import UpdateRows
+
 IDENTITY_COLORS = tuple(range(NUM_COLORS))
 
 
 class RowTables:
-    """Leave-one-out tables of a task's rows, written from the demo grids test-time training already holds
-    (`UpdateRows`: every demo in every view on a 30x30 canvas, view-major)."""
+    """Leave-one-out tables of a task's rows, written from the demo rows test-time training already holds
+    (`UpdateRows`: every demo in every view, recoloured on demand)."""
 
-    def __init__(self, system: ArcSystem, inputs: torch.Tensor, outputs: torch.Tensor, input_size: torch.Tensor,
-                 output_size: torch.Tensor, demos: int):
-        self.system, self.demos = system, demos
-        self.inputs, self.outputs, self.size = inputs, outputs, input_size  # [V * N, 30, 30], [V * N, 2]
-        self.same_size = (input_size == output_size).all(dim=1)  # [V * N] pairs a table is written from
+    def __init__(self, system: ArcSystem, rows: UpdateRows):
+        self.system, self.rows = system, rows
+        self.same_size = (rows.input_size == rows.output_size).all(dim=1).numpy()  # [V * N] pairs written from
+
+    @classmethod
+    def of(cls, system: ArcSystem, rows: UpdateRows, wanted: bool) -> RowTables | None:
+        """The row tables of `rows` when `wanted` (`TTTConfig.row_tables`) and the agent reads a table, else None."""
+        return cls(system, rows) if wanted and system.reads_tables else None
 
     def apply(self, prompts: torch.Tensor, views: np.ndarray | torch.Tensor, demos: list[int] | torch.Tensor,
               colors: list[tuple[int, ...]] | None = None) -> torch.Tensor:
         """`prompts` [R, P] of rows (view index, demo index, colour map; identity colours when None) with their
         table part written from the other same-size demos of the row's view, recoloured by the row's map."""
-        views, demos = torch.as_tensor(views).long().cpu(), torch.as_tensor(demos).long().cpu()
-        rows = len(views)
-        others = torch.arange(self.demos)
-        pick = others[None, :] != demos[:, None]  # [R, N] the other demos of each row
-        index = views[:, None] * self.demos + others[None, :]  # [R, N] their grids
-        pick &= self.same_size[index]
-        owner, demo = pick.nonzero(as_tuple=True)
-        grids = index[owner, demo]  # [M]
-        side = int(self.size[grids].max()) if len(grids) else 1
-        lut = torch.tensor([IDENTITY_COLORS] * rows if colors is None else colors)  # [R, 10]
-        place = torch.arange(side)
-        size = self.size[grids]
-        mask = (place[None, :, None] < size[:, :1, None]) & (place[None, None, :] < size[:, 1:, None])
-
-        def recolour(canvas: torch.Tensor) -> torch.Tensor:
-            grid = canvas[grids, :side, :side]
-            mapped = lut[owner].gather(1, grid.flatten(1)).view_as(grid)
-            return torch.where(mask, mapped, torch.zeros_like(grid))
-
+        views, demos = np.asarray(views), np.asarray(demos)
+        n = self.rows.demos
+        others = np.arange(n)
+        pick = (others[None, :] != demos[:, None]) & self.same_size[views[:, None] * n + others[None, :]]
+        owner, other = pick.nonzero()  # [M] the row each pair is written into, and its demo
         device = prompts.device
-        return self.system.with_tables(prompts, recolour(self.inputs).to(device), recolour(self.outputs).to(device),
-                                       mask.to(device), owner.to(device))
+        if len(owner) == 0:  # no other same-size demo: every table is empty
+            grids = self.rows.inputs[:0].to(device)
+            return self.system.with_tables(prompts, grids, grids, grids.bool(), torch.zeros(0, dtype=torch.long,
+                                                                                         device=device))
+        colors = [IDENTITY_COLORS] * len(views) if colors is None else colors
+        part = self.rows.batch(views[owner], other.tolist(), [colors[r] for r in owner])
+        return self.system.with_tables(prompts, part.query_input.to(device), part.query_output.to(device),
+                                       part.query_input_mask.to(device), torch.from_numpy(owner).to(device))

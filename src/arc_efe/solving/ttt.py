@@ -399,8 +399,7 @@ def fit_task(
     fixed = fixed_colors(task) if cfg.color_permute else tuple(range(NUM_COLORS))  # all fixed: no permutation
     row_prompts = row_prompts or RowPrompts.of_views(prompts)
     check_prompts = row_prompts.of_checks(view_index, demo_index).to(device)  # [R, P]
-    tables = RowTables(system, table.inputs, table.outputs, table.input_size, table.output_size, table.demos) \
-        if cfg.row_tables and system.reads_tables else None
+    tables = RowTables.of(system, table, cfg.row_tables)
     if tables is not None:
         check_prompts = tables.apply(check_prompts, view_index, demo_index)
     best, history = _Best(), []

@@ -132,9 +132,7 @@ class _Lane:
         self.fixed = fixed_colors(job.task) if cfg.color_permute else tuple(range(NUM_COLORS))
         self.row_prompts = job.row_prompts or RowPrompts.of_views(job.prompts)
         self.check_prompts = self.row_prompts.of_checks(self.view_index, self.demo_index).to(job.prompts.device)
-        t = self.table
-        self.tables = RowTables(system, t.inputs, t.outputs, t.input_size, t.output_size, t.demos) \
-            if cfg.row_tables and system.reads_tables else None
+        self.tables = RowTables.of(system, self.table, cfg.row_tables)
         if self.tables is not None:
             self.check_prompts = self.tables.apply(self.check_prompts, self.view_index, self.demo_index)
         self.best, self.history = _Best(), []
