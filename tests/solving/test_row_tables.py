@@ -118,3 +118,23 @@ def test_batched_lanes_read_the_same_row_tables_as_each_fitted_alone(table_syste
     leaky = fit_tasks(table_system, mixed_jobs(table_system, recolor_task), TTTConfig(
         max_steps=6, check_every=3, adapter_lr=3e-2, rows_per_step=4, row_tables=False))
     assert leaky[0].history != results[0].history  # the row tables mattered
+
+
+@pytest.mark.parametrize("table_offsets", [False, True])
+def test_offsets_move_the_table_part_only_when_asked(table_system, table_offsets):
+    task, views = edit_task(), [0, 2]
+    prompts = table_system.encode([[Augmentation(d8).apply_pair(p) for p in task.train] for d8 in views])
+    cfg = TTTConfig(max_steps=4, check_every=1, table_offsets=table_offsets, holdout=False, prompt_lr=0.1)
+    with TaskAdapter(table_system.agent_parts(), cfg.adapter) as adapter:
+        result = fit_task(table_system, task, views, prompts, adapter, cfg, TaskClock(60.0), seed=0)
+    assert result.best_step > 0  # a moved offset was kept
+    width = table_system.agent.prompt_dim
+    assert result.offset[:, :width].abs().sum() > 0
+    assert (result.offset[:, width:].abs().sum() > 0) == table_offsets
+
+
+def test_batched_lanes_leave_the_table_part_of_their_offsets_alone(table_system, recolor_task):
+    cfg = TTTConfig(max_steps=6, check_every=1, prompt_lr=0.1, rows_per_step=4)
+    for result in fit_tasks(table_system, mixed_jobs(table_system, recolor_task), cfg):
+        assert result.offset[:, : table_system.agent.prompt_dim].abs().sum() > 0
+        assert result.offset[:, table_system.agent.prompt_dim :].abs().sum() == 0

@@ -81,6 +81,10 @@ class TTTConfig:
     # view and colours (`row_tables.py`), not the view's table of all demos, which holds the row's answer in
     # the demos' colours. No effect on a model without a table.
     row_tables: bool = True
+    # Let the per-view offsets ε_v move a table-reading model's rule-table part of the prompt too. Off: they
+    # move the encoder's part only, as the refiner policy does; the table is in the row's colours, so one
+    # offset per view in fixed colour coordinates is wrong for every recoloured row. No effect without a table.
+    table_offsets: bool = False
     size_weight: float = 1.0
     # Weight of a cell the update's prediction gets wrong, against 1 for a right one: most ARC rules edit a
     # few cells of the input, which a fit that copies the input pays little for.
@@ -345,6 +349,12 @@ class RowPrompts:
         return self.rows(torch.from_numpy(which), torch.from_numpy(views), torch.tensor(demos))
 
 
+def offset_width(system: ArcSystem, cfg: TTTConfig) -> int:
+    """How many leading prompt numbers the per-view offsets move (`TTTConfig.table_offsets`); the gradient of
+    the rest is zeroed before each Adam step, so Adam leaves them at zero."""
+    return system.prompt_dim if cfg.table_offsets else system.agent.prompt_dim
+
+
 def draw_rows(rng: np.random.Generator, count: int, views: int, trainable: list[int], fixed: tuple[int, ...],
               palettes: list[tuple[int, ...]] | None) -> tuple[np.ndarray, list[int], list[tuple[int, ...]],
                                                                 np.ndarray]:
@@ -393,6 +403,7 @@ def fit_task(
     # One fused kernel for all ~50 tensors instead of a loop of small ops: 2.2 -> 0.6 ms per step on one CPU
     # thread for the shipped agent, the same values to float rounding (tests/solving/test_ttt_speed.py).
     optimizer = torch.optim.Adam(groups, fused=device.type in FUSED_ADAM_DEVICES)
+    moved = offset_width(system, cfg)
     held = (demo_index == (-1 if holdout is None else holdout)).to(device)  # [R] rows left out of updates
     trainable = [i for i in range(len(task.train)) if i != holdout]
     size_weight = 0.0 if known_size else cfg.size_weight  # a known size needs no size head
@@ -447,6 +458,7 @@ def fit_task(
                                          f"update {step + 1}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            offsets.grad[:, moved:] = 0
             optimizer.step()
             history.append(float(loss.detach()))
     if checked_at != len(history) and stopped != "solved":

@@ -42,7 +42,7 @@ from arc_efe.data.task import Task
 from arc_efe.solving.clock import TaskClock
 from arc_efe.solving.row_tables import RowTables
 from arc_efe.solving.ttt import (CHECK, FUSED_ADAM_DEVICES, UPDATE, RowPrompts, TTTConfig, TTTResult, UpdateRows,
-                                 _Best, _measure, check_batch, draw_rows, fixed_colors, row_losses)
+                                 _Best, _measure, check_batch, draw_rows, fixed_colors, offset_width, row_losses)
 from arc_efe.system import ArcSystem
 
 logger = logging.getLogger(__name__)
@@ -75,8 +75,10 @@ def tuned_names(agent: nn.Module, adapter: tuple[str, ...]) -> list[str]:
 class _Stack:
     """Every live lane's tuned parameters and offsets, stacked on dim 0, with one Adam over them."""
 
-    def __init__(self, agent: nn.Module, names: list[str], prompts: list[torch.Tensor], cfg: TTTConfig):
+    def __init__(self, agent: nn.Module, names: list[str], prompts: list[torch.Tensor], cfg: TTTConfig,
+                 moved: int):
         own = dict(agent.named_parameters())
+        self.moved = moved  # leading prompt numbers the offsets move (`offset_width`)
         lanes, views = len(prompts), max(len(p) for p in prompts)
         self.cfg, self.device = cfg, prompts[0].device
         # The parameters no lane tunes, and buffers: shared, unbatched.
@@ -294,6 +296,7 @@ def _update(agent: nn.Module, stack: _Stack, live: list[_Lane], step: int, cfg: 
         failed += bad
     stack.optimizer.zero_grad(set_to_none=True)
     losses.sum().backward()  # lanes are independent: each slice of the stack gets its own lane's gradient
+    stack.offsets.grad[..., stack.moved :] = 0
     stack.optimizer.step()  # a failed lane's slice moves too, but the caller drops it and keeps its error
     for lane, v in zip(live, values):
         if lane not in failed:
@@ -310,7 +313,8 @@ def fit_tasks(system: ArcSystem, jobs: list[FitJob], cfg: TTTConfig) -> list[TTT
     if not jobs:
         return []
     agent = system.agent
-    stack = _Stack(agent, tuned_names(agent, cfg.adapter), [job.prompts for job in jobs], cfg)
+    stack = _Stack(agent, tuned_names(agent, cfg.adapter), [job.prompts for job in jobs], cfg,
+                   offset_width(system, cfg))
     live = [_Lane(job, cfg, system) for job in jobs]
     lanes = list(live)
     for step in range(cfg.max_steps + 1):
