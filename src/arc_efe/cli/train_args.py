@@ -33,6 +33,7 @@ FLAG_PATHS = {
     "out": "out",
     "save_every": "save_every",
     "eval_limit": "eval_limit",
+    "init_from": "init_from",
 }
 
 
@@ -62,6 +63,8 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", dest="log_every", type=int)
     p.add_argument("--save-every", dest="save_every", type=int, help="checkpoint every N steps (0: epochs only)")
     p.add_argument("--eval-limit", dest="eval_limit", type=int, help="held-out tasks evaluated per epoch")
+    p.add_argument("--init-from", dest="init_from", metavar="CHECKPOINT",
+                   help="start from this model's weights where names match (new parts keep their init)")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:

@@ -77,6 +77,11 @@ class TrainConfig:
     eval_limit: int | None = None  # held-out tasks evaluated per epoch (None: all)
     tensorboard: bool = True
     progress: bool = True
+    # Start from this checkpoint's weights where names match (a run folder, RUN/best, RUN/checkpoints/step-N or
+    # a model folder); parts it lacks keep their fresh init (`warm_start.py`). Ignored on --resume.
+    init_from: str | None = None
+    # Train only the parameters under these dotted prefixes (e.g. ["agent.rule_table"]); empty: all.
+    train_only: tuple[str, ...] = ()
 
     def validate(self) -> None:
         self.model.validate()

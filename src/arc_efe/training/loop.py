@@ -33,6 +33,7 @@ from arc_efe.training.provenance import TRAINED_ON_FILE
 from arc_efe.training.setup import (build_accelerator, build_optimizer, build_sampler, build_scheduler,
                                     generated_heldout, run_provenance, split_tasks)
 from arc_efe.training.step import train_step
+from arc_efe.training.warm_start import load_matching, train_only
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,13 @@ class Trainer:
         self.gen_val_tasks = generated_heldout(cfg.data)
         self.provenance = run_provenance(cfg, self.train_tasks, self.val_tasks)
         system = build_system(cfg.model)
+        if cfg.init_from and not resume:
+            fresh, unused = load_matching(system, cfg.init_from)
+            log.info("started from %s; %d weight(s) at their init %s; %d of its weight(s) unused %s", cfg.init_from,
+                     len(fresh), fresh[:6], len(unused), unused[:6])
+        kept = train_only(system, cfg.train_only)
+        if cfg.train_only:
+            log.info("training %d parameter tensor(s) under %s, the rest frozen", len(kept), list(cfg.train_only))
         warn_unsynced_standardise(system, self.accelerator.num_processes)
         self.groups = system.parameter_groups()
         optimizer = build_optimizer(self.groups, cfg.optim)
