@@ -139,6 +139,12 @@ def _describe(keys: list[str], limit: int = 8) -> str:
     return f"{len(keys)} ({shown}{', ...' if len(keys) > limit else ''})"
 
 
+def shape_mismatches(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> list[str]:
+    """"name: saved shape vs model shape" for every name in both whose shapes differ."""
+    return [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+            if k in state and tuple(state[k].shape) != tuple(v.shape)]
+
+
 def check_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], path: Path) -> None:
     """CheckpointError naming the keys when `state` (read from `path`) does not fit the model's `expected`."""
     missing = sorted(set(expected) - set(state))
@@ -146,7 +152,6 @@ def check_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor
     if missing or unexpected:
         raise CheckpointError(f"checkpoint {path} does not match the model its {CONFIG_FILE} describes: "
                               f"missing keys {_describe(missing)}; unexpected keys {_describe(unexpected)}")
-    wrong = [f"{k}: {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-             if tuple(state[k].shape) != tuple(v.shape)]
+    wrong = shape_mismatches(state, expected)
     if wrong:
         raise CheckpointError(f"checkpoint {path}: shape mismatch (saved vs model) for {_describe(wrong)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from arc_efe.checkpoint_files import CheckpointError, read_weights, resolve_checkpoint
+from arc_efe.checkpoint_files import CheckpointError, read_weights, resolve_checkpoint, shape_mismatches
 
 
 def load_matching(model: nn.Module, path: str) -> tuple[list[str], list[str]]:
@@ -24,8 +24,7 @@ def load_matching(model: nn.Module, path: str) -> tuple[list[str], list[str]]:
     shared = [k for k in own if k in source]
     if not shared:
         raise CheckpointError(f"init_from {checkpoint}: no weight name in common with this model")
-    wrong = [f"{k}: {tuple(source[k].shape)} vs {tuple(own[k].shape)}" for k in shared
-             if source[k].shape != own[k].shape]
+    wrong = shape_mismatches(source, own)
     if wrong:
         raise CheckpointError(f"init_from {checkpoint}: shape mismatch (saved vs this model) for "
                               f"{len(wrong)} weight(s): {'; '.join(wrong[:4])}")
