@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from arc_efe.data.augment import IDENTITY, Augmentation
-from arc_efe.data.batching import Sample, collate, make_sample, make_test_sample, query_sample
+from arc_efe.data.batching import Batch, Sample, collate, make_sample, make_test_sample, query_sample
 from arc_efe.data.grid import MAX_SIZE, grid_key
 from arc_efe.data.task import Pair, Task
 from arc_efe.system import ArcSystem, Prompts, crop
@@ -46,6 +46,7 @@ from arc_efe.solving.policy_choice import best_draw
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.ttt import (RowPrompts, TTTConfig, TTTResult, TaskAdapter, fit_task, fixed_colors,
                                  random_colors)
+from arc_efe.solving.test_tables import leave_one_out_prompts
 from arc_efe.solving.ttt_batch import FitJob, fit_tasks
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import tally_augmented
@@ -82,6 +83,9 @@ class SolveConfig:
     # `policy_draws` seeded draws scored on the leave-one-out demos (policy_choice.py).
     policy: Literal["mode", "off", "best_of_k"] = "mode"
     policy_draws: int = 8
+    # A table-reading agent's test inputs: read with the table of all demos, or once per same-size demo left
+    # out, averaged (`test_tables.py`: every fitted row read a table of the other demos). No effect without one.
+    test_tables: Literal["all", "leave_one_out"] = "all"
 
     def validate(self) -> None:
         if self.time_budget <= 0:
@@ -97,6 +101,8 @@ class SolveConfig:
             raise ValueError(f"experts must be distinct names from {list(EXPERTS)}, got {self.experts}")
         if self.policy not in ("mode", "off", "best_of_k"):
             raise ValueError(f"policy must be 'mode', 'off' or 'best_of_k', got {self.policy!r}")
+        if self.test_tables not in ("all", "leave_one_out"):
+            raise ValueError(f"test_tables must be 'all' or 'leave_one_out', got {self.test_tables!r}")
         if self.policy_draws < 1:
             raise ValueError(f"policy_draws must be >= 1, got {self.policy_draws}")
         if not 0.0 < self.search_share <= 1.0:
@@ -422,13 +428,39 @@ class Solver:
         queries = [query_sample(task.id, Pair(g), aug) for g in inputs]
         batch = collate(queries, canvas=canvas).to(self.device)
         known = None if known is None else known.to(self.device)
-        out = self.system.predict(batch.query_input, batch.query_input_mask,
-                                  prompts[v].expand(len(task.test), -1), steps=steps, out_size=known)
-        grid, size = out.predict()  # with a rule, its size
-        confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
+        tables = None
+        if self.cfg.test_tables == "leave_one_out":
+            tables = leave_one_out_prompts(self.system, task, aug, prompts[v])
+        if tables is None:
+            out = self.system.predict(batch.query_input, batch.query_input_mask,
+                                      prompts[v].expand(len(task.test), -1), steps=steps, out_size=known)
+            grid, size = out.predict()  # with a rule, its size
+            confidence = torch.sigmoid(out.confidence_logits[:, -1].float())  # [T, S, S]
+        else:
+            grid, size, confidence = self._read_averaged(batch, tables, steps, known)
         for t in range(len(task.test)):
             h, w = int(size[t, 0]), int(size[t, 1])
             per_test[t].append((aug, crop(grid[t], size[t]), float(confidence[t, :h, :w].mean())))
+
+    def _read_averaged(self, batch: Batch, tables: torch.Tensor, steps: int | None,
+                       known: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The test inputs of `batch` [T] read once per prompt of `tables` [K, P]: argmax of the mean colour
+        (and, without a `known` size, size) probabilities, mean confidence; grid [T, S, S], size [T, 2]."""
+        k, t = len(tables), len(batch.query_input)
+        prompts = tables.repeat_interleave(t, dim=0)  # [K * T, P], table-major
+        out = self.system.predict(batch.query_input.repeat(k, 1, 1), batch.query_input_mask.repeat(k, 1, 1),
+                                  prompts, steps=steps, out_size=None if known is None else known.repeat(k, 1))
+
+        def mean(x: torch.Tensor) -> torch.Tensor:
+            return x.float().unflatten(0, (k, t)).mean(dim=0)
+
+        grid = mean(torch.softmax(out.cell_logits[:, -1].float(), dim=-1)).argmax(dim=-1)
+        if known is None:
+            size = torch.stack([mean(torch.softmax(out.height_logits[:, -1].float(), -1)).argmax(-1) + 1,
+                                mean(torch.softmax(out.width_logits[:, -1].float(), -1)).argmax(-1) + 1], dim=1)
+        else:
+            size = known
+        return grid, size, mean(torch.sigmoid(out.confidence_logits[:, -1].float()))
 
     def _plain_record(self, prep: Prepared, err: Exception) -> TaskRecord:
         """The plain attempts (after any verified program) as the answer, with the error that stopped
