@@ -8,7 +8,7 @@ import torch
 from arc_efe.data.augment import Augmentation
 from arc_efe.data.task import Pair, Task
 from arc_efe.solving.solver import SolveConfig, Solver
-from arc_efe.solving.test_tables import leave_one_out_prompts
+from arc_efe.solving.test_tables import leave_one_out_prompts, reads_per_view
 from arc_efe.solving.ttt import TTTConfig
 from arc_efe.system import ModelConfig, build_system
 from tests.solving.test_row_tables import edit_task, table_system  # noqa: F401  (fixture)
@@ -67,3 +67,8 @@ def test_the_vote_reads_the_average_of_the_leave_one_out_reads(table_system, mon
 def test_an_unknown_test_tables_setting_is_refused(bad):
     with pytest.raises(ValueError, match="test_tables"):
         SolveConfig(test_tables=bad).validate()
+
+
+def test_the_first_views_time_estimate_counts_every_leave_one_out_read(table_system):  # noqa: F811
+    assert reads_per_view(table_system, edit_task()) == 4  # four same-size demos
+    assert reads_per_view(build_system(ModelConfig()).eval(), edit_task()) == 1

@@ -46,7 +46,7 @@ from arc_efe.solving.policy_choice import best_draw
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.ttt import (RowPrompts, TTTConfig, TTTResult, TaskAdapter, fit_task, fixed_colors,
                                  random_colors)
-from arc_efe.solving.test_tables import leave_one_out_prompts
+from arc_efe.solving.test_tables import leave_one_out_prompts, reads_per_view
 from arc_efe.solving.ttt_batch import FitJob, fit_tasks
 from arc_efe.solving.size_rule import SizeRule, task_size_rule, view_sizes
 from arc_efe.solving.vote import tally_augmented
@@ -409,6 +409,8 @@ class Solver:
         `first_seconds`, each later one the slowest view so far. With a size `rule`, each output has the
         rule's size (the agent's fixed guess)."""
         per_test: list[list[Prediction]] = [[] for _ in task.test]
+        if self.cfg.test_tables == "leave_one_out":  # the first view's estimate, at that many reads per view
+            first_seconds *= reads_per_view(self.system, task)
         for v, d8 in enumerate(views):
             if not clock.fits(max(first_seconds, clock.price(VOTE))):
                 break

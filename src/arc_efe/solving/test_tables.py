@@ -15,6 +15,12 @@ from arc_efe.data.task import Task
 from arc_efe.system import ArcSystem
 
 
+def reads_per_view(system: ArcSystem, task: Task) -> int:
+    """How many reads of the test inputs `leave_one_out_prompts` makes in a view (1 when it makes none)."""
+    same = sum(p.input.shape == p.output.shape for p in task.train)
+    return same if system.reads_tables and same >= 2 else 1
+
+
 def leave_one_out_prompts(system: ArcSystem, task: Task, aug: Augmentation,
                           prompt: torch.Tensor) -> torch.Tensor | None:
     """[K, P]: `prompt` [P] with its table part written from the demos under `aug` less one same-size demo,
