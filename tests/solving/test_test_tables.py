@@ -39,7 +39,7 @@ def test_no_leave_one_out_without_a_table_or_with_one_same_size_demo(table_syste
     assert leave_one_out_prompts(table_system, one, Augmentation(0), torch.zeros(table_system.prompt_dim)) is None
 
 
-def test_the_vote_reads_the_average_of_the_leave_one_out_reads(table_system, monkeypatch):  # noqa: F811
+def test_the_vote_reads_the_average_of_the_leave_one_out_reads(table_system):  # noqa: F811
     task = edit_task()
     cfg = SolveConfig(time_budget=60, augmentations=2, experts=["neural"], ttt=TTTConfig(max_steps=0),
                       test_tables="leave_one_out")
