@@ -32,6 +32,11 @@ class AgentConfig:
     what demo outputs hold at cells of each kind, in 50 fixed slots and K learned ones), carried as the
     prompt's last (50 + K) * 12 numbers and read per query cell as an extra input and a proposal on its colour
     logits. 0 (the default): no table.
+
+    `rule_table_context` (needs `rule_table` > 0) adds cell_context.py's line and object features to the table:
+    which learned slot a cell falls in may depend on the nearest coloured cell along each of 8 lines and on its
+    object's size, and a slot may say "take the colour of the nearest coloured cell along line d". False (the
+    default): the table as before.
     """
 
     channels: int = 64
@@ -46,6 +51,7 @@ class AgentConfig:
     prompt_pointers: int = 0
     d8_copies: tuple[int, ...] = ()
     rule_table: int = 0
+    rule_table_context: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -65,6 +71,9 @@ class AgentConfig:
             raise ValueError(f"AgentConfig.d8_copies must list distinct D8 elements 1..7, got {self.d8_copies!r}")
         if not isinstance(self.rule_table, int) or self.rule_table < 0:
             raise ValueError(f"AgentConfig.rule_table must be an int >= 0, got {self.rule_table!r}")
+        if not isinstance(self.rule_table_context, bool) or (self.rule_table_context and not self.rule_table):
+            raise ValueError(f"AgentConfig.rule_table_context must be a bool and needs rule_table > 0, got "
+                             f"{self.rule_table_context!r} with rule_table={self.rule_table!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from arc_efe.agent.cell_context import CONTEXT_FEATURES, DIRECTIONS, context_features, nearest_colours
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
 
@@ -35,6 +36,8 @@ CORNERS = ((-1, -1), (-1, 1), (1, -1), (1, 1))
 WINDOW = (2 * RADIUS + 1) ** 2 - 1  # neighbours of a cell, the cell itself excluded
 FEATURES = 3 * WINDOW + 1 + NUM_COLORS  # per neighbour: same colour, background, off the grid; centre bg; centre colour
 VALUES = NUM_COLORS + 1  # the output's colour at the cell, and whether it equals the input's
+# With `context`, also whether the output's colour is that of the nearest coloured input cell along each line.
+CONTEXT_VALUES = len(DIRECTIONS)
 
 
 def neighbourhoods(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -81,16 +84,22 @@ def fixed_slots(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class RuleTable(nn.Module):
-    """50 fixed and `learned` soft slots of what demo outputs hold at cells of each kind; see the module docstring."""
+    """50 fixed and `learned` soft slots of what demo outputs hold at cells of each kind; see the module docstring.
 
-    def __init__(self, learned: int, channels: int):
+    `context` adds cell_context.py's line and object features to what the learned slots are assigned by, and to
+    what a slot records whether the output took the colour of the nearest coloured cell along each line (a ray,
+    a line fill, a segment between two points), which the proposal then paints in that cell's own colours."""
+
+    def __init__(self, learned: int, channels: int, context: bool = False):
         super().__init__()
         self.slots = FIXED_SLOTS + learned
-        self.assign = nn.Linear(FEATURES, learned)
+        self.context = context
+        self.values = VALUES + (CONTEXT_VALUES if context else 0)
+        self.assign = nn.Linear(FEATURES + (CONTEXT_FEATURES if context else 0), learned)
         # Sharp at the start (logits of spread ~3): a near-uniform assignment averages every cell into every slot,
         # and then no slot tells cells apart for the gradient to build on (seen on outline_objects).
         nn.init.normal_(self.assign.weight, std=0.6)
-        self.embed = nn.Linear(VALUES + 1, channels)
+        self.embed = nn.Linear(self.values + 1, channels)
         # How much the table's own proposal (`read`'s second result) adds to the colour logits; it starts able to
         # move an argmax, since through the embedding alone the agent had not learned to use the table in 250 steps.
         self.gate = nn.Parameter(torch.tensor(2.0))
@@ -98,10 +107,13 @@ class RuleTable(nn.Module):
     @property
     def dim(self) -> int:
         """The table's width in the prompt: per slot, its mean value and its log cell count."""
-        return self.slots * (VALUES + 1)
+        return self.slots * (self.values + 1)
 
-    def _assignment(self, grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
+        """[B, S, S, slots]; `nearest` is `nearest_colours(grid, mask)` with `context`, else None."""
         features = neighbourhoods(grid, mask)
+        if self.context:
+            features = torch.cat([features, context_features(grid, mask, nearest)], dim=-1)
         learned = torch.softmax(self.assign(features), dim=-1) * mask[..., None]
         return torch.cat([fixed_slots(features, mask), learned], dim=-1)  # [B, S, S, slots]
 
@@ -127,12 +139,15 @@ class RuleTable(nn.Module):
         """[tables, dim] from same-size demo pairs already on a canvas: inputs, outputs [N, S, S] long, mask
         [N, S, S] bool, owner [N] (which table each pair is written into). Test-time training writes its rows'
         tables this way, from grids it holds in every view and colouring."""
-        table = torch.zeros(tables, self.slots, VALUES, device=inputs.device)
+        table = torch.zeros(tables, self.slots, self.values, device=inputs.device)
         mass = torch.zeros(tables, self.slots, device=inputs.device)
         if len(inputs):
-            a = self._assignment(inputs, mask)  # [N, S, S, K]
-            values = torch.cat([F.one_hot(outputs, NUM_COLORS).float(), (outputs == inputs)[..., None].float()],
-                               -1) * mask[..., None]
+            nearest = nearest_colours(inputs, mask) if self.context else None
+            a = self._assignment(inputs, mask, nearest)  # [N, S, S, K]
+            parts = [F.one_hot(outputs, NUM_COLORS).float(), (outputs == inputs)[..., None].float()]
+            if self.context:
+                parts.append((nearest == outputs[..., None]).float())
+            values = torch.cat(parts, -1) * mask[..., None]
             table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, values))
             mass = mass.index_add(0, owner, a.sum(dim=(1, 2)))
         means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
@@ -142,8 +157,13 @@ class RuleTable(nn.Module):
         """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
         [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
         counted as the cell's own colour, times `gate`)."""
-        slots = table.view(table.shape[0], self.slots, VALUES + 1)
-        looked_up = torch.einsum("bhwk,bkv->bhwv", self._assignment(grid, mask), slots) * mask[..., None]
+        slots = table.view(table.shape[0], self.slots, self.values + 1)
+        nearest = nearest_colours(grid, mask) if self.context else None
+        looked_up = torch.einsum("bhwk,bkv->bhwv", self._assignment(grid, mask, nearest), slots) * mask[..., None]
         own = F.one_hot(grid.clamp(0, NUM_COLORS - 1), NUM_COLORS).float()
         proposal = looked_up[..., :NUM_COLORS] + looked_up[..., NUM_COLORS : NUM_COLORS + 1] * own
+        if self.context:  # "the nearest coloured cell's colour along line d", in this grid's colours
+            seen = F.one_hot(nearest.clamp(min=0), NUM_COLORS).float() * (nearest >= 0)[..., None].float()
+            weights = looked_up[..., VALUES : VALUES + CONTEXT_VALUES]
+            proposal = proposal + torch.einsum("bhwd,bhwdc->bhwc", weights, seen)
         return self.embed(looked_up) * mask[..., None], self.gate * proposal
