@@ -131,6 +131,21 @@ def test_a_slot_for_cells_with_a_coloured_cell_on_their_left_proposes_that_cells
     assert torch.equal(proposal.argmax(-1)[painted], expected[painted])
 
 
+def test_line_slots_record_that_background_cells_seeing_a_cell_on_their_left_took_its_colour():
+    table = RuleTable(2, channels=8, context=True, line_slots=True)
+    assert table.slots == FIXED_SLOTS + 16 + 2
+    grid = np.zeros((4, 6), dtype=np.int64)
+    grid[0, 1], grid[2, 3] = 3, 6
+    written = table.write([[Pair(grid, rays_right(grid))]], CPU).view(table.slots, table.values + 1)
+    left, up = FIXED_SLOTS + 0, FIXED_SLOTS + 2  # background cells that see a coloured cell on their left / above
+    painted = 4 + 2  # the background cells right of the 3 and of the 6
+    assert torch.expm1(written[left, -1]).round() == painted
+    torch.testing.assert_close(written[left, VALUES + 0], torch.tensor(painted / (painted + 1)))
+    seen_above = 3 + 1  # the background under the 3 and under the 6: none of them right of a source, none painted
+    assert torch.expm1(written[up, -1]).round() == seen_above
+    assert written[up, VALUES + 0] == 0
+
+
 def test_the_context_table_is_wider_and_the_default_table_unchanged():
     assert RuleTable(4, channels=8).dim == (FIXED_SLOTS + 4) * (VALUES + 1)
     assert RuleTable(4, channels=8, context=True).dim == (FIXED_SLOTS + 4) * (VALUES + len(DIRECTIONS) + 1)

@@ -36,7 +36,8 @@ class AgentConfig:
     `rule_table_context` (needs `rule_table` > 0) adds cell_context.py's line and object features to the table:
     which learned slot a cell falls in may depend on the nearest coloured cell along each of 8 lines and on its
     object's size, and a slot may say "take the colour of the nearest coloured cell along line d". False (the
-    default): the table as before.
+    default): the table as before. `rule_table_line_slots` (needs the context) adds 16 fixed slots: a background
+    or a coloured cell that sees a coloured cell along line d.
     """
 
     channels: int = 64
@@ -52,6 +53,7 @@ class AgentConfig:
     d8_copies: tuple[int, ...] = ()
     rule_table: int = 0
     rule_table_context: bool = False
+    rule_table_line_slots: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -74,6 +76,10 @@ class AgentConfig:
         if not isinstance(self.rule_table_context, bool) or (self.rule_table_context and not self.rule_table):
             raise ValueError(f"AgentConfig.rule_table_context must be a bool and needs rule_table > 0, got "
                              f"{self.rule_table_context!r} with rule_table={self.rule_table!r}")
+        lines = self.rule_table_line_slots
+        if not isinstance(lines, bool) or (lines and not self.rule_table_context):
+            raise ValueError(f"AgentConfig.rule_table_line_slots must be a bool and needs rule_table_context, got "
+                             f"{self.rule_table_line_slots!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -90,9 +90,14 @@ class RuleTable(nn.Module):
     what a slot records whether the output took the colour of the nearest coloured cell along each line (a ray,
     a line fill, a segment between two points), which the proposal then paints in that cell's own colours."""
 
-    def __init__(self, learned: int, channels: int, context: bool = False):
+    def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False):
         super().__init__()
-        self.slots = FIXED_SLOTS + learned
+        if line_slots and not context:
+            raise ValueError("RuleTable: line_slots needs context")
+        # With `line_slots`, 16 more fixed slots: a background or coloured cell that sees a coloured cell along
+        # line d (a cell is in every one of them its lines allow), so "paint along line d" needs no learning.
+        self.line_slots = 2 * len(DIRECTIONS) if line_slots else 0
+        self.slots = FIXED_SLOTS + self.line_slots + learned
         self.context = context
         self.values = VALUES + (CONTEXT_VALUES if context else 0)
         self.assign = nn.Linear(FEATURES + (CONTEXT_FEATURES if context else 0), learned)
@@ -112,10 +117,15 @@ class RuleTable(nn.Module):
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, slots]; `nearest` is `nearest_colours(grid, mask)` with `context`, else None."""
         features = neighbourhoods(grid, mask)
+        fixed = [fixed_slots(features, mask)]
         if self.context:
             features = torch.cat([features, context_features(grid, mask, nearest)], dim=-1)
+        if self.line_slots:
+            seen = (nearest >= 0) & mask[..., None]
+            background = (grid == 0)[..., None]
+            fixed.append(torch.cat([seen & background, seen & ~background], dim=-1).float())
         learned = torch.softmax(self.assign(features), dim=-1) * mask[..., None]
-        return torch.cat([fixed_slots(features, mask), learned], dim=-1)  # [B, S, S, slots]
+        return torch.cat([*fixed, learned], dim=-1)  # [B, S, S, slots]
 
     def write(self, contexts: Sequence[Sequence[Pair]], device: torch.device) -> torch.Tensor:
         """[len(contexts), dim]: each task's table from its demos whose output has the input's size (a task with
