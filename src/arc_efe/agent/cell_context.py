@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-# Eight lines out of a cell: the four sides, then the four diagonals; OPPOSITE[i] is line i reversed.
+# Eight lines out of a cell: the four sides, then the four diagonals, each next to its reverse (AXES pairs them).
 DIRECTIONS = ((0, -1), (0, 1), (-1, 0), (1, 0), (-1, -1), (1, 1), (-1, 1), (1, -1))
 AXES = ((0, 1), (2, 3), (4, 5), (6, 7))  # pairs of opposite lines: row, column, the two diagonals
 SIZE_BINS = 9  # object sizes 1..8, and 9 or more

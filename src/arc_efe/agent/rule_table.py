@@ -88,7 +88,8 @@ class RuleTable(nn.Module):
 
     `context` adds cell_context.py's line and object features to what the learned slots are assigned by, and to
     what a slot records whether the output took the colour of the nearest coloured cell along each line (a ray,
-    a line fill, a segment between two points), which the proposal then paints in that cell's own colours."""
+    a line fill, a segment between two points), which the proposal then paints in that cell's own colours;
+    `line_slots` adds 16 fixed slots by line and centre kind (see `__init__`)."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False):
         super().__init__()
