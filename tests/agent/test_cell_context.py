@@ -157,8 +157,10 @@ def test_the_context_table_is_wider_and_the_default_table_unchanged():
     assert out.cell_logits.shape[-1] == 10 and torch.isfinite(out.cell_logits).all()
 
 
-def test_config_refuses_context_without_a_table():
+def test_config_refuses_context_without_a_table_and_line_slots_without_context():
     with pytest.raises(ValueError, match="rule_table_context"):
         AgentConfig(rule_table_context=True).validate()
     with pytest.raises(ValueError, match="rule_table_context"):
         AgentConfig(rule_table=4, rule_table_context=1).validate()
+    with pytest.raises(ValueError, match="rule_table_line_slots"):
+        AgentConfig(rule_table=4, rule_table_line_slots=True).validate()

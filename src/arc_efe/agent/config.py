@@ -36,8 +36,8 @@ class AgentConfig:
     `rule_table_context` (needs `rule_table` > 0) adds cell_context.py's line and object features to the table:
     which learned slot a cell falls in may depend on the nearest coloured cell along each of 8 lines and on its
     object's size, and a slot may say "take the colour of the nearest coloured cell along line d". False (the
-    default): the table as before. `rule_table_line_slots` (needs the context) adds 16 fixed slots: a background
-    or a coloured cell that sees a coloured cell along line d.
+    default): the table as before. With it each slot takes 20 numbers instead of 12. `rule_table_line_slots`
+    (needs the context) adds 16 fixed slots: a background or a coloured cell that sees a coloured cell along line d.
     """
 
     channels: int = 64
