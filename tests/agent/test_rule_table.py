@@ -112,3 +112,53 @@ def test_the_agent_reads_the_table_after_the_prompt_and_a_blind_agent_does_not()
 def test_config_refuses_a_negative_table():
     with pytest.raises(ValueError, match="rule_table"):
         AgentConfig(rule_table=-1).validate()
+
+
+def test_a_consistent_table_trusts_the_slot_whose_demo_cells_agreed():
+    table = RuleTable(2, channels=8, consistent=True)
+    slots = torch.zeros(1, table.slots, table.values + 1)
+    slots[0, 0, 5], slots[0, 0, table.values] = 0.9, 2.0  # every demo cell in slot 0 turned 5
+    slots[0, 1, 2], slots[0, 1, 3], slots[0, 1, table.values] = 0.5, 0.4, 2.0  # slot 1: split between 2 and 3
+    slots[0, 2, 7] = 1.0  # slot 2 says 7 but no demo cell reached it (zero mass): ignored
+    assignment = torch.zeros(1, 1, 1, table.slots)
+    assignment[..., 0], assignment[..., 1], assignment[..., 2] = 0.3, 0.7, 0.9
+    summed = torch.einsum("bhwk,bkv->bhwv", assignment, slots)[0, 0, 0, :10]
+    trusted = table._trusted(assignment, slots)[0, 0, 0, :10]
+    assert summed.argmax() == 7  # the plain sum follows the empty slot, then the mixed one
+    assert trusted.argmax() == 5 and trusted[7] == 0
+    assert trusted.sum() <= 1 + 1e-6  # a mean of the slots, not a sum
+
+
+def rays(h, w, points):
+    """A demo of "each coloured cell paints the rest of its row to the right"."""
+    grid = np.zeros((h, w), dtype=np.int64)
+    out = grid.copy()
+    for r, c, colour in points:
+        grid[r, c] = colour
+        out[r, c:] = colour
+    return Pair(grid, out)
+
+
+def test_a_consistent_table_reads_rays_that_a_summed_one_gets_wrong():
+    demos = [rays(7, 8, [(1, 0, 3), (4, 2, 5)]), rays(6, 6, [(0, 1, 4), (3, 0, 2), (5, 3, 6)]),
+             rays(8, 7, [(2, 1, 1), (6, 0, 8)])]
+    query = rays(7, 7, [(1, 1, 7), (5, 0, 9)])
+    grid = torch.from_numpy(query.input)[None]
+    mask = torch.ones_like(grid, dtype=torch.bool)
+    accuracy = {}
+    for consistent in (False, True):
+        torch.manual_seed(0)  # the same learned slots both times; the line slots do the work
+        table = RuleTable(K, channels=8, context=True, line_slots=True, consistent=consistent)
+        with torch.no_grad():
+            _, proposal = table.read(grid, mask, table.write([demos], torch.device("cpu")))
+        accuracy[consistent] = (proposal.argmax(-1)[0].numpy() == query.output).mean()
+    assert accuracy[True] > 0.85 and accuracy[True] > accuracy[False] + 0.1
+
+
+def test_config_refuses_a_consistent_table_without_a_table():
+    with pytest.raises(ValueError, match="rule_table_consistent"):
+        AgentConfig(rule_table_consistent=True).validate()
+    AgentConfig(rule_table=4, rule_table_consistent=True).validate()
+    model = build_agent(AgentConfig(channels=8, prompt_dim=P, steps=1, heads=2, rule_table=K,
+                                    rule_table_consistent=True))
+    assert model.rule_table.sharpness is not None

@@ -38,6 +38,8 @@ class AgentConfig:
     object's size, and a slot may say "take the colour of the nearest coloured cell along line d". False (the
     default): the table as before. With it each slot takes 20 numbers instead of 12. `rule_table_line_slots`
     (needs the context) adds 16 fixed slots: a background or a coloured cell that sees a coloured cell along line d.
+    `rule_table_consistent` (needs `rule_table` > 0) makes the table's proposal a mean of the cell's slots weighted
+    by how consistent each slot's demo cells were, instead of their sum; one more weight (its sharpness).
     """
 
     channels: int = 64
@@ -54,6 +56,7 @@ class AgentConfig:
     rule_table: int = 0
     rule_table_context: bool = False
     rule_table_line_slots: bool = False
+    rule_table_consistent: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -80,6 +83,10 @@ class AgentConfig:
         if not isinstance(lines, bool) or (lines and not self.rule_table_context):
             raise ValueError(f"AgentConfig.rule_table_line_slots must be a bool and needs rule_table_context, got "
                              f"{self.rule_table_line_slots!r}")
+        consistent = self.rule_table_consistent
+        if not isinstance(consistent, bool) or (consistent and not self.rule_table):
+            raise ValueError(f"AgentConfig.rule_table_consistent must be a bool and needs rule_table > 0, got "
+                             f"{consistent!r} with rule_table={self.rule_table!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

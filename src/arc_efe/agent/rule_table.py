@@ -89,9 +89,12 @@ class RuleTable(nn.Module):
     `context` adds cell_context.py's line and object features to what the learned slots are assigned by, and to
     what a slot records whether the output took the colour of the nearest coloured cell along each line (a ray,
     a line fill, a segment between two points), which the proposal then paints in that cell's own colours;
-    `line_slots` adds 16 fixed slots by line and centre kind (see `__init__`)."""
+    `line_slots` adds 16 fixed slots by line and centre kind (see `__init__`). `consistent` makes the proposal a
+    mix of the cell's slots weighted by how much each slot's demo cells agreed (see `_trusted`), instead of
+    their sum."""
 
-    def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False):
+    def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
+                 consistent: bool = False):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
@@ -109,6 +112,8 @@ class RuleTable(nn.Module):
         # How much the table's own proposal (`read`'s second result) adds to the colour logits; it starts able to
         # move an argmax, since through the embedding alone the agent had not learned to use the table in 250 steps.
         self.gate = nn.Parameter(torch.tensor(2.0))
+        # With `consistent`: how sharply the proposal prefers a cell's most consistent slot (see `_trusted`).
+        self.sharpness = nn.Parameter(torch.tensor(5.0)) if consistent else None
 
     @property
     def dim(self) -> int:
@@ -170,11 +175,28 @@ class RuleTable(nn.Module):
         counted as the cell's own colour, times `gate`)."""
         slots = table.view(table.shape[0], self.slots, self.values + 1)
         nearest = nearest_colours(grid, mask) if self.context else None
-        looked_up = torch.einsum("bhwk,bkv->bhwv", self._assignment(grid, mask, nearest), slots) * mask[..., None]
+        assignment = self._assignment(grid, mask, nearest)
+        looked_up = torch.einsum("bhwk,bkv->bhwv", assignment, slots) * mask[..., None]
+        embedded = self.embed(looked_up) * mask[..., None]
+        if self.sharpness is not None:
+            looked_up = self._trusted(assignment, slots) * mask[..., None]
         own = F.one_hot(grid.clamp(0, NUM_COLORS - 1), NUM_COLORS).float()
         proposal = looked_up[..., :NUM_COLORS] + looked_up[..., NUM_COLORS : NUM_COLORS + 1] * own
         if self.context:  # "the nearest coloured cell's colour along line d", in this grid's colours
             seen = F.one_hot(nearest.clamp(min=0), NUM_COLORS).float() * (nearest >= 0)[..., None].float()
             weights = looked_up[..., VALUES : VALUES + CONTEXT_VALUES]
             proposal = proposal + torch.einsum("bhwd,bhwdc->bhwc", weights, seen)
-        return self.embed(looked_up) * mask[..., None], self.gate * proposal
+        return embedded, self.gate * proposal
+
+    def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        """[B, S, S, values + 1]: each cell's slots mixed in proportion to assignment * exp(sharpness * agreement),
+        where a slot's agreement is its largest mean value (one colour, "unchanged" or one line's nearest colour:
+        near 1 when every demo cell in it did the same, and shrunk towards 0 for a slot few cells reached, by the
+        table's +1). A summed lookup lets a cell's many line slots outvote its one fixed and its learned slots; a
+        weighted mean lets whichever of them the demos were consistent about decide, as a rule would."""
+        means, mass = slots[..., : self.values], slots[..., self.values]
+        agreement = means.amax(dim=-1)  # [B, K]
+        weight = torch.exp(self.sharpness * (agreement - 1.0)) * (mass > 0)  # <= 1, so no overflow
+        weighted = assignment * weight[:, None, None, :]  # [B, S, S, K]
+        total = weighted.sum(dim=-1, keepdim=True)
+        return torch.einsum("bhwk,bkv->bhwv", weighted, slots) / total.clamp(min=1e-6)
