@@ -117,13 +117,15 @@ def test_config_refuses_a_negative_table():
 def test_a_consistent_table_trusts_the_slot_whose_demo_cells_agreed():
     table = RuleTable(2, channels=8, consistent=True)
     slots = torch.zeros(1, table.slots, table.values + 1)
-    slots[0, 0, 5], slots[0, 0, table.values] = 0.9, 2.0  # every demo cell in slot 0 turned 5
-    slots[0, 1, 2], slots[0, 1, 3], slots[0, 1, table.values] = 0.5, 0.4, 2.0  # slot 1: split between 2 and 3
+    nine = float(np.log1p(9.0))
+    slots[0, 0, 5], slots[0, 0, table.values] = 0.9, nine  # all 9 demo cells in slot 0 turned 5 (mean 9 / 10)
+    slots[0, 1, 2], slots[0, 1, 3], slots[0, 1, table.values] = 0.5, 0.4, nine  # slot 1: split between 2 and 3
     slots[0, 2, 7] = 1.0  # slot 2 says 7 but no demo cell reached it (zero mass): ignored
     assignment = torch.zeros(1, 1, 1, table.slots)
     assignment[..., 0], assignment[..., 1], assignment[..., 2] = 0.3, 0.7, 0.9
     summed = torch.einsum("bhwk,bkv->bhwv", assignment, slots)[0, 0, 0, :10]
-    trusted = table._trusted(assignment, slots)[0, 0, 0, :10]
+    with torch.no_grad():
+        trusted = table._trusted(assignment, slots, None)[0, 0, 0, :10]
     assert summed.argmax() == 7  # the plain sum follows the empty slot, then the mixed one
     assert trusted.argmax() == 5 and trusted[7] == 0
     assert trusted.sum() <= 1 + 1e-6  # a mean of the slots, not a sum

@@ -39,7 +39,11 @@ class AgentConfig:
     default): the table as before. With it each slot takes 20 numbers instead of 12. `rule_table_line_slots`
     (needs the context) adds 16 fixed slots: a background or a coloured cell that sees a coloured cell along line d.
     `rule_table_consistent` (needs `rule_table` > 0) makes the table's proposal a mean of the cell's slots weighted
-    by how consistent each slot's demo cells were, instead of their sum; one more weight (its sharpness).
+    by how consistent each slot's demo cells were, instead of their sum (7 more weights: its sharpness and a trust
+    per group of slots). `rule_table_exact` N > 0 (needs `rule_table` > 0) adds 10 + 2N exact slots
+    (exact_keys.py): one per cell colour, and N hash buckets each for the cell's colour with its 3x3 neighbourhood
+    as same/background/other and as colours, so a colour map or a local rewrite the demos state cell by cell has
+    slots of its own. Each slot adds its 12 or 20 numbers to the prompt. 0 (the default): none.
     """
 
     channels: int = 64
@@ -57,6 +61,7 @@ class AgentConfig:
     rule_table_context: bool = False
     rule_table_line_slots: bool = False
     rule_table_consistent: bool = False
+    rule_table_exact: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -87,6 +92,10 @@ class AgentConfig:
         if not isinstance(consistent, bool) or (consistent and not self.rule_table):
             raise ValueError(f"AgentConfig.rule_table_consistent must be a bool and needs rule_table > 0, got "
                              f"{consistent!r} with rule_table={self.rule_table!r}")
+        exact = self.rule_table_exact
+        if not isinstance(exact, int) or isinstance(exact, bool) or exact < 0 or (exact and not self.rule_table):
+            raise ValueError(f"AgentConfig.rule_table_exact must be an int >= 0 and needs rule_table > 0, got "
+                             f"{exact!r} with rule_table={self.rule_table!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from arc_efe.agent.cell_context import CONTEXT_FEATURES, DIRECTIONS, context_features, nearest_colours
+from arc_efe.agent.exact_keys import KINDS, exact_keys, exact_slots
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
 
@@ -91,17 +92,20 @@ class RuleTable(nn.Module):
     a line fill, a segment between two points), which the proposal then paints in that cell's own colours;
     `line_slots` adds 16 fixed slots by line and centre kind (see `__init__`). `consistent` makes the proposal a
     mix of the cell's slots weighted by how much each slot's demo cells agreed (see `_trusted`), instead of
-    their sum."""
+    their sum. `exact` > 0 adds exact_keys.py's slots (a cell's colour, and its hashed 3x3 neighbourhood, in
+    `exact` buckets per kind), looked up by index rather than through the dense assignment."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
-                 consistent: bool = False):
+                 consistent: bool = False, exact: int = 0):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
         # With `line_slots`, 16 more fixed slots: a background or coloured cell that sees a coloured cell along
         # line d (a cell is in every one of them its lines allow), so "paint along line d" needs no learning.
         self.line_slots = 2 * len(DIRECTIONS) if line_slots else 0
-        self.slots = FIXED_SLOTS + self.line_slots + learned
+        self.slots = FIXED_SLOTS + self.line_slots + learned  # the densely assigned ones
+        self.buckets = exact
+        self.exact = exact_slots(exact) if exact else 0  # the indexed ones, after the dense ones
         self.context = context
         self.values = VALUES + (CONTEXT_VALUES if context else 0)
         self.assign = nn.Linear(FEATURES + (CONTEXT_FEATURES if context else 0), learned)
@@ -112,13 +116,18 @@ class RuleTable(nn.Module):
         # How much the table's own proposal (`read`'s second result) adds to the colour logits; it starts able to
         # move an argmax, since through the embedding alone the agent had not learned to use the table in 250 steps.
         self.gate = nn.Parameter(torch.tensor(2.0))
-        # With `consistent`: how sharply the proposal prefers a cell's most consistent slot (see `_trusted`).
+        # With `consistent`: how sharply the proposal prefers a cell's most consistent slot, and how much it
+        # trusts each group of slots (fixed, line, learned, then the exact kinds) before seeing any (`_trusted`).
         self.sharpness = nn.Parameter(torch.tensor(5.0)) if consistent else None
+        self.trust = nn.Parameter(torch.zeros(3 + KINDS)) if consistent else None
+        group = [0] * FIXED_SLOTS + [1] * self.line_slots + [2] * learned
+        self.register_buffer("group", torch.tensor(group), persistent=False)
+        self.register_buffer("exact_group", torch.arange(3, 3 + KINDS), persistent=False)
 
     @property
     def dim(self) -> int:
         """The table's width in the prompt: per slot, its mean value and its log cell count."""
-        return self.slots * (self.values + 1)
+        return (self.slots + self.exact) * (self.values + 1)
 
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, slots]; `nearest` is `nearest_colours(grid, mask)` with `context`, else None."""
@@ -155,8 +164,8 @@ class RuleTable(nn.Module):
         """[tables, dim] from same-size demo pairs already on a canvas: inputs, outputs [N, S, S] long, mask
         [N, S, S] bool, owner [N] (which table each pair is written into). Test-time training writes its rows'
         tables this way, from grids it holds in every view and colouring."""
-        table = torch.zeros(tables, self.slots, self.values, device=inputs.device)
-        mass = torch.zeros(tables, self.slots, device=inputs.device)
+        table = torch.zeros(tables, self.slots + self.exact, self.values, device=inputs.device)
+        mass = torch.zeros(tables, self.slots + self.exact, device=inputs.device)
         if len(inputs):
             nearest = nearest_colours(inputs, mask) if self.context else None
             a = self._assignment(inputs, mask, nearest)  # [N, S, S, K]
@@ -164,8 +173,17 @@ class RuleTable(nn.Module):
             if self.context:
                 parts.append((nearest == outputs[..., None]).float())
             values = torch.cat(parts, -1) * mask[..., None]
-            table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, values))
-            mass = mass.index_add(0, owner, a.sum(dim=(1, 2)))
+            dense = torch.cat([torch.einsum("nhwk,nhwv->nkv", a, values),
+                               values.new_zeros(len(inputs), self.exact, self.values)], dim=1)
+            table = table.index_add(0, owner, dense)
+            mass = mass.index_add(0, owner, F.pad(a.sum(dim=(1, 2)), (0, self.exact)))
+            if self.exact:  # each cell adds its values to its KINDS indexed slots of its own task's table
+                keys = exact_keys(inputs, mask, self.buckets)[mask]  # [cells, KINDS]
+                rows = (owner[:, None, None].expand_as(mask)[mask][:, None] * (self.slots + self.exact)
+                        + self.slots + keys).flatten()
+                flat_table = table.view(-1, self.values).index_add(0, rows, values[mask].repeat_interleave(KINDS, 0))
+                table = flat_table.view_as(table)
+                mass = mass.flatten().index_add(0, rows, values.new_ones(len(rows))).view_as(mass)
         means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
         return torch.cat([means, torch.log1p(mass)[..., None]], dim=-1).flatten(1)
 
@@ -173,13 +191,21 @@ class RuleTable(nn.Module):
         """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
         [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
         counted as the cell's own colour, times `gate`)."""
-        slots = table.view(table.shape[0], self.slots, self.values + 1)
+        rows = table.view(table.shape[0], self.slots + self.exact, self.values + 1)
+        slots = rows[:, : self.slots]
         nearest = nearest_colours(grid, mask) if self.context else None
         assignment = self._assignment(grid, mask, nearest)
-        looked_up = torch.einsum("bhwk,bkv->bhwv", assignment, slots) * mask[..., None]
+        looked_up = torch.einsum("bhwk,bkv->bhwv", assignment, slots)
+        indexed = None
+        if self.exact:  # [B, S, S, KINDS, values + 1]: the rows of the cell's exact slots
+            keys = exact_keys(grid, mask, self.buckets).flatten(1)  # [B, S*S*KINDS]
+            picked = rows[:, self.slots :].gather(1, keys[..., None].expand(-1, -1, self.values + 1))
+            indexed = picked.view(*grid.shape, KINDS, self.values + 1)
+            looked_up = looked_up + indexed.sum(dim=-2)
+        looked_up = looked_up * mask[..., None]
         embedded = self.embed(looked_up) * mask[..., None]
         if self.sharpness is not None:
-            looked_up = self._trusted(assignment, slots) * mask[..., None]
+            looked_up = self._trusted(assignment, slots, indexed) * mask[..., None]
         own = F.one_hot(grid.clamp(0, NUM_COLORS - 1), NUM_COLORS).float()
         proposal = looked_up[..., :NUM_COLORS] + looked_up[..., NUM_COLORS : NUM_COLORS + 1] * own
         if self.context:  # "the nearest coloured cell's colour along line d", in this grid's colours
@@ -188,15 +214,26 @@ class RuleTable(nn.Module):
             proposal = proposal + torch.einsum("bhwd,bhwdc->bhwc", weights, seen)
         return embedded, self.gate * proposal
 
-    def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
-        """[B, S, S, values + 1]: each cell's slots mixed in proportion to assignment * exp(sharpness * agreement),
-        where a slot's agreement is its largest mean value (one colour, "unchanged" or one line's nearest colour:
-        near 1 when every demo cell in it did the same, and shrunk towards 0 for a slot few cells reached, by the
-        table's +1). A summed lookup lets a cell's many line slots outvote its one fixed and its learned slots; a
-        weighted mean lets whichever of them the demos were consistent about decide, as a rule would."""
-        means, mass = slots[..., : self.values], slots[..., self.values]
-        agreement = means.amax(dim=-1)  # [B, K]
-        weight = torch.exp(self.sharpness * (agreement - 1.0)) * (mass > 0)  # <= 1, so no overflow
-        weighted = assignment * weight[:, None, None, :]  # [B, S, S, K]
+    def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor, indexed: torch.Tensor | None) -> torch.Tensor:
+        """[B, S, S, values + 1]: each cell's slots (dense `slots` [B, K, values + 1] by `assignment`
+        [B, S, S, K], and its exact slots' rows `indexed` [B, S, S, KINDS, values + 1] or None) mixed in proportion
+        to their assignment times `_weight`. A summed lookup lets a cell's many line slots outvote its one fixed
+        and its learned slots; a weighted mean lets whichever of them the demos were consistent about decide, as
+        a rule would."""
+        weighted = assignment * self._weight(slots, self.group)[:, None, None, :]  # [B, S, S, K]
+        mixed = torch.einsum("bhwk,bkv->bhwv", weighted, slots)
         total = weighted.sum(dim=-1, keepdim=True)
-        return torch.einsum("bhwk,bkv->bhwv", weighted, slots) / total.clamp(min=1e-6)
+        if indexed is not None:
+            weight = self._weight(indexed, self.exact_group)  # [B, S, S, KINDS]
+            mixed = mixed + (weight[..., None] * indexed).sum(dim=-2)
+            total = total + weight.sum(dim=-1, keepdim=True)
+        return mixed / total.clamp(min=1e-6)
+
+    def _weight(self, rows: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+        """rows [..., values + 1] (means, log1p mass) -> [...]: exp(sharpness * (agreement - 1) + trust[group]),
+        zero for a slot no demo cell reached. A slot's agreement is its largest mean value (one colour,
+        "unchanged" or one line's nearest colour) as a share of its cells, with a pseudo-count of 1/4: near 1
+        when every demo cell in it did the same, a little lower when few did."""
+        mass = torch.expm1(rows[..., self.values])
+        agreement = rows[..., : self.values].amax(dim=-1) * (mass + 1.0) / (mass + 0.25)
+        return torch.exp(self.sharpness * (agreement - 1.0) + self.trust[group]) * (mass > 0)
