@@ -164,8 +164,10 @@ class RuleTable(nn.Module):
         """[tables, dim] from same-size demo pairs already on a canvas: inputs, outputs [N, S, S] long, mask
         [N, S, S] bool, owner [N] (which table each pair is written into). Test-time training writes its rows'
         tables this way, from grids it holds in every view and colouring."""
-        table = torch.zeros(tables, self.slots + self.exact, self.values, device=inputs.device)
-        mass = torch.zeros(tables, self.slots + self.exact, device=inputs.device)
+        table = torch.zeros(tables, self.slots, self.values, device=inputs.device)
+        mass = torch.zeros(tables, self.slots, device=inputs.device)
+        exact = torch.zeros(tables * self.exact, self.values, device=inputs.device)  # indexed slots, flat
+        exact_mass = torch.zeros(tables * self.exact, device=inputs.device)
         if len(inputs):
             nearest = nearest_colours(inputs, mask) if self.context else None
             a = self._assignment(inputs, mask, nearest)  # [N, S, S, K]
@@ -173,17 +175,15 @@ class RuleTable(nn.Module):
             if self.context:
                 parts.append((nearest == outputs[..., None]).float())
             values = torch.cat(parts, -1) * mask[..., None]
-            dense = torch.cat([torch.einsum("nhwk,nhwv->nkv", a, values),
-                               values.new_zeros(len(inputs), self.exact, self.values)], dim=1)
-            table = table.index_add(0, owner, dense)
-            mass = mass.index_add(0, owner, F.pad(a.sum(dim=(1, 2)), (0, self.exact)))
+            table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, values))
+            mass = mass.index_add(0, owner, a.sum(dim=(1, 2)))
             if self.exact:  # each cell adds its values to its KINDS indexed slots of its own task's table
                 keys = exact_keys(inputs, mask, self.buckets)[mask]  # [cells, KINDS]
-                rows = (owner[:, None, None].expand_as(mask)[mask][:, None] * (self.slots + self.exact)
-                        + self.slots + keys).flatten()
-                flat_table = table.view(-1, self.values).index_add(0, rows, values[mask].repeat_interleave(KINDS, 0))
-                table = flat_table.view_as(table)
-                mass = mass.flatten().index_add(0, rows, values.new_ones(len(rows))).view_as(mass)
+                rows = (owner[:, None, None].expand_as(mask)[mask][:, None] * self.exact + keys).flatten()
+                exact = exact.index_add(0, rows, values[mask].repeat_interleave(KINDS, 0))
+                exact_mass = exact_mass.index_add(0, rows, values.new_ones(len(rows)))
+        table = torch.cat([table, exact.view(tables, self.exact, self.values)], dim=1)
+        mass = torch.cat([mass, exact_mass.view(tables, self.exact)], dim=1)
         means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
         return torch.cat([means, torch.log1p(mass)[..., None]], dim=-1).flatten(1)
 
