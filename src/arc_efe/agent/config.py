@@ -62,6 +62,7 @@ class AgentConfig:
     rule_table_line_slots: bool = False
     rule_table_consistent: bool = False
     rule_table_exact: int = 0
+    rule_table_specific: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -96,6 +97,10 @@ class AgentConfig:
         if not isinstance(exact, int) or isinstance(exact, bool) or exact < 0 or (exact and not self.rule_table):
             raise ValueError(f"AgentConfig.rule_table_exact must be an int >= 0 and needs rule_table > 0, got "
                              f"{exact!r} with rule_table={self.rule_table!r}")
+        specific = self.rule_table_specific
+        if not isinstance(specific, bool) or (specific and not exact):
+            raise ValueError(f"AgentConfig.rule_table_specific must be a bool and needs rule_table_exact > 0, got "
+                             f"{specific!r} with rule_table_exact={exact!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -17,6 +17,7 @@ from arc_efe.data.grid import NUM_COLORS
 KINDS = 3  # colour; colour and relative neighbourhood; colour and absolute neighbourhood
 NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
 _MULTIPLIER = 2654435761  # Knuth's multiplicative hash; key * this stays below 2**63 for keys below 2**31
+FINGERPRINT_BITS = 10
 
 
 def exact_slots(buckets: int) -> int:
@@ -28,6 +29,24 @@ def exact_keys(grid: torch.Tensor, mask: torch.Tensor, buckets: int) -> torch.Te
     """grid [B, H, W] long, mask [B, H, W] bool -> [B, H, W, KINDS] long slot indices in
     [0, exact_slots(buckets)): the colour, then the hashed relative and absolute keys. A neighbour outside the
     mask is "off the grid"; the keys of cells outside it are meaningless (the caller masks them)."""
+    return keys_and_fingerprints(grid, mask, buckets)[0]
+
+
+def keys_and_fingerprints(grid: torch.Tensor, mask: torch.Tensor, buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """`exact_keys`, and [B, H, W, KINDS] float fingerprints in [0, 1): for the hashed kinds, the top
+    FINGERPRINT_BITS of the same hash, which two keys in one bucket share only by chance (1 in 2**bits); 0 for
+    the colour, which has a slot of its own. A slot whose demo cells' mean fingerprint is the query's held
+    (almost surely) that key alone (RuleTable's `specific` proposal)."""
+    centre, relative, absolute = _raw_keys(grid, mask)
+    rel_hash, abs_hash = _hash(relative), _hash(absolute)
+    keys = torch.stack([centre, NUM_COLORS + rel_hash % buckets, NUM_COLORS + buckets + abs_hash % buckets], dim=-1)
+    levels = 2**FINGERPRINT_BITS
+    prints = torch.stack([torch.zeros_like(rel_hash), rel_hash * levels // 2**32, abs_hash * levels // 2**32], -1)
+    return keys, prints.float() / levels
+
+
+def _raw_keys(grid: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The colour, and the unhashed relative and absolute keys, each [B, H, W] long."""
     h, w = grid.shape[-2:]
     centre = grid.clamp(0, NUM_COLORS - 1)
     grid = torch.where(mask, grid, torch.full_like(grid, -1))
@@ -41,9 +60,9 @@ def exact_keys(grid: torch.Tensor, mask: torch.Tensor, buckets: int) -> torch.Te
         absolute = absolute * (NUM_COLORS + 1) + (n.clamp(-1, NUM_COLORS - 1) + 1)
     relative = centre * 4 ** len(NEIGHBOURS) + relative
     absolute = centre * (NUM_COLORS + 1) ** len(NEIGHBOURS) + absolute  # < 10 * 11**8 < 2**31
-    return torch.stack([centre, NUM_COLORS + _bucket(relative, buckets),
-                        NUM_COLORS + buckets + _bucket(absolute, buckets)], dim=-1)
+    return centre, relative, absolute
 
 
-def _bucket(key: torch.Tensor, buckets: int) -> torch.Tensor:
-    return (key * _MULTIPLIER) % (2**32) % buckets
+def _hash(key: torch.Tensor) -> torch.Tensor:
+    """A 32-bit hash, one to one on keys below 2**32 (the multiplier is odd)."""
+    return (key * _MULTIPLIER) % (2**32)

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from arc_efe.agent.cell_context import CONTEXT_FEATURES, DIRECTIONS, context_features, nearest_colours
-from arc_efe.agent.exact_keys import KINDS, exact_keys, exact_slots
+from arc_efe.agent.exact_keys import KINDS, exact_slots, keys_and_fingerprints
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
 
@@ -39,6 +39,10 @@ FEATURES = 3 * WINDOW + 1 + NUM_COLORS  # per neighbour: same colour, background
 VALUES = NUM_COLORS + 1  # the output's colour at the cell, and whether it equals the input's
 # With `context`, also whether the output's colour is that of the nearest coloured input cell along each line.
 CONTEXT_VALUES = len(DIRECTIONS)
+# The `specific` proposal's gates: per exact key kind, and by how many demo cells the deciding slot holds.
+MASS_BINS = (1, 2, 4)  # a bin's least cell count: one cell, two or three, four or more
+AGREED = 1.0 - 1e-4  # a slot "agrees" when one colour holds this share of its cells
+SAME_PRINT = 0.25 / 2**10  # fingerprints closer than this are one key's (exact_keys.FINGERPRINT_BITS = 10)
 
 
 def neighbourhoods(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -93,13 +97,18 @@ class RuleTable(nn.Module):
     `line_slots` adds 16 fixed slots by line and centre kind (see `__init__`). `consistent` makes the proposal a
     mix of the cell's slots weighted by how much each slot's demo cells agreed (see `_trusted`), instead of
     their sum. `exact` > 0 adds exact_keys.py's slots (a cell's colour, and its hashed 3x3 neighbourhood, in
-    `exact` buckets per kind), looked up by index rather than through the dense assignment."""
+    `exact` buckets per kind), looked up by index rather than through the dense assignment. `specific` (needs
+    `exact`) adds to the proposal the output colour of the cell's most specific exact key whose demo cells all
+    agreed, as a rule lookup would decide it (see `_specific`); each slot then also keeps its cells' mean key
+    fingerprint, so a key that only shares a hash bucket with the demos' does not decide."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
-                 consistent: bool = False, exact: int = 0):
+                 consistent: bool = False, exact: int = 0, specific: bool = False):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
+        if specific and not exact:
+            raise ValueError("RuleTable: specific needs exact slots")
         # With `line_slots`, 16 more fixed slots: a background or coloured cell that sees a coloured cell along
         # line d (a cell is in every one of them its lines allow), so "paint along line d" needs no learning.
         self.line_slots = 2 * len(DIRECTIONS) if line_slots else 0
@@ -108,6 +117,8 @@ class RuleTable(nn.Module):
         self.exact = exact_slots(exact) if exact else 0  # the indexed ones, after the dense ones
         self.context = context
         self.values = VALUES + (CONTEXT_VALUES if context else 0)
+        # A slot's numbers: its mean values, with `specific` its mean key fingerprint, then its log cell count.
+        self.width = self.values + 1 + int(specific)
         self.assign = nn.Linear(FEATURES + (CONTEXT_FEATURES if context else 0), learned)
         # Sharp at the start (logits of spread ~3): a near-uniform assignment averages every cell into every slot,
         # and then no slot tells cells apart for the gradient to build on (seen on outline_objects).
@@ -123,11 +134,15 @@ class RuleTable(nn.Module):
         group = [0] * FIXED_SLOTS + [1] * self.line_slots + [2] * learned
         self.register_buffer("group", torch.tensor(group), persistent=False)
         self.register_buffer("exact_group", torch.arange(3, 3 + KINDS), persistent=False)
+        # With `specific`: how far the deciding key's colour moves the logits, per key kind and MASS_BINS bin;
+        # it starts above the dense proposal's gate, so a rule the demos state exactly can win an argmax.
+        self.specific_gate = nn.Parameter(torch.full((KINDS, len(MASS_BINS)), 3.0)) if specific else None
+        self.register_buffer("mass_bins", torch.tensor(MASS_BINS[1:], dtype=torch.float), persistent=False)
 
     @property
     def dim(self) -> int:
-        """The table's width in the prompt: per slot, its mean value and its log cell count."""
-        return (self.slots + self.exact) * (self.values + 1)
+        """The table's width in the prompt: per slot, its mean values (and fingerprint) and its log cell count."""
+        return (self.slots + self.exact) * self.width
 
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, slots]; `nearest` is `nearest_colours(grid, mask)` with `context`, else None."""
@@ -164,9 +179,10 @@ class RuleTable(nn.Module):
         """[tables, dim] from same-size demo pairs already on a canvas: inputs, outputs [N, S, S] long, mask
         [N, S, S] bool, owner [N] (which table each pair is written into). Test-time training writes its rows'
         tables this way, from grids it holds in every view and colouring."""
-        table = torch.zeros(tables, self.slots, self.values, device=inputs.device)
+        columns = self.width - 1  # the values, and with `specific` the fingerprint
+        table = torch.zeros(tables, self.slots, columns, device=inputs.device)
         mass = torch.zeros(tables, self.slots, device=inputs.device)
-        exact = torch.zeros(tables * self.exact, self.values, device=inputs.device)  # indexed slots, flat
+        exact = torch.zeros(tables * self.exact, columns, device=inputs.device)  # indexed slots, flat
         exact_mass = torch.zeros(tables * self.exact, device=inputs.device)
         if len(inputs):
             nearest = nearest_colours(inputs, mask) if self.context else None
@@ -175,14 +191,19 @@ class RuleTable(nn.Module):
             if self.context:
                 parts.append((nearest == outputs[..., None]).float())
             values = torch.cat(parts, -1) * mask[..., None]
-            table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, values))
+            dense = F.pad(values, (0, columns - self.values))  # the dense slots' fingerprints stay zero
+            table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, dense))
             mass = mass.index_add(0, owner, a.sum(dim=(1, 2)))
             if self.exact:  # each cell adds its values to its KINDS indexed slots of its own task's table
-                keys = exact_keys(inputs, mask, self.buckets)[mask]  # [cells, KINDS]
+                keys, prints = keys_and_fingerprints(inputs, mask, self.buckets)
+                keys, prints = keys[mask], prints[mask]  # [cells, KINDS]
                 rows = (owner[:, None, None].expand_as(mask)[mask][:, None] * self.exact + keys).flatten()
-                exact = exact.index_add(0, rows, values[mask].repeat_interleave(KINDS, 0))
+                added = values[mask][:, None, :].expand(-1, KINDS, -1)  # [cells, KINDS, values]
+                if self.specific_gate is not None:
+                    added = torch.cat([added, prints[..., None]], dim=-1)
+                exact = exact.index_add(0, rows, added.reshape(len(rows), columns))
                 exact_mass = exact_mass.index_add(0, rows, values.new_ones(len(rows)))
-        table = torch.cat([table, exact.view(tables, self.exact, self.values)], dim=1)
+        table = torch.cat([table, exact.view(tables, self.exact, columns)], dim=1)
         mass = torch.cat([mass, exact_mass.view(tables, self.exact)], dim=1)
         means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
         return torch.cat([means, torch.log1p(mass)[..., None]], dim=-1).flatten(1)
@@ -191,17 +212,24 @@ class RuleTable(nn.Module):
         """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
         [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
         counted as the cell's own colour, times `gate`)."""
-        rows = table.view(table.shape[0], self.slots + self.exact, self.values + 1)
+        rows = table.view(table.shape[0], self.slots + self.exact, self.width)
+        specific = None
+        if self.specific_gate is not None:  # the fingerprints serve `_specific` only
+            rows, prints = torch.cat([rows[..., : self.values], rows[..., -1:]], dim=-1), rows[..., self.values]
         slots = rows[:, : self.slots]
         nearest = nearest_colours(grid, mask) if self.context else None
         assignment = self._assignment(grid, mask, nearest)
         looked_up = torch.einsum("bhwk,bkv->bhwv", assignment, slots)
         indexed = None
         if self.exact:  # [B, S, S, KINDS, values + 1]: the rows of the cell's exact slots
-            keys = exact_keys(grid, mask, self.buckets).flatten(1)  # [B, S*S*KINDS]
-            picked = rows[:, self.slots :].gather(1, keys[..., None].expand(-1, -1, self.values + 1))
+            keys, query_prints = keys_and_fingerprints(grid, mask, self.buckets)
+            flat = keys.flatten(1)  # [B, S*S*KINDS]
+            picked = rows[:, self.slots :].gather(1, flat[..., None].expand(-1, -1, self.values + 1))
             indexed = picked.view(*grid.shape, KINDS, self.values + 1)
             looked_up = looked_up + indexed.sum(dim=-2)
+            if self.specific_gate is not None:
+                held = prints[:, self.slots :].gather(1, flat).view(*grid.shape, KINDS)
+                specific = self._specific(indexed, held, query_prints)
         looked_up = looked_up * mask[..., None]
         embedded = self.embed(looked_up) * mask[..., None]
         if self.sharpness is not None:
@@ -212,7 +240,10 @@ class RuleTable(nn.Module):
             seen = F.one_hot(nearest.clamp(min=0), NUM_COLORS).float() * (nearest >= 0)[..., None].float()
             weights = looked_up[..., VALUES : VALUES + CONTEXT_VALUES]
             proposal = proposal + torch.einsum("bhwd,bhwdc->bhwc", weights, seen)
-        return embedded, self.gate * proposal
+        proposal = self.gate * proposal
+        if specific is not None:
+            proposal = proposal + specific * mask[..., None]
+        return embedded, proposal
 
     def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor, indexed: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, values + 1]: each cell's slots (dense `slots` [B, K, values + 1] by `assignment`
@@ -228,6 +259,24 @@ class RuleTable(nn.Module):
             mixed = mixed + (weight[..., None] * indexed).sum(dim=-2)
             total = total + weight.sum(dim=-1, keepdim=True)
         return mixed / total.clamp(min=1e-6)
+
+    def _specific(self, indexed: torch.Tensor, held: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """[B, S, S, 10] logits: the output colour of the cell's most specific exact key (absolute 3x3, then
+        relative 3x3, then its colour) whose slot holds demo cells of this very key (`held`, the slot's mean
+        fingerprint, equals the cell's own, `query`; both [B, S, S, KINDS]) that all turned one colour, times that
+        kind's and cell count's gate; zero where no key decides. `indexed` [B, S, S, KINDS, values + 1] are the
+        cell's exact slots. Every key includes the cell's colour, so "unchanged" is one colour here."""
+        mass = torch.expm1(indexed[..., -1])
+        scale = (mass + 1.0) / mass.clamp(min=1e-6)  # the table's means divide by mass + 1
+        share, colour = (indexed[..., :NUM_COLORS] * scale[..., None]).max(dim=-1)
+        same_key = (held * scale - query).abs() < SAME_PRINT
+        decides = (mass > 0.5) & (share > AGREED) & same_key  # [B, S, S, KINDS]
+        kinds = torch.arange(1, KINDS + 1, device=indexed.device)
+        level = (decides * kinds).argmax(dim=-1, keepdim=True)  # the most specific kind that decides
+        decided = decides.gather(-1, level)[..., 0]
+        bins = torch.bucketize(mass.gather(-1, level)[..., 0] + 0.5, self.mass_bins, right=True)
+        gate = self.specific_gate[level[..., 0], bins] * decided
+        return F.one_hot(colour.gather(-1, level)[..., 0], NUM_COLORS).float() * gate[..., None]
 
     def _weight(self, rows: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """rows [..., values + 1] (means, log1p mass) -> [...]: exp(sharpness * (agreement - 1) + trust[group]),
