@@ -66,15 +66,15 @@ def test_a_key_that_only_shares_a_bucket_does_not_decide():
     held = query * 3 / 4
     held[..., 2] = 0.75 * 3 / 4
     with torch.no_grad():
-        logits = table._specific(indexed, held, query)[0, 0, 0]
+        logits = table._specific(table._decide(indexed, held, query))[0, 0, 0]
     assert logits.argmax() == 7 and logits[7] == table.specific_gate[1, 1]  # relative kind, 2-3 cells
     indexed[..., 0, 2] = 3 / 4  # had the colour agreed too, the more specific relative key still decides
     with torch.no_grad():
-        assert table._specific(indexed, held, query)[0, 0, 0].argmax() == 7
+        assert table._specific(table._decide(indexed, held, query))[0, 0, 0].argmax() == 7
     indexed[..., 0, 2] = 0.5 * 3 / 4
     held[..., 1] = 0.0  # now the relative slot is someone else's too, and the colour disagreed: no decision
     with torch.no_grad():
-        assert table._specific(indexed, held, query).abs().sum() == 0
+        assert table._specific(table._decide(indexed, held, query)).abs().sum() == 0
 
 
 def test_config_and_table_width_with_the_specific_proposal():
@@ -90,3 +90,27 @@ def test_config_and_table_width_with_the_specific_proposal():
     out = model(torch.zeros(2, 5, 5, dtype=torch.long), torch.ones(2, 5, 5, dtype=torch.bool),
                 torch.zeros(2, model.prompt_width))
     assert torch.isfinite(out.cell_logits).all()
+
+
+def test_the_specific_input_embeds_the_decision_only_where_a_key_decides():
+    with pytest.raises(ValueError, match="rule_table_specific_input"):
+        AgentConfig(rule_table=4, rule_table_exact=8, rule_table_specific_input=True).validate()
+    rng = np.random.default_rng(1)
+    demos = [isolated_ones_turn_four(rng.choice([0, 0, 0, 0, 1], size=(6, 6))) for _ in range(3)]
+    query = torch.from_numpy(isolated_ones_turn_four(rng.choice([0, 0, 0, 0, 1], size=(7, 7))).input)[None]
+    mask = torch.ones_like(query, dtype=torch.bool)
+    torch.manual_seed(0)
+    plain = RuleTable(4, channels=8, exact=64, specific=True)
+    torch.manual_seed(0)
+    table = RuleTable(4, channels=8, exact=64, specific=True, specific_input=True)
+    written = table.write([demos], torch.device("cpu"))
+    with torch.no_grad():
+        base, proposal = plain.read(query, mask, written)
+        embedded, same = table.read(query, mask, written)
+        empty, _ = table.read(query, mask, torch.zeros_like(written))
+        torch.testing.assert_close(same, proposal)  # the logits are the `specific` table's
+        assert (embedded - base).abs().sum() > 0  # the decision joins the input
+        base_empty, _ = plain.read(query, mask, torch.zeros_like(written))
+        # no demo, no decision: only the bias of the decision's embedding remains, the same at every cell
+        offset = (empty - base_empty).flatten(0, 2)
+        torch.testing.assert_close(offset, table.specific_embed.bias.expand_as(offset))

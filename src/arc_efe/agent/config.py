@@ -63,6 +63,7 @@ class AgentConfig:
     rule_table_consistent: bool = False
     rule_table_exact: int = 0
     rule_table_specific: bool = False
+    rule_table_specific_input: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -101,6 +102,10 @@ class AgentConfig:
         if not isinstance(specific, bool) or (specific and not exact):
             raise ValueError(f"AgentConfig.rule_table_specific must be a bool and needs rule_table_exact > 0, got "
                              f"{specific!r} with rule_table_exact={exact!r}")
+        specific_input = self.rule_table_specific_input
+        if not isinstance(specific_input, bool) or (specific_input and not specific):
+            raise ValueError(f"AgentConfig.rule_table_specific_input must be a bool and needs rule_table_specific, "
+                             f"got {specific_input!r} with rule_table_specific={specific!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -87,12 +87,14 @@ class GridAgent(nn.Module):
                  kernel_size: int, mlp_ratio: int, mixing: str, reads_prompt: bool = True,
                  prompt_pointers: int = 0, d8_copies: tuple[int, ...] = (), rule_table: int = 0,
                  rule_table_context: bool = False, rule_table_line_slots: bool = False,
-                 rule_table_consistent: bool = False, rule_table_exact: int = 0, rule_table_specific: bool = False):
+                 rule_table_consistent: bool = False, rule_table_exact: int = 0, rule_table_specific: bool = False,
+                 rule_table_specific_input: bool = False):
         super().__init__()
         self.prompt_dim = prompt_dim
         # The demos' rule table (AgentConfig.rule_table), carried after the prompt's first prompt_dim numbers.
         self.rule_table = (RuleTable(rule_table, channels, rule_table_context, rule_table_line_slots,
-                                     rule_table_consistent, rule_table_exact, rule_table_specific)
+                                     rule_table_consistent, rule_table_exact, rule_table_specific,
+                                     rule_table_specific_input)
                            if rule_table else None)
         self.prompt_width = prompt_dim + (self.rule_table.dim if self.rule_table is not None else 0)
         self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
@@ -225,4 +227,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         rule_table_consistent=cfg.rule_table_consistent,
         rule_table_exact=cfg.rule_table_exact,
         rule_table_specific=cfg.rule_table_specific,
+        rule_table_specific_input=cfg.rule_table_specific_input,
     )

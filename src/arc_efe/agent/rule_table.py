@@ -17,6 +17,7 @@ prompt handling carry it unchanged; the refiner policy offsets only the encoder'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -99,16 +100,20 @@ class RuleTable(nn.Module):
     their sum. `exact` > 0 adds exact_keys.py's slots (a cell's colour, and its hashed 3x3 neighbourhood, in
     `exact` buckets per kind), looked up by index rather than through the dense assignment. `specific` (needs
     `exact`) adds to the proposal the output colour of the cell's most specific exact key whose demo cells all
-    agreed, as a rule lookup would decide it (see `_specific`); each slot then also keeps its cells' mean key
-    fingerprint, so a key that only shares a hash bucket with the demos' does not decide."""
+    agreed, as a rule lookup would decide it (see `_decide`); each slot then also keeps its cells' mean key
+    fingerprint, so a key that only shares a hash bucket with the demos' does not decide. `specific_input` (needs
+    `specific`) also embeds that decision (its colour, key kind and cell count) into the agent's input, so the
+    agent can learn where to follow it rather than only being outvoted by it."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
-                 consistent: bool = False, exact: int = 0, specific: bool = False):
+                 consistent: bool = False, exact: int = 0, specific: bool = False, specific_input: bool = False):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
         if specific and not exact:
             raise ValueError("RuleTable: specific needs exact slots")
+        if specific_input and not specific:
+            raise ValueError("RuleTable: specific_input needs specific")
         # With `line_slots`, 16 more fixed slots: a background or coloured cell that sees a coloured cell along
         # line d (a cell is in every one of them its lines allow), so "paint along line d" needs no learning.
         self.line_slots = 2 * len(DIRECTIONS) if line_slots else 0
@@ -138,6 +143,8 @@ class RuleTable(nn.Module):
         # it starts above the dense proposal's gate, so a rule the demos state exactly can win an argmax.
         self.specific_gate = nn.Parameter(torch.full((KINDS, len(MASS_BINS)), 3.0)) if specific else None
         self.register_buffer("mass_bins", torch.tensor(MASS_BINS[1:], dtype=torch.float), persistent=False)
+        decision = NUM_COLORS + KINDS * len(MASS_BINS)  # its colour; its key kind and cell count bin
+        self.specific_embed = nn.Linear(decision, channels) if specific_input else None
 
     @property
     def dim(self) -> int:
@@ -229,9 +236,11 @@ class RuleTable(nn.Module):
             looked_up = looked_up + indexed.sum(dim=-2)
             if self.specific_gate is not None:
                 held = prints[:, self.slots :].gather(1, flat).view(*grid.shape, KINDS)
-                specific = self._specific(indexed, held, query_prints)
+                specific = self._decide(indexed, held, query_prints)
         looked_up = looked_up * mask[..., None]
         embedded = self.embed(looked_up) * mask[..., None]
+        if self.specific_embed is not None:
+            embedded = embedded + self.specific_embed(self._decision_features(specific)) * mask[..., None]
         if self.sharpness is not None:
             looked_up = self._trusted(assignment, slots, indexed) * mask[..., None]
         own = F.one_hot(grid.clamp(0, NUM_COLORS - 1), NUM_COLORS).float()
@@ -242,7 +251,7 @@ class RuleTable(nn.Module):
             proposal = proposal + torch.einsum("bhwd,bhwdc->bhwc", weights, seen)
         proposal = self.gate * proposal
         if specific is not None:
-            proposal = proposal + specific * mask[..., None]
+            proposal = proposal + self._specific(specific) * mask[..., None]
         return embedded, proposal
 
     def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor, indexed: torch.Tensor | None) -> torch.Tensor:
@@ -260,12 +269,11 @@ class RuleTable(nn.Module):
             total = total + weight.sum(dim=-1, keepdim=True)
         return mixed / total.clamp(min=1e-6)
 
-    def _specific(self, indexed: torch.Tensor, held: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
-        """[B, S, S, 10] logits: the output colour of the cell's most specific exact key (absolute 3x3, then
-        relative 3x3, then its colour) whose slot holds demo cells of this very key (`held`, the slot's mean
-        fingerprint, equals the cell's own, `query`; both [B, S, S, KINDS]) that all turned one colour, times that
-        kind's and cell count's gate; zero where no key decides. `indexed` [B, S, S, KINDS, values + 1] are the
-        cell's exact slots. Every key includes the cell's colour, so "unchanged" is one colour here."""
+    def _decide(self, indexed: torch.Tensor, held: torch.Tensor, query: torch.Tensor) -> "Decision":
+        """Each cell's most specific exact key (absolute 3x3, then relative 3x3, then its colour) whose slot holds
+        demo cells of this very key (`held`, the slot's mean fingerprint, equals the cell's own, `query`; both
+        [B, S, S, KINDS]) that all turned one colour. `indexed` [B, S, S, KINDS, values + 1] are the cell's exact
+        slots. Every key includes the cell's colour, so "unchanged" is one colour here."""
         mass = torch.expm1(indexed[..., -1])
         scale = (mass + 1.0) / mass.clamp(min=1e-6)  # the table's means divide by mass + 1
         share, colour = (indexed[..., :NUM_COLORS] * scale[..., None]).max(dim=-1)
@@ -273,10 +281,21 @@ class RuleTable(nn.Module):
         decides = (mass > 0.5) & (share > AGREED) & same_key  # [B, S, S, KINDS]
         kinds = torch.arange(1, KINDS + 1, device=indexed.device)
         level = (decides * kinds).argmax(dim=-1, keepdim=True)  # the most specific kind that decides
-        decided = decides.gather(-1, level)[..., 0]
         bins = torch.bucketize(mass.gather(-1, level)[..., 0] + 0.5, self.mass_bins, right=True)
-        gate = self.specific_gate[level[..., 0], bins] * decided
-        return F.one_hot(colour.gather(-1, level)[..., 0], NUM_COLORS).float() * gate[..., None]
+        return Decision(colour.gather(-1, level)[..., 0], level[..., 0], bins, decides.gather(-1, level)[..., 0])
+
+    def _specific(self, decision: "Decision") -> torch.Tensor:
+        """[B, S, S, 10] logits: the deciding key's colour times its kind's and cell count's gate; zero where no
+        key decides."""
+        gate = self.specific_gate[decision.kind, decision.bin] * decision.decided
+        return F.one_hot(decision.colour, NUM_COLORS).float() * gate[..., None]
+
+    def _decision_features(self, decision: "Decision") -> torch.Tensor:
+        """[B, S, S, 10 + KINDS * bins] one-hots of the decided colour and of its kind and cell count bin; zero
+        where no key decides."""
+        colour = F.one_hot(decision.colour, NUM_COLORS)
+        kind = F.one_hot(decision.kind * len(MASS_BINS) + decision.bin, KINDS * len(MASS_BINS))
+        return torch.cat([colour, kind], dim=-1).float() * decision.decided[..., None]
 
     def _weight(self, rows: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
         """rows [..., values + 1] (means, log1p mass) -> [...]: exp(sharpness * (agreement - 1) + trust[group]),
@@ -286,3 +305,13 @@ class RuleTable(nn.Module):
         mass = torch.expm1(rows[..., self.values])
         agreement = rows[..., : self.values].amax(dim=-1) * (mass + 1.0) / (mass + 0.25)
         return torch.exp(self.sharpness * (agreement - 1.0) + self.trust[group]) * (mass > 0)
+
+
+class Decision(NamedTuple):
+    """`RuleTable._decide`'s per-cell result, each [B, S, S]: the colour, the key kind (0 colour, 1 relative,
+    2 absolute) and MASS_BINS bin of the deciding key, and whether any key decides."""
+
+    colour: torch.Tensor
+    kind: torch.Tensor
+    bin: torch.Tensor
+    decided: torch.Tensor
