@@ -1,0 +1,56 @@
+"""bench/lookup.py: the `specific` lookup alone solves a colour map and not a flip; with a checkpoint it counts
+that checkpoint's plain solves among the lookup's tasks."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from arc_efe.data.task import Pair, Task
+
+
+@pytest.fixture
+def script(load_bench):
+    return load_bench("lookup")
+
+
+def recoloured(rng, h, w):
+    grid = rng.choice([0, 1, 3], size=(h, w))
+    return Pair(grid, np.select([grid == 1, grid == 3], [2, 4], grid))
+
+
+def flipped(rng, h, w):
+    grid = rng.choice([0, 5, 6], size=(h, w))
+    return Pair(grid, grid[:, ::-1].copy())
+
+
+def as_json(task: Task) -> dict:
+    return {key: [{"input": p.input.tolist(), "output": p.output.tolist()} for p in pairs]
+            for key, pairs in (("train", task.train), ("test", task.test))}
+
+
+def test_the_lookup_solves_a_colour_map_and_not_a_flip(script, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    colour_map = Task("cmap", [recoloured(rng, 5, 6), recoloured(rng, 4, 4), recoloured(rng, 6, 5)],
+                      [recoloured(rng, 7, 7)])
+    flip = Task("flip", [flipped(rng, 5, 6), flipped(rng, 4, 4)], [flipped(rng, 6, 6)])
+    table = script.lookup_table(64)
+    assert script.lookup_solves(table, colour_map) and not script.lookup_solves(table, flip)
+    for task in (colour_map, flip):
+        (tmp_path / f"{task.id}.json").write_text(json.dumps(as_json(task)))
+    assert script.main(["--tasks", str(tmp_path), "--buckets", "64"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "cmap" in out[-2] and "flip" not in out[-2]
+    s = sys.modules["common"].parse_summary(out[-1])
+    assert (s["lookup_solved"], s["tasks"]) == ("1", "2")
+
+
+def test_with_a_checkpoint_it_counts_plain_solves_among_the_lookups_tasks(script, capsys):
+    shipped = str(sys.modules["common"].checkpoint_folder(None))
+    assert script.main(["--tasks", "arc1/training", "--checkpoint", shipped, "--limit-generated", "30",
+                        "--heldout-families", "colour_map"]) == 0
+    s = sys.modules["common"].parse_summary(capsys.readouterr().out.strip().splitlines()[-1])
+    assert int(s["lookup_solved_untrained"]) >= 20  # fresh colour maps: the lookup's own family
+    assert 0 <= int(s["plain_of_lookup_untrained"]) <= int(s["lookup_solved_untrained"])
+    assert 0 <= int(s["plain_of_lookup_generated"]) <= int(s["lookup_solved_generated"])
