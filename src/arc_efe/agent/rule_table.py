@@ -218,7 +218,7 @@ class RuleTable(nn.Module):
     def read(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
         [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
-        counted as the cell's own colour, times `gate`)."""
+        counted as the cell's own colour, times `gate`; with `specific`, plus `_specific`'s logits)."""
         rows = table.view(table.shape[0], self.slots + self.exact, self.width)
         specific = None
         if self.specific_gate is not None:  # the fingerprints serve `_specific` only
