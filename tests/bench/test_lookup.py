@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from arc_efe.data.generators import task_to_json
 from arc_efe.data.task import Pair, Task
 
 
@@ -25,11 +26,6 @@ def flipped(rng, h, w):
     return Pair(grid, grid[:, ::-1].copy())
 
 
-def as_json(task: Task) -> dict:
-    return {key: [{"input": p.input.tolist(), "output": p.output.tolist()} for p in pairs]
-            for key, pairs in (("train", task.train), ("test", task.test))}
-
-
 def test_the_lookup_solves_a_colour_map_and_not_a_flip(script, tmp_path, capsys):
     rng = np.random.default_rng(0)
     colour_map = Task("cmap", [recoloured(rng, 5, 6), recoloured(rng, 4, 4), recoloured(rng, 6, 5)],
@@ -38,7 +34,7 @@ def test_the_lookup_solves_a_colour_map_and_not_a_flip(script, tmp_path, capsys)
     table = script.lookup_table(64)
     assert script.lookup_solves(table, colour_map) and not script.lookup_solves(table, flip)
     for task in (colour_map, flip):
-        (tmp_path / f"{task.id}.json").write_text(json.dumps(as_json(task)))
+        (tmp_path / f"{task.id}.json").write_text(json.dumps(task_to_json(task)))
     assert script.main(["--tasks", str(tmp_path), "--buckets", "64"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert "cmap" in out[-2] and "flip" not in out[-2]

@@ -29,7 +29,7 @@ def exact_keys(grid: torch.Tensor, mask: torch.Tensor, buckets: int) -> torch.Te
     """grid [B, H, W] long, mask [B, H, W] bool -> [B, H, W, KINDS] long slot indices in
     [0, exact_slots(buckets)): the colour, then the hashed relative and absolute keys. A neighbour outside the
     mask is "off the grid"; the keys of cells outside it are meaningless (the caller masks them)."""
-    return keys_and_fingerprints(grid, mask, buckets)[0]
+    return _slots(*_hashed(grid, mask), buckets)
 
 
 def keys_and_fingerprints(grid: torch.Tensor, mask: torch.Tensor, buckets: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,12 +37,21 @@ def keys_and_fingerprints(grid: torch.Tensor, mask: torch.Tensor, buckets: int) 
     FINGERPRINT_BITS of the same hash, which two keys in one bucket share only by chance (1 in 2**bits); 0 for
     the colour, which has a slot of its own. A slot whose demo cells' mean fingerprint is the query's held
     (almost surely) that key alone (RuleTable's `specific` proposal)."""
-    centre, relative, absolute = _raw_keys(grid, mask)
-    rel_hash, abs_hash = _hash(relative), _hash(absolute)
-    keys = torch.stack([centre, NUM_COLORS + rel_hash % buckets, NUM_COLORS + buckets + abs_hash % buckets], dim=-1)
+    centre, rel_hash, abs_hash = _hashed(grid, mask)
     levels = 2**FINGERPRINT_BITS
     prints = torch.stack([torch.zeros_like(rel_hash), rel_hash * levels // 2**32, abs_hash * levels // 2**32], -1)
-    return keys, prints.float() / levels
+    return _slots(centre, rel_hash, abs_hash, buckets), prints.float() / levels
+
+
+def _slots(centre: torch.Tensor, rel_hash: torch.Tensor, abs_hash: torch.Tensor, buckets: int) -> torch.Tensor:
+    """The three kinds' slot indices, [B, H, W, KINDS]: the colour, then each hash's bucket after the ones before."""
+    return torch.stack([centre, NUM_COLORS + rel_hash % buckets, NUM_COLORS + buckets + abs_hash % buckets], dim=-1)
+
+
+def _hashed(grid: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The colour, and the 32-bit hashes of the relative and absolute keys, each [B, H, W] long."""
+    centre, relative, absolute = _raw_keys(grid, mask)
+    return centre, _hash(relative), _hash(absolute)
 
 
 def _raw_keys(grid: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from arc_efe.agent.cell_context import CONTEXT_FEATURES, DIRECTIONS, context_features, nearest_colours
-from arc_efe.agent.exact_keys import KINDS, exact_slots, keys_and_fingerprints
+from arc_efe.agent.exact_keys import KINDS, exact_keys, exact_slots, keys_and_fingerprints
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
 
@@ -89,6 +89,16 @@ def fixed_slots(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.one_hot(kind, FIXED_SLOTS).float() * mask[..., None]
 
 
+class Decision(NamedTuple):
+    """`RuleTable._decide`'s per-cell result, each [B, S, S]: the colour, the key kind (0 colour, 1 relative,
+    2 absolute) and MASS_BINS bin of the deciding key, and whether any key decides."""
+
+    colour: torch.Tensor
+    kind: torch.Tensor
+    bin: torch.Tensor
+    decided: torch.Tensor
+
+
 class RuleTable(nn.Module):
     """50 fixed and `learned` soft slots of what demo outputs hold at cells of each kind; see the module docstring.
 
@@ -122,7 +132,8 @@ class RuleTable(nn.Module):
         self.exact = exact_slots(exact) if exact else 0  # the indexed ones, after the dense ones
         self.context = context
         self.values = VALUES + (CONTEXT_VALUES if context else 0)
-        # A slot's numbers: its mean values, with `specific` its mean key fingerprint, then its log cell count.
+        # A slot's numbers: its mean values, its log cell count, then with `specific` its mean key fingerprint
+        # (last, so that everything else reads the first values + 1 numbers as a view).
         self.width = self.values + 1 + int(specific)
         self.assign = nn.Linear(FEATURES + (CONTEXT_FEATURES if context else 0), learned)
         # Sharp at the start (logits of spread ~3): a near-uniform assignment averages every cell into every slot,
@@ -148,7 +159,7 @@ class RuleTable(nn.Module):
 
     @property
     def dim(self) -> int:
-        """The table's width in the prompt: per slot, its mean values (and fingerprint) and its log cell count."""
+        """The table's width in the prompt: per slot, its mean values, its log cell count (and fingerprint)."""
         return (self.slots + self.exact) * self.width
 
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
@@ -202,40 +213,46 @@ class RuleTable(nn.Module):
             table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, dense))
             mass = mass.index_add(0, owner, a.sum(dim=(1, 2)))
             if self.exact:  # each cell adds its values to its KINDS indexed slots of its own task's table
-                keys, prints = keys_and_fingerprints(inputs, mask, self.buckets)
-                keys, prints = keys[mask], prints[mask]  # [cells, KINDS]
+                if self.specific_gate is not None:
+                    keys, prints = keys_and_fingerprints(inputs, mask, self.buckets)
+                else:
+                    keys, prints = exact_keys(inputs, mask, self.buckets), None
+                keys = keys[mask]  # [cells, KINDS]
                 rows = (owner[:, None, None].expand_as(mask)[mask][:, None] * self.exact + keys).flatten()
                 added = values[mask][:, None, :].expand(-1, KINDS, -1)  # [cells, KINDS, values]
-                if self.specific_gate is not None:
-                    added = torch.cat([added, prints[..., None]], dim=-1)
+                if prints is not None:
+                    added = torch.cat([added, prints[mask][..., None]], dim=-1)
                 exact = exact.index_add(0, rows, added.reshape(len(rows), columns))
                 exact_mass = exact_mass.index_add(0, rows, values.new_ones(len(rows)))
         table = torch.cat([table, exact.view(tables, self.exact, columns)], dim=1)
         mass = torch.cat([mass, exact_mass.view(tables, self.exact)], dim=1)
         means = table / (mass[..., None] + 1.0)  # the +1: a slot no demo cell reaches reads as zero
-        return torch.cat([means, torch.log1p(mass)[..., None]], dim=-1).flatten(1)
+        counted = [means[..., : self.values], torch.log1p(mass)[..., None], means[..., self.values :]]
+        return torch.cat(counted, dim=-1).flatten(1)
 
     def read(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
         [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
         counted as the cell's own colour, times `gate`; with `specific`, plus `_specific`'s logits)."""
-        rows = table.view(table.shape[0], self.slots + self.exact, self.width)
+        full = table.view(table.shape[0], self.slots + self.exact, self.width)
+        rows = full[..., : self.values + 1]  # the fingerprints, last, serve `_decide` only
         specific = None
-        if self.specific_gate is not None:  # the fingerprints serve `_specific` only
-            rows, prints = torch.cat([rows[..., : self.values], rows[..., -1:]], dim=-1), rows[..., self.values]
         slots = rows[:, : self.slots]
         nearest = nearest_colours(grid, mask) if self.context else None
         assignment = self._assignment(grid, mask, nearest)
         looked_up = torch.einsum("bhwk,bkv->bhwv", assignment, slots)
         indexed = None
         if self.exact:  # [B, S, S, KINDS, values + 1]: the rows of the cell's exact slots
-            keys, query_prints = keys_and_fingerprints(grid, mask, self.buckets)
+            if self.specific_gate is not None:
+                keys, query_prints = keys_and_fingerprints(grid, mask, self.buckets)
+            else:
+                keys = exact_keys(grid, mask, self.buckets)
             flat = keys.flatten(1)  # [B, S*S*KINDS]
             picked = rows[:, self.slots :].gather(1, flat[..., None].expand(-1, -1, self.values + 1))
             indexed = picked.view(*grid.shape, KINDS, self.values + 1)
             looked_up = looked_up + indexed.sum(dim=-2)
             if self.specific_gate is not None:
-                held = prints[:, self.slots :].gather(1, flat).view(*grid.shape, KINDS)
+                held = full[:, self.slots :, -1].gather(1, flat).view(*grid.shape, KINDS)
                 specific = self._decide(indexed, held, query_prints)
         looked_up = looked_up * mask[..., None]
         embedded = self.embed(looked_up) * mask[..., None]
@@ -269,7 +286,7 @@ class RuleTable(nn.Module):
             total = total + weight.sum(dim=-1, keepdim=True)
         return mixed / total.clamp(min=1e-6)
 
-    def _decide(self, indexed: torch.Tensor, held: torch.Tensor, query: torch.Tensor) -> "Decision":
+    def _decide(self, indexed: torch.Tensor, held: torch.Tensor, query: torch.Tensor) -> Decision:
         """Each cell's most specific exact key (absolute 3x3, then relative 3x3, then its colour) whose slot holds
         demo cells of this very key (`held`, the slot's mean fingerprint, equals the cell's own, `query`; both
         [B, S, S, KINDS]) that all turned one colour. `indexed` [B, S, S, KINDS, values + 1] are the cell's exact
@@ -284,13 +301,13 @@ class RuleTable(nn.Module):
         bins = torch.bucketize(mass.gather(-1, level)[..., 0] + 0.5, self.mass_bins, right=True)
         return Decision(colour.gather(-1, level)[..., 0], level[..., 0], bins, decides.gather(-1, level)[..., 0])
 
-    def _specific(self, decision: "Decision") -> torch.Tensor:
+    def _specific(self, decision: Decision) -> torch.Tensor:
         """[B, S, S, 10] logits: the deciding key's colour times its kind's and cell count's gate; zero where no
         key decides."""
         gate = self.specific_gate[decision.kind, decision.bin] * decision.decided
         return F.one_hot(decision.colour, NUM_COLORS).float() * gate[..., None]
 
-    def _decision_features(self, decision: "Decision") -> torch.Tensor:
+    def _decision_features(self, decision: Decision) -> torch.Tensor:
         """[B, S, S, 10 + KINDS * bins] one-hots of the decided colour and of its kind and cell count bin; zero
         where no key decides."""
         colour = F.one_hot(decision.colour, NUM_COLORS)
@@ -306,12 +323,3 @@ class RuleTable(nn.Module):
         agreement = rows[..., : self.values].amax(dim=-1) * (mass + 1.0) / (mass + 0.25)
         return torch.exp(self.sharpness * (agreement - 1.0) + self.trust[group]) * (mass > 0)
 
-
-class Decision(NamedTuple):
-    """`RuleTable._decide`'s per-cell result, each [B, S, S]: the colour, the key kind (0 colour, 1 relative,
-    2 absolute) and MASS_BINS bin of the deciding key, and whether any key decides."""
-
-    colour: torch.Tensor
-    kind: torch.Tensor
-    bin: torch.Tensor
-    decided: torch.Tensor
