@@ -1,13 +1,14 @@
-"""The rule table's `specific` lookup alone (`model.agent.rule_table_specific`), as a ceiling for what it can add
-to plain solves: on each test input, the colour of a cell's most specific exact key the demos agreed on, the
-input's colour where none decides, no training and no agent. With `--checkpoint`, also how many of the tasks it
+"""The rule table's `specific` lookup alone (`model.agent.rule_table_specific`), or with `--induced` its induced
+rules alone (`model.agent.rule_table_induced`), as a ceiling for what it can add to plain solves: on each test
+input, the colour of a cell's most specific exact key the demos agreed on (or of the first induced rule that saw
+the cell's key), the input's colour where none decides, no training and no agent. With `--checkpoint`, also how many of the tasks it
 solves that checkpoint's plain prediction (pass@2, no test-time training) solves: whether the agent follows a right
 lookup or overrides it.
 
 Sets: `--tasks SOURCE` (default arc1/training; a bundled set, a task JSON or a folder of them), and with `--checkpoint`
 bench/prior.py's (a) and (b) generated sets of that checkpoint (`--heldout-families` as there).
 
-    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--checkpoint RUN_DIR --heldout-families ...]
+    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--induced] [--checkpoint RUN_DIR ...]
 
 Last line: `lookup_solved=... tasks=...` and with a checkpoint `lookup_solved_generated=...
 plain_of_lookup_generated=...` (likewise `_untrained`).
@@ -32,10 +33,12 @@ from arc_efe.system import ArcSystem
 from arc_efe.training.config import DataConfig
 
 
-def lookup_table(buckets: int) -> RuleTable:
-    """A table whose proposal is the `specific` lookup alone: the dense proposal's gate is zero, and the
-    specific gates are all equal, so only which key decides, not how far, matters."""
-    table = RuleTable(1, channels=1, exact=buckets, specific=True)
+def lookup_table(buckets: int, induced: bool = False) -> RuleTable:
+    """A table whose proposal is the `specific` lookup alone (or with `induced` the induced rules alone): the
+    dense proposal's gate is zero, and the other gates are all equal, so only which key decides, not how far,
+    matters."""
+    table = RuleTable(1, channels=1, induced=buckets) if induced else RuleTable(1, channels=1, exact=buckets,
+                                                                                 specific=True)
     with torch.no_grad():
         table.gate.zero_()
     return table
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--tasks", default="arc1/training", help="a bundled set name, a task JSON or a folder of them")
     p.add_argument("--buckets", type=int, default=1024, help="hash buckets per exact key kind")
+    p.add_argument("--induced", action="store_true", help="the induced rules instead of the specific lookup")
     p.add_argument("--checkpoint", help="also measure this checkpoint's plain prediction on the lookup's tasks")
     p.add_argument("--heldout-families", help="(b)'s families, as bench/prior.py takes them")
     p.add_argument("--limit-generated", type=int, default=400, help="tasks in each generated set")
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     set_threads(args.threads)
     print(machine_line(), flush=True)
-    table = lookup_table(args.buckets)
+    table = lookup_table(args.buckets, args.induced)
     tasks = load_tasks(args.tasks).tasks
     hits = [t.id for t in tasks if lookup_solves(table, t)]
     print(f"{args.tasks}: the lookup solves {len(hits)} of {len(tasks)}: {' '.join(hits)}", flush=True)

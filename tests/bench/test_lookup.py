@@ -50,3 +50,27 @@ def test_with_a_checkpoint_it_counts_plain_solves_among_the_lookups_tasks(script
     assert int(s["lookup_solved_untrained"]) >= 20  # fresh colour maps: the lookup's own family
     assert 0 <= int(s["plain_of_lookup_untrained"]) <= int(s["lookup_solved_untrained"])
     assert 0 <= int(s["plain_of_lookup_generated"]) <= int(s["lookup_solved_generated"])
+
+
+def by_size(rng, size):
+    """Bars of colour 5 recoloured 1, 2 or 3 by length (3 for 3 or more): a rule of the object, not the window."""
+    grid = np.zeros((size, size), dtype=np.int64)
+    for r in range(1, size, 2):
+        length = rng.integers(1, 6)
+        start = rng.integers(0, size - length + 1)
+        grid[r, start : start + length] = 5
+    out = grid.copy()
+    for r in range(1, size, 2):
+        out[r][grid[r] == 5] = min(int((grid[r] == 5).sum()), 3)
+    return Pair(grid, out)
+
+
+def test_the_induced_rules_solve_recolouring_by_size_where_the_specific_lookup_does_not(script, tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    task = Task("size", [by_size(rng, 9), by_size(rng, 10), by_size(rng, 11)], [by_size(rng, 12)])
+    assert script.lookup_solves(script.lookup_table(256, induced=True), task)
+    assert not script.lookup_solves(script.lookup_table(256), task)
+    (tmp_path / "size.json").write_text(json.dumps(task_to_json(task)))
+    assert script.main(["--tasks", str(tmp_path), "--buckets", "256", "--induced"]) == 0
+    s = sys.modules["common"].parse_summary(capsys.readouterr().out.strip().splitlines()[-1])
+    assert s["lookup_solved"] == "1"

@@ -72,7 +72,9 @@ def test_time_budget_is_used_and_not_exceeded(system, recolor_task):
     solver.solve(recolor_task("warm-up", seed=1))
     record = solver.solve(recolor_task(seed=1))
     assert record.ttt["stopped"] == "budget" and record.ttt["steps"] > 0
-    assert 2.7 <= record.seconds <= 3.3, record.seconds
+    # Wide enough for a loaded machine (a full suite beside other jobs overran ±10 % twice in session 23), narrow
+    # enough to catch a solver that stops at half its budget or runs its 10 000 steps past it.
+    assert 2.4 <= record.seconds <= 3.75, record.seconds
     assert record.views > 1  # refinement left time for voting
 
 

@@ -44,6 +44,10 @@ class AgentConfig:
     (exact_keys.py): one per cell colour, and N hash buckets each for the cell's colour with its 3x3 neighbourhood
     as same/background/other and as colours, so a colour map or a local rewrite the demos state cell by cell has
     slots of its own. Each slot adds its 12 or 20 numbers to the prompt. 0 (the default): none.
+    `rule_table_induced` N > 0 (needs `rule_table` > 0) adds induced_rules.py's per-task rules: up to 3 key kinds
+    (a cell's colour with its object's size, shape, holes or rank, its row's colours, its 5x5 window, ...) that the
+    demos' outputs are a function of, hashed into N buckets each (3 * (2 + 2N) more prompt numbers, 12 weights);
+    a cell they decide gets that colour as a gated proposal. 0 (the default): none.
     """
 
     channels: int = 64
@@ -64,6 +68,7 @@ class AgentConfig:
     rule_table_exact: int = 0
     rule_table_specific: bool = False
     rule_table_specific_input: bool = False
+    rule_table_induced: int = 0
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -106,6 +111,11 @@ class AgentConfig:
         if not isinstance(specific_input, bool) or (specific_input and not specific):
             raise ValueError(f"AgentConfig.rule_table_specific_input must be a bool and needs rule_table_specific, "
                              f"got {specific_input!r} with rule_table_specific={specific!r}")
+        induced = self.rule_table_induced
+        if (not isinstance(induced, int) or isinstance(induced, bool) or induced < 0
+                or (induced and not self.rule_table)):
+            raise ValueError(f"AgentConfig.rule_table_induced must be an int >= 0 and needs rule_table > 0, got "
+                             f"{induced!r} with rule_table={self.rule_table!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

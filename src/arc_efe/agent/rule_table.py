@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from arc_efe.agent.cell_context import CONTEXT_FEATURES, DIRECTIONS, context_features, nearest_colours
+from arc_efe.agent import induced_rules
 from arc_efe.agent.exact_keys import KINDS, exact_keys, exact_slots, keys_and_fingerprints
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.data.task import Pair
@@ -44,6 +45,10 @@ CONTEXT_VALUES = len(DIRECTIONS)
 MASS_BINS = (1, 2, 4)  # a bin's least cell count: one cell, two or three, four or more
 AGREED = 1.0 - 1e-4  # a slot "agrees" when one colour holds this share of its cells
 SAME_PRINT = 0.25 / 2**10  # fingerprints closer than this are one key's (exact_keys.FINGERPRINT_BITS = 10)
+# With `induced`: how many of a task's induced rules ride in the prompt (a chain; a second rule fills the cells the
+# first has no key for), and the bins of a rule's demo cells per distinct key (its gate's second index).
+INDUCED_RULES = 3
+SUPPORT_BINS = (2.0, 8.0)
 
 
 def neighbourhoods(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -113,10 +118,13 @@ class RuleTable(nn.Module):
     agreed, as a rule lookup would decide it (see `_decide`); each slot then also keeps its cells' mean key
     fingerprint, so a key that only shares a hash bucket with the demos' does not decide. `specific_input` (needs
     `specific`) also embeds that decision (its colour, key kind and cell count) into the agent's input, so the
-    agent can learn where to follow it rather than only being outvoted by it."""
+    agent can learn where to follow it rather than only being outvoted by it. `induced` N > 0 adds induced_rules.py's
+    per-task rules (the key kinds, beyond 3x3 windows, that the demos' outputs are a function of), hashed into N
+    buckets each; a cell one of them decides gets its colour times a learned gate (see `_induced`)."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
-                 consistent: bool = False, exact: int = 0, specific: bool = False, specific_input: bool = False):
+                 consistent: bool = False, exact: int = 0, specific: bool = False, specific_input: bool = False,
+                 induced: int = 0):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
@@ -156,11 +164,18 @@ class RuleTable(nn.Module):
         self.register_buffer("mass_bins", torch.tensor(MASS_BINS[1:], dtype=torch.float), persistent=False)
         decision = NUM_COLORS + KINDS * len(MASS_BINS)  # its colour; its key kind and cell count bin
         self.specific_embed = nn.Linear(decision, channels) if specific_input else None
+        # With `induced`: the induced rules' buckets, and how far a rule's colour moves the logits, per rule in the
+        # chain and SUPPORT_BINS bin; it starts where the specific gates do.
+        self.induced_buckets = induced
+        self.induced_dim = induced_rules.width(INDUCED_RULES, induced) if induced else 0
+        self.induced_gate = (nn.Parameter(torch.full((INDUCED_RULES, len(SUPPORT_BINS) + 1), 3.0))
+                             if induced else None)
 
     @property
     def dim(self) -> int:
-        """The table's width in the prompt: per slot, its mean values, its log cell count (and fingerprint)."""
-        return (self.slots + self.exact) * self.width
+        """The table's width in the prompt: per slot, its mean values, its log cell count (and fingerprint); then
+        the induced rules."""
+        return (self.slots + self.exact) * self.width + self.induced_dim
 
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, slots]; `nearest` is `nearest_colours(grid, mask)` with `context`, else None."""
@@ -180,7 +195,7 @@ class RuleTable(nn.Module):
         none gets an empty table: zero means, zero counts)."""
         rows = [(t, p) for t, ctx in enumerate(contexts) for p in ctx if p.input.shape == p.output.shape]
         if not rows:
-            return torch.zeros(len(contexts), self.dim, device=device)  # zero means, log1p(0) counts
+            return torch.zeros(len(contexts), self.dim, device=device)  # zero means, log1p(0) counts, no rules
         size = max(max(p.input.shape) for _, p in rows)
         inputs = np.zeros((len(rows), size, size), dtype=np.int64)
         outputs = np.zeros_like(inputs)
@@ -190,13 +205,35 @@ class RuleTable(nn.Module):
             inputs[i, :h, :w], outputs[i, :h, :w], mask[i, :h, :w] = p.input, p.output, True
         x, y, m = (torch.from_numpy(a).to(device) for a in (inputs, outputs, mask))
         owner = torch.tensor([t for t, _ in rows], device=device)
-        return self.write_grids(x, y, m, owner, len(contexts))
+        return self._with_rules(self._write_slots(x, y, m, owner, len(contexts)),
+                                [[(p.input, p.output) for p in ctx] for ctx in contexts])
 
     def write_grids(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
                     tables: int) -> torch.Tensor:
         """[tables, dim] from same-size demo pairs already on a canvas: inputs, outputs [N, S, S] long, mask
         [N, S, S] bool, owner [N] (which table each pair is written into). Test-time training writes its rows'
         tables this way, from grids it holds in every view and colouring."""
+        table = self._write_slots(inputs, outputs, mask, owner, tables)
+        if not self.induced_dim:
+            return table
+        pairs: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(tables)]
+        for t, x, y, m in zip(owner.tolist(), inputs.cpu().numpy(), outputs.cpu().numpy(), mask.cpu().numpy()):
+            h, w = m.any(1).sum(), m.any(0).sum()
+            pairs[t].append((x[:h, :w], y[:h, :w]))
+        return self._with_rules(table, pairs)
+
+    def _with_rules(self, table: torch.Tensor,
+                    pairs: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> torch.Tensor:
+        """`table` [tables, dim - induced_dim] followed by each table's induced rules from its demo `pairs`."""
+        if not self.induced_dim:
+            return table
+        rules = [induced_rules.encode(induced_rules.induce(p, INDUCED_RULES), INDUCED_RULES, self.induced_buckets)
+                 for p in pairs]
+        return torch.cat([table, torch.from_numpy(np.stack(rules)).to(table.device)], dim=1)
+
+    def _write_slots(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
+                     tables: int) -> torch.Tensor:
+        """`write_grids` without the induced rules."""
         columns = self.width - 1  # the values, and with `specific` the fingerprint
         table = torch.zeros(tables, self.slots, columns, device=inputs.device)
         mass = torch.zeros(tables, self.slots, device=inputs.device)
@@ -234,7 +271,8 @@ class RuleTable(nn.Module):
         """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
         [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
         counted as the cell's own colour, times `gate`; with `specific`, plus `_specific`'s logits)."""
-        full = table.view(table.shape[0], self.slots + self.exact, self.width)
+        rules = table[:, table.shape[1] - self.induced_dim :]
+        full = table[:, : table.shape[1] - self.induced_dim].view(table.shape[0], self.slots + self.exact, self.width)
         rows = full[..., : self.values + 1]  # the fingerprints, last, serve `_decide` only
         specific = None
         slots = rows[:, : self.slots]
@@ -269,7 +307,28 @@ class RuleTable(nn.Module):
         proposal = self.gate * proposal
         if specific is not None:
             proposal = proposal + self._specific(specific) * mask[..., None]
+        if self.induced_dim:
+            proposal = proposal + self._induced(grid, mask, rules)
         return embedded, proposal
+
+    def _induced(self, grid: torch.Tensor, mask: torch.Tensor, rules: torch.Tensor) -> torch.Tensor:
+        """[B, S, S, 10] logits: the colour of each cell's deciding induced rule (grid, mask [B, S, S]; rules
+        [B, induced_dim], `induced_rules.encode`'s) times `induced_gate` of that rule's place in the chain and
+        support bin; zero where no rule decides."""
+        colour = torch.full(grid.shape, -1, dtype=torch.long)
+        rank = torch.full(grid.shape, -1, dtype=torch.long)
+        encoded = rules.detach().cpu().numpy()
+        for b, (g, m) in enumerate(zip(grid.cpu().numpy(), mask.cpu().numpy())):
+            h, w = m.any(1).sum(), m.any(0).sum()
+            c, r = induced_rules.decide(encoded[b], g[:h, :w], INDUCED_RULES, self.induced_buckets)
+            colour[b, :h, :w], rank[b, :h, :w] = torch.from_numpy(c), torch.from_numpy(r)
+        colour, rank = colour.to(grid.device), rank.to(grid.device)
+        support = rules.view(len(rules), INDUCED_RULES, -1)[:, :, 1].contiguous()  # [B, rules] log cells per key
+        bins = torch.bucketize(support, support.new_tensor(SUPPORT_BINS).log(), right=True)
+        gate = self.induced_gate.gather(1, bins.T.contiguous()).T  # [B, rules]: each rule's gate
+        decided = rank >= 0
+        chosen = gate.gather(1, rank.clamp(min=0).flatten(1)).view(grid.shape) * decided
+        return F.one_hot(colour.clamp(min=0), NUM_COLORS).float() * chosen[..., None]
 
     def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor, indexed: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, values + 1]: each cell's slots (dense `slots` [B, K, values + 1] by `assignment`

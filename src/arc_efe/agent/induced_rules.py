@@ -1,0 +1,204 @@
+"""Induced cell rules for the rule table (AgentConfig.rule_table_induced): which description of a cell the demos'
+outputs are a function of, found per task, and what that function says about a query's cells.
+
+The exact keys (exact_keys.py) describe a cell by its 3x3 neighbourhood only, so "recolour each object by its
+size", "fill the enclosed background", "mark the largest bar" are not one key the demos state. Here each cell gets
+KINDS integer descriptions (its colour with: its 3x3 or 5x5 window, its object's size, shape, holes, size rank or
+border contact, its row, column or parity, the colours its row and column hold, its colour's frequency rank).
+`induce` keeps the kinds the demos' outputs are a function of (no key of the kind maps to two output colours),
+fewest distinct keys first (the most general rule), and `decide` applies them to a query as a chain: a cell takes
+the first rule that has seen its key. Everything is numpy on the host: the keys are integers with no gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import zlib
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage
+
+from arc_efe.data.grid import NUM_COLORS
+
+# Connectivities of an object: one colour, side neighbours; one colour, any neighbour; any non-background colour,
+# any neighbour (a multicoloured object).
+_SIDE = ndimage.generate_binary_structure(2, 1)
+_ANY = np.ones((3, 3), dtype=bool)
+OBJECT_VIEWS = ("c4", "c8", "o8")
+OBJECT_FEATURES = ("size", "shape", "holes", "rank", "touch", "size_touch")
+KIND_NAMES = (
+    "colour", "rel3", "abs3", "abs5",
+    *(f"{view}_{feature}" for view in OBJECT_VIEWS for feature in OBJECT_FEATURES),
+    "row", "col", "parity2", "parity3", "row_colours", "col_colours", "line_colours", "colour_rank",
+)
+KINDS = len(KIND_NAMES)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_WEIGHTS = np.random.default_rng(20261205).integers(1, 2**62, size=25, dtype=np.int64)
+FINGERPRINT_BITS = 20
+
+
+class Rule(NamedTuple):
+    """One induced rule: key kind `kind`, its distinct demo keys (sorted) and the output colour of each, and the
+    demo cells it was induced from."""
+
+    kind: int
+    keys: np.ndarray
+    colours: np.ndarray
+    cells: int
+
+
+def cell_keys(grid: np.ndarray) -> np.ndarray:
+    """grid [H, W] -> [KINDS, H, W] int64: every cell's key of each kind (KIND_NAMES). Each key includes the
+    cell's colour, so a rule keyed on it never crosses colours it has not seen."""
+    g = grid.astype(np.int64)
+    h, w = g.shape
+    rows, cols = np.indices((h, w))
+    keys = [g, _relative3(g), _window(g, 1), _window(g, 2)]
+    for view in OBJECT_VIEWS:
+        keys.extend(_object_keys(g, view))
+    row_colours = np.array([_colour_set(g[r]) for r in range(h)])[:, None] + 0 * g
+    col_colours = np.array([_colour_set(g[:, c]) for c in range(w)])[None, :] + 0 * g
+    counts = np.bincount(g.ravel(), minlength=NUM_COLORS)
+    rank = np.empty(NUM_COLORS, dtype=np.int64)
+    rank[np.argsort(-counts, kind="stable")] = np.arange(NUM_COLORS)
+    keys.extend([rows, cols, (rows % 2) * 2 + cols % 2, (rows % 3) * 3 + cols % 3, row_colours, col_colours,
+                 row_colours * 1024 + col_colours, rank[g]])
+    salt = (np.arange(KINDS)[:, None, None] + 1) * 16 + g  # the kind and the cell's colour
+    return _mix(np.stack(keys) ^ _mix(salt))
+
+
+def _relative3(g: np.ndarray) -> np.ndarray:
+    """Each 3x3 neighbour as off the grid / same colour / background / other, as exact_keys' relative key."""
+    pad = np.pad(g, 1, constant_values=-1)
+    h, w = g.shape
+    key = np.zeros_like(g)
+    for dr in (-1, 0, 1):
+        for dc in (-1, 0, 1):
+            if dr or dc:
+                n = pad[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w]
+                key = key * 4 + np.where(n < 0, 0, np.where(n == g, 1, np.where(n == 0, 2, 3)))
+    return key
+
+
+def _window(g: np.ndarray, radius: int) -> np.ndarray:
+    """A hash of each cell's (2r+1)^2 window of colours, off the grid as its own value."""
+    side = 2 * radius + 1
+    windows = sliding_window_view(np.pad(g + 1, radius, constant_values=0), (side, side))
+    return _mix((windows.reshape(*g.shape, side * side) * _WEIGHTS[: side * side]).sum(-1))
+
+
+def _colour_set(line: np.ndarray) -> int:
+    """The set of colours in a row or column, as a 10-bit mask."""
+    return int(np.bitwise_or.reduce(1 << line.astype(np.int64)))
+
+
+def _object_keys(g: np.ndarray, view: str) -> list[np.ndarray]:
+    """OBJECT_FEATURES of each cell's object under `view` (OBJECT_VIEWS); background cells of the o8 view, which
+    belong to no object, get zeros."""
+    labels = _labels(g, view)
+    count = int(labels.max())
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    sizes[0] = 0
+    slices = ndimage.find_objects(labels)
+    shape, holes, touch = (np.zeros(count + 1, dtype=np.int64) for _ in range(3))
+    h, w = g.shape
+    for i, box in enumerate(slices, start=1):
+        mask = labels[box] == i
+        shape[i] = zlib.crc32(np.packbits(mask).tobytes(), mask.shape[0] * 31 + mask.shape[1])
+        holes[i] = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)[1]
+        touch[i] = box[0].start == 0 or box[1].start == 0 or box[0].stop == h or box[1].stop == w
+    present = sizes[1:][sizes[1:] > 0]
+    rank = np.zeros(count + 1, dtype=np.int64)
+    if len(present):
+        rank[1:] = np.where(sizes[1:] == present.max(), 1, np.where(sizes[1:] == present.min(), 2, 3))
+    size = sizes[labels]
+    return [size, shape[labels], holes[labels], rank[labels], touch[labels], size * 2 + touch[labels]]
+
+
+def _labels(g: np.ndarray, view: str) -> np.ndarray:
+    """Connected components of `g` under `view`, numbered from 1 (0: background in the o8 view)."""
+    if view == "o8":
+        return ndimage.label(g != 0, _ANY)[0]
+    structure = _SIDE if view == "c4" else _ANY
+    labels = np.zeros(g.shape, dtype=np.int64)
+    for colour in np.unique(g):
+        part, n = ndimage.label(g == colour, structure)
+        labels = np.where(part > 0, part + labels.max(), labels)
+    return labels
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit integer mix (splitmix64's finaliser), as non-negative int63."""
+    z = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(1)).astype(np.int64)
+
+
+def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int) -> list[Rule]:
+    """Up to `top` rules from same-size demo pairs (input, output): the key kinds whose every key the demos map to
+    one output colour, fewest distinct keys first (ties: KIND_NAMES order). No same-size pair: no rule."""
+    same = [(i, o) for i, o in pairs if i.shape == o.shape]
+    if not same:
+        return []
+    keys = np.concatenate([cell_keys(i).reshape(KINDS, -1) for i, _ in same], axis=1)  # [KINDS, cells]
+    outputs = np.concatenate([o.reshape(-1) for _, o in same]).astype(np.int64)
+    found = []
+    for kind in range(KINDS):
+        distinct, first, inverse = np.unique(keys[kind], return_index=True, return_inverse=True)
+        colours = outputs[first]
+        if np.array_equal(colours[inverse], outputs):  # a function of this key on every demo cell
+            found.append(Rule(kind, distinct, colours, len(outputs)))
+    found.sort(key=lambda r: (len(r.keys), r.kind))
+    return found[:top]
+
+
+def width(top: int, buckets: int) -> int:
+    """Numbers `encode` writes: per rule its kind + 1 and log demo cells per key, then per bucket the output
+    colour + 1 and the key's fingerprint."""
+    return top * (2 + 2 * buckets)
+
+
+def encode(rules: Sequence[Rule], top: int, buckets: int) -> np.ndarray:
+    """[width(top, buckets)] float32: `rules` hashed into `buckets` slots each, so that they ride in the prompt
+    vector. Two keys of one rule in one bucket leave it empty (colour + 1 = 0): it decides nothing."""
+    table = np.zeros((top, 2 + 2 * buckets), dtype=np.float32)
+    for r, rule in enumerate(rules[:top]):
+        table[r, 0], table[r, 1] = rule.kind + 1, np.log(rule.cells / len(rule.keys))
+        slot = rule.keys % buckets
+        taken = np.bincount(slot, minlength=buckets)
+        alone = taken[slot] == 1
+        pairs = table[r, 2:].reshape(buckets, 2)
+        pairs[slot[alone], 0] = rule.colours[alone] + 1
+        pairs[slot[alone], 1] = _fingerprint(rule.keys[alone])
+    return table.reshape(-1)
+
+
+def _fingerprint(keys: np.ndarray) -> np.ndarray:
+    """FINGERPRINT_BITS high bits of a key, which another key in its bucket shares only by chance; exact in
+    float32."""
+    return (keys >> (62 - FINGERPRINT_BITS)).astype(np.float32)
+
+
+def decide(encoded: np.ndarray, grid: np.ndarray, top: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """(colour, rank), each [H, W] int64: each cell's colour by the first of the `encode`d rules whose bucket holds
+    this cell's very key, and that rule's index; -1 in both where none does."""
+    colour = np.full(grid.shape, -1, dtype=np.int64)
+    rank = np.full(grid.shape, -1, dtype=np.int64)
+    table = encoded.reshape(top, 2 + 2 * buckets)
+    if not table[:, 0].any():
+        return colour, rank
+    keys = cell_keys(grid)
+    for r in range(top):
+        if table[r, 0] == 0:
+            break
+        key = keys[int(table[r, 0]) - 1]
+        pairs = table[r, 2:].reshape(buckets, 2)[key % buckets]
+        seen = (pairs[..., 0] > 0) & (pairs[..., 1] == _fingerprint(key)) & (rank < 0)
+        colour[seen], rank[seen] = pairs[..., 0][seen].astype(np.int64) - 1, r
+    return colour, rank

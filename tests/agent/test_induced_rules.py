@@ -1,0 +1,119 @@
+"""Induced cell rules (AgentConfig.rule_table_induced): the key kinds the demos' outputs are a function of."""
+
+import numpy as np
+import pytest
+import torch
+from scipy import ndimage
+
+from arc_efe.agent import AgentConfig, build_agent
+from arc_efe.agent.induced_rules import KIND_NAMES, KINDS, cell_keys, decide, encode, induce, width
+from arc_efe.agent.rule_table import INDUCED_RULES, RuleTable
+from arc_efe.data.task import Pair
+
+
+def recolour_by_size(grid: np.ndarray) -> np.ndarray:
+    """Each 4-connected object of colour 5 turns 1, 2 or 3 by its size (1, 2, 3+ cells); nothing else changes.
+    No 3x3 window states this: a cell of a 3-cell bar and of a 5-cell bar can look alike."""
+    labels, _ = ndimage.label(grid == 5)
+    sizes = np.bincount(labels.ravel())[labels]
+    return np.where(grid == 5, np.minimum(sizes, 3), grid)
+
+
+def bars(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Horizontal bars of colour 5, lengths 1..5, one per odd row, on a background of 0."""
+    grid = np.zeros((size, size), dtype=np.int64)
+    for r in range(1, size, 2):
+        length = rng.integers(1, 6)
+        start = rng.integers(0, size - length + 1)
+        grid[r, start : start + length] = 5
+    return grid
+
+
+def demos_and_query(seed: int = 0) -> tuple[list[Pair], Pair]:
+    rng = np.random.default_rng(seed)
+    demos = [Pair(g, recolour_by_size(g)) for g in (bars(rng, 9), bars(rng, 10), bars(rng, 11))]
+    query = bars(rng, 12)
+    return demos, Pair(query, recolour_by_size(query))
+
+
+def test_keys_are_deterministic_distinct_across_kinds_and_carry_the_colour():
+    grid = np.random.default_rng(0).integers(0, 4, size=(6, 7))
+    keys = cell_keys(grid)
+    assert keys.shape == (KINDS, 6, 7) and keys.dtype == np.int64 and (keys >= 0).all()
+    np.testing.assert_array_equal(keys, cell_keys(grid.copy()))
+    assert len(np.intersect1d(keys[0], keys[1])) == 0  # one kind's key never reads as another's
+    # the colour kind: one key per colour present
+    assert len(np.unique(keys[KIND_NAMES.index("colour")])) == len(np.unique(grid))
+    # two cells of one colour in objects of different sizes differ in the size key only when the sizes differ
+    size = keys[KIND_NAMES.index("c4_size")]
+    labels, _ = ndimage.label(grid == grid[0, 0])
+    same_object = labels == labels[0, 0]
+    assert (size[same_object] == size[0, 0]).all()
+
+
+def test_the_fewest_keys_function_of_the_demos_is_induced_first():
+    demos, _ = demos_and_query()
+    rules = induce([(p.input, p.output) for p in demos], top=3)
+    assert rules, "the size rule is a function of the c4 size key"
+    names = [KIND_NAMES[r.kind] for r in rules]
+    assert "colour" not in names  # colour 5 turns to three colours: not a function of the colour
+    assert names[0].endswith("_size") or names[0].endswith("_size_touch")
+    assert [len(r.keys) for r in rules] == sorted(len(r.keys) for r in rules)
+    # demos that turn one input into two different outputs contradict themselves under every kind: no rule
+    blank, noise = np.zeros((5, 5), dtype=np.int64), np.random.default_rng(1).integers(0, 10, size=(5, 5))
+    assert induce([(blank, noise), (blank, (noise + 1) % 10)], top=3) == []
+
+
+def test_encoded_rules_decide_a_new_query_and_only_keys_they_saw():
+    demos, query = demos_and_query()
+    rules = induce([(p.input, p.output) for p in demos], top=INDUCED_RULES)
+    encoded = encode(rules, INDUCED_RULES, 256)
+    assert encoded.shape == (width(INDUCED_RULES, 256),)
+    colour, rank = decide(encoded, query.input, INDUCED_RULES, 256)
+    assert (rank >= 0).all()
+    np.testing.assert_array_equal(colour, query.output)
+    # a colour the demos never showed has no key in any rule: undecided
+    unseen = query.input.copy()
+    unseen[0, 0] = 7
+    colour, rank = decide(encoded, unseen, INDUCED_RULES, 256)
+    assert rank[0, 0] == -1 and colour[0, 0] == -1
+    # one bucket per rule: every key collides, so no bucket is trusted and nothing is decided
+    colour, rank = decide(encode(rules, INDUCED_RULES, 1), query.input, INDUCED_RULES, 1)
+    assert (rank == -1).all()
+
+
+def test_the_table_proposes_the_induced_colours_and_written_grids_match_written_pairs():
+    demos, query = demos_and_query()
+    torch.manual_seed(0)
+    table = RuleTable(4, channels=8, induced=256)
+    written = table.write([demos], torch.device("cpu"))
+    assert written.shape == (1, table.dim)
+    size = 11
+    inputs = torch.zeros(len(demos), size, size, dtype=torch.long)
+    outputs, mask = torch.zeros_like(inputs), torch.zeros_like(inputs, dtype=torch.bool)
+    for i, p in enumerate(demos):
+        h, w = p.input.shape
+        inputs[i, :h, :w], outputs[i, :h, :w], mask[i, :h, :w] = (torch.from_numpy(p.input),
+                                                                 torch.from_numpy(p.output), True)
+    from_grids = table.write_grids(inputs, outputs, mask, torch.zeros(len(demos), dtype=torch.long), 1)
+    torch.testing.assert_close(from_grids, written)
+    grid = torch.from_numpy(query.input)[None]
+    with torch.no_grad():
+        table.gate.zero_()  # the dense proposal off: the induced rules alone
+        _, proposal = table.read(grid, torch.ones_like(grid, dtype=torch.bool), written)
+    np.testing.assert_array_equal(proposal[0].argmax(-1).numpy(), query.output)
+    assert torch.allclose(proposal[0].amax(-1), torch.tensor(3.0))  # the gate's initial value, everywhere decided
+    # the gate is a weight the loss reaches
+    _, proposal = table.read(grid, torch.ones_like(grid, dtype=torch.bool), written)
+    proposal.sum().backward()
+    assert table.induced_gate.grad is not None and table.induced_gate.grad.abs().sum() > 0
+
+
+def test_config_validates_and_builds_an_agent_with_the_wider_prompt():
+    with pytest.raises(ValueError, match="rule_table_induced"):
+        AgentConfig(rule_table_induced=8).validate()
+    with pytest.raises(ValueError, match="rule_table_induced"):
+        AgentConfig(rule_table=4, rule_table_induced=True).validate()
+    plain = build_agent(AgentConfig(channels=8, prompt_dim=8, steps=1, rule_table=4))
+    induced = build_agent(AgentConfig(channels=8, prompt_dim=8, steps=1, rule_table=4, rule_table_induced=16))
+    assert induced.prompt_width - plain.prompt_width == width(INDUCED_RULES, 16)
