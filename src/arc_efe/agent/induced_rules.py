@@ -13,9 +13,8 @@ the first rule that has seen its key. Everything is numpy on the host: the keys 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import NamedTuple
-
-import zlib
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -37,6 +36,8 @@ KIND_NAMES = (
 KINDS = len(KIND_NAMES)
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _WEIGHTS = np.random.default_rng(20261205).integers(1, 2**62, size=25, dtype=np.int64)
+MAX_SIDE = 32  # above ARC's 30: offsets and box sizes as base-32 digits
+_OFFSET_WEIGHTS = np.random.default_rng(20261206).integers(1, 2**40, size=MAX_SIDE**2).astype(np.float64)
 FINGERPRINT_BITS = 20
 
 
@@ -54,20 +55,41 @@ def cell_keys(grid: np.ndarray) -> np.ndarray:
     """grid [H, W] -> [KINDS, H, W] int64: every cell's key of each kind (KIND_NAMES). Each key includes the
     cell's colour, so a rule keyed on it never crosses colours it has not seen."""
     g = grid.astype(np.int64)
-    h, w = g.shape
-    rows, cols = np.indices((h, w))
-    keys = [g, _relative3(g), _window(g, 1), _window(g, 2)]
-    for view in OBJECT_VIEWS:
-        keys.extend(_object_keys(g, view))
-    row_colours = np.array([_colour_set(g[r]) for r in range(h)])[:, None] + 0 * g
-    col_colours = np.array([_colour_set(g[:, c]) for c in range(w)])[None, :] + 0 * g
+    structure = _structure(*_canonical(g))
+    row_colours = np.bitwise_or.reduce(1 << g, axis=1)[:, None] + 0 * g
+    col_colours = np.bitwise_or.reduce(1 << g, axis=0)[None, :] + 0 * g
     counts = np.bincount(g.ravel(), minlength=NUM_COLORS)
     rank = np.empty(NUM_COLORS, dtype=np.int64)
     rank[np.argsort(-counts, kind="stable")] = np.arange(NUM_COLORS)
-    keys.extend([rows, cols, (rows % 2) * 2 + cols % 2, (rows % 3) * 3 + cols % 3, row_colours, col_colours,
-                 row_colours * 1024 + col_colours, rank[g]])
+    keys = [g, structure[0], _window(g, 1), _window(g, 2), *structure[1:],
+            row_colours, col_colours, row_colours * 1024 + col_colours, rank[g]]
     salt = (np.arange(KINDS)[:, None, None] + 1) * 16 + g  # the kind and the cell's colour
     return _mix(np.stack(keys) ^ _mix(salt))
+
+
+def _canonical(g: np.ndarray) -> tuple[bytes, int, int]:
+    """`g` with its non-background colours renamed 1, 2, ... in order of first appearance, as bytes, and its
+    shape: the grids of one task in every colouring test-time training draws share it, and so their structure."""
+    colours, first = np.unique(g, return_index=True)
+    seen = colours[np.argsort(first)]
+    rename = np.zeros(NUM_COLORS, dtype=np.int8)
+    rename[seen[seen != 0]] = np.arange(1, int((seen != 0).sum()) + 1)
+    return rename[g].tobytes(), *g.shape
+
+
+@lru_cache(maxsize=4096)
+def _structure(canonical: bytes, h: int, w: int) -> np.ndarray:
+    """The kinds no renaming of non-background colours changes ([1 + 18 + 4, H, W]: the relative 3x3 key, the
+    object keys, row, column and parities) of a `_canonical` grid; cached, read-only."""
+    g = np.frombuffer(canonical, dtype=np.int8).reshape(h, w).astype(np.int64)
+    rows, cols = np.indices((h, w))
+    keys = [_relative3(g)]
+    for view in OBJECT_VIEWS:
+        keys.extend(_object_keys(g, view))
+    keys.extend([rows, cols, (rows % 2) * 2 + cols % 2, (rows % 3) * 3 + cols % 3])
+    out = np.stack(keys)
+    out.flags.writeable = False
+    return out
 
 
 def _relative3(g: np.ndarray) -> np.ndarray:
@@ -90,32 +112,62 @@ def _window(g: np.ndarray, radius: int) -> np.ndarray:
     return _mix((windows.reshape(*g.shape, side * side) * _WEIGHTS[: side * side]).sum(-1))
 
 
-def _colour_set(line: np.ndarray) -> int:
-    """The set of colours in a row or column, as a 10-bit mask."""
-    return int(np.bitwise_or.reduce(1 << line.astype(np.int64)))
-
-
 def _object_keys(g: np.ndarray, view: str) -> list[np.ndarray]:
     """OBJECT_FEATURES of each cell's object under `view` (OBJECT_VIEWS); background cells of the o8 view, which
-    belong to no object, get zeros."""
+    belong to no object, get zeros. Vectorised over objects: test-time training computes these every update."""
     labels = _labels(g, view)
     count = int(labels.max())
+    h, w = g.shape
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     sizes[0] = 0
-    slices = ndimage.find_objects(labels)
-    shape, holes, touch = (np.zeros(count + 1, dtype=np.int64) for _ in range(3))
-    h, w = g.shape
-    for i, box in enumerate(slices, start=1):
-        mask = labels[box] == i
-        shape[i] = zlib.crc32(np.packbits(mask).tobytes(), mask.shape[0] * 31 + mask.shape[1])
-        holes[i] = ndimage.label(ndimage.binary_fill_holes(mask) & ~mask)[1]
-        touch[i] = box[0].start == 0 or box[1].start == 0 or box[0].stop == h or box[1].stop == w
+    rows, cols = np.indices(g.shape)
+    box = np.zeros((4, count + 1), dtype=np.int64)  # top, bottom, left, right
+    if count:
+        index = np.arange(1, count + 1)
+        for i, (coords, extreme) in enumerate(((rows, ndimage.minimum), (rows, ndimage.maximum),
+                                               (cols, ndimage.minimum), (cols, ndimage.maximum))):
+            box[i, 1:] = extreme(coords, labels, index)
+    top, bottom, left, right = box
+    # A shape is its cells' offsets from its box's corner: a sum of a random weight per offset (exact in float64).
+    offsets = (rows - top[labels]) * MAX_SIDE + (cols - left[labels])
+    sums = np.bincount(labels.ravel(), weights=_OFFSET_WEIGHTS[offsets].ravel(), minlength=count + 1)
+    shape = _mix(sums.astype(np.int64) * MAX_SIDE**2 + (bottom - top) * MAX_SIDE + (right - left))
+    touch = ((top == 0) | (left == 0) | (bottom == h - 1) | (right == w - 1)).astype(np.int64)
+    holes = _holes(g, labels, view, count)
     present = sizes[1:][sizes[1:] > 0]
     rank = np.zeros(count + 1, dtype=np.int64)
     if len(present):
         rank[1:] = np.where(sizes[1:] == present.max(), 1, np.where(sizes[1:] == present.min(), 2, 3))
+    shape[0] = holes[0] = rank[0] = touch[0] = 0
     size = sizes[labels]
     return [size, shape[labels], holes[labels], rank[labels], touch[labels], size * 2 + touch[labels]]
+
+
+def _holes(g: np.ndarray, labels: np.ndarray, view: str, count: int) -> np.ndarray:
+    """[count + 1] per object, how many 4-connected regions of other cells that reach no border it touches: the
+    regions the object's colour (in the o8 view, any non-background colour) encloses."""
+    holes = np.zeros(count + 1, dtype=np.int64)
+    members = [g != 0] if view == "o8" else [g == c for c in np.unique(g)]
+    for member in members:
+        regions, n = ndimage.label(~member, _SIDE)
+        if not n:
+            continue
+        outer = np.unique(np.concatenate([regions[0], regions[-1], regions[:, 0], regions[:, -1]]))
+        enclosed = np.ones(n + 1, dtype=bool)
+        enclosed[outer] = False
+        enclosed[0] = False
+        if not enclosed.any():
+            continue
+        padded = np.pad(regions, 1)
+        h, w = g.shape
+        found = []
+        for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            beside = padded[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w]
+            at = member & enclosed[beside]
+            found.append(labels[at] * (n + 1) + beside[at])
+        pairs = np.unique(np.concatenate(found))
+        holes += np.bincount(pairs // (n + 1), minlength=count + 1)
+    return holes
 
 
 def _labels(g: np.ndarray, view: str) -> np.ndarray:
