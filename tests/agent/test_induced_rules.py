@@ -102,11 +102,13 @@ def test_the_table_proposes_the_induced_colours_and_written_grids_match_written_
         table.gate.zero_()  # the dense proposal off: the induced rules alone
         _, proposal = table.read(grid, torch.ones_like(grid, dtype=torch.bool), written)
     np.testing.assert_array_equal(proposal[0].argmax(-1).numpy(), query.output)
-    assert torch.allclose(proposal[0].amax(-1), torch.tensor(3.0))  # the gate's initial value, everywhere decided
+    # the gates' initial values: 3, plus 2 times the share decided (all of it)
+    assert torch.allclose(proposal[0].amax(-1), torch.tensor(5.0))
     # the gate is a weight the loss reaches
     _, proposal = table.read(grid, torch.ones_like(grid, dtype=torch.bool), written)
     proposal.sum().backward()
     assert table.induced_gate.grad is not None and table.induced_gate.grad.abs().sum() > 0
+    assert table.coverage_gate.grad is not None and table.coverage_gate.grad.abs() > 0
 
 
 def test_config_validates_and_builds_an_agent_with_the_wider_prompt():
