@@ -1,9 +1,9 @@
 """The rule table's `specific` lookup alone (`model.agent.rule_table_specific`), or with `--induced` its induced
 rules alone (`model.agent.rule_table_induced`), as a ceiling for what it can add to plain solves: on each test
 input, the colour of a cell's most specific exact key the demos agreed on (or of the first induced rule that saw
-the cell's key), the input's colour where none decides, no training and no agent. With `--checkpoint`, also how many of the tasks it
-solves that checkpoint's plain prediction (pass@2, no test-time training) solves: whether the agent follows a right
-lookup or overrides it.
+the cell's key), the input's colour where none decides, no training and no agent. With `--checkpoint`, also how
+many of the tasks it solves that checkpoint's plain prediction (pass@2, no test-time training) solves: whether the
+agent follows a right lookup or overrides it.
 
 Sets: `--tasks SOURCE` (default arc1/training; a bundled set, a task JSON or a folder of them), and with `--checkpoint`
 bench/prior.py's (a) and (b) generated sets of that checkpoint (`--heldout-families` as there).
