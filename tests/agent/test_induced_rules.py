@@ -6,7 +6,7 @@ import torch
 from scipy import ndimage
 
 from arc_efe.agent import AgentConfig, build_agent
-from arc_efe.agent.induced_rules import KIND_NAMES, KINDS, cell_keys, decide, encode, induce, width
+from arc_efe.agent.induced_rules import KIND_NAMES, KINDS, cell_keys, decide, encode, induce, width, write
 from arc_efe.agent.rule_table import INDUCED_RULES, RuleTable
 from arc_efe.data.task import Pair
 
@@ -119,3 +119,18 @@ def test_config_validates_and_builds_an_agent_with_the_wider_prompt():
     plain = build_agent(AgentConfig(channels=8, prompt_dim=8, steps=1, rule_table=4))
     induced = build_agent(AgentConfig(channels=8, prompt_dim=8, steps=1, rule_table=4, rule_table_induced=16))
     assert induced.prompt_width - plain.prompt_width == width(INDUCED_RULES, 16)
+
+
+def test_written_rules_are_the_same_in_every_colouring_and_answer_in_the_querys_colours():
+    demos, query = demos_and_query()
+    pairs = [(p.input, p.output) for p in demos]
+    written = write(pairs, INDUCED_RULES, 256)
+    colour, rank = decide(written, query.input, INDUCED_RULES, 256)
+    np.testing.assert_array_equal(colour, query.output)
+    # the task in another colouring (5 -> 7, 1 -> 4, 2 -> 9, 3 -> 6): the same rules, renamed, and its own answers
+    swap = np.arange(10)
+    swap[[5, 1, 2, 3, 7, 4, 9, 6]] = [7, 4, 9, 6, 5, 1, 2, 3]
+    recoloured = write([(swap[i], swap[o]) for i, o in pairs], INDUCED_RULES, 256)
+    np.testing.assert_array_equal(recoloured[10:], written[10:])  # induced once, under the renaming
+    colour, _ = decide(recoloured, swap[query.input], INDUCED_RULES, 256)
+    np.testing.assert_array_equal(colour, swap[query.output])

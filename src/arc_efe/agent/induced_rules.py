@@ -211,14 +211,15 @@ def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int) -> list[Rul
 
 
 def width(top: int, buckets: int) -> int:
-    """Numbers `encode` writes: per rule its kind + 1 and log demo cells per key, then per bucket the output
-    colour + 1 and the key's fingerprint."""
-    return top * (2 + 2 * buckets)
+    """Numbers `encode` writes: the colour renaming the rules were induced under, then per rule its kind + 1 and
+    log demo cells per key, then per bucket the output colour + 1 and the key's fingerprint."""
+    return NUM_COLORS + top * (2 + 2 * buckets)
 
 
-def encode(rules: Sequence[Rule], top: int, buckets: int) -> np.ndarray:
-    """[width(top, buckets)] float32: `rules` hashed into `buckets` slots each, so that they ride in the prompt
-    vector. Two keys of one rule in one bucket leave it empty (colour + 1 = 0): it decides nothing."""
+def encode(rules: Sequence[Rule], top: int, buckets: int, rename: np.ndarray | None = None) -> np.ndarray:
+    """[width(top, buckets)] float32: `rename` (a permutation of the colours, identity if None: the rules' colours
+    are renamed ones), then `rules` hashed into `buckets` slots each, so that they ride in the prompt vector. Two
+    keys of one rule in one bucket leave it empty (colour + 1 = 0): it decides nothing."""
     table = np.zeros((top, 2 + 2 * buckets), dtype=np.float32)
     for r, rule in enumerate(rules[:top]):
         table[r, 0], table[r, 1] = rule.kind + 1, np.log(rule.cells / len(rule.keys))
@@ -228,7 +229,41 @@ def encode(rules: Sequence[Rule], top: int, buckets: int) -> np.ndarray:
         pairs = table[r, 2:].reshape(buckets, 2)
         pairs[slot[alone], 0] = rule.colours[alone] + 1
         pairs[slot[alone], 1] = _fingerprint(rule.keys[alone])
-    return table.reshape(-1)
+    rename = np.arange(NUM_COLORS) if rename is None else rename
+    return np.concatenate([rename.astype(np.float32), table.reshape(-1)])
+
+
+def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int) -> np.ndarray:
+    """`encode(induce(pairs))`, induced on the pairs with their non-background colours renamed in order of first
+    appearance: test-time training writes rules for every row of every update, each in a random colouring of a
+    few views of a few demos, and renamed they are the same few demo sets, whose rules are cached."""
+    same = [(i, o) for i, o in pairs if i.shape == o.shape]
+    rename = _renaming([g for pair in same for g in pair])
+    key = tuple((rename[i].astype(np.int8).tobytes(), i.shape, rename[o].astype(np.int8).tobytes()) for i, o in same)
+    return np.concatenate([rename.astype(np.float32), _written(key, top, buckets)])
+
+
+def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
+    """[NUM_COLORS] a permutation: background stays 0, the other colours take 1, 2, ... in order of first
+    appearance over `grids`, and colours they lack the ids left, in order."""
+    order = [0]
+    for g in grids:
+        colours, first = np.unique(g, return_index=True)
+        order.extend(c for c in colours[np.argsort(first)].tolist() if c not in order)
+    order.extend(c for c in range(NUM_COLORS) if c not in order)
+    rename = np.empty(NUM_COLORS, dtype=np.int64)
+    rename[order] = np.arange(NUM_COLORS)
+    return rename
+
+
+@lru_cache(maxsize=4096)
+def _written(key: tuple[tuple[bytes, tuple[int, int], bytes], ...], top: int, buckets: int) -> np.ndarray:
+    """The encoded rules (without the renaming) of renamed pairs given as `write`'s cache key; read-only."""
+    pairs = [(np.frombuffer(i, dtype=np.int8).reshape(shape).astype(np.int64),
+              np.frombuffer(o, dtype=np.int8).reshape(shape).astype(np.int64)) for i, shape, o in key]
+    out = encode(induce(pairs, top), top, buckets)[NUM_COLORS:]
+    out.flags.writeable = False
+    return out
 
 
 def _fingerprint(keys: np.ndarray) -> np.ndarray:
@@ -239,18 +274,21 @@ def _fingerprint(keys: np.ndarray) -> np.ndarray:
 
 def decide(encoded: np.ndarray, grid: np.ndarray, top: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """(colour, rank), each [H, W] int64: each cell's colour by the first of the `encode`d rules whose bucket holds
-    this cell's very key, and that rule's index; -1 in both where none does."""
+    this cell's very key (read in the rules' renamed colours, answered in the grid's own), and that rule's index;
+    -1 in both where none does."""
     colour = np.full(grid.shape, -1, dtype=np.int64)
     rank = np.full(grid.shape, -1, dtype=np.int64)
-    table = encoded.reshape(top, 2 + 2 * buckets)
+    table = encoded[NUM_COLORS:].reshape(top, 2 + 2 * buckets)
     if not table[:, 0].any():
         return colour, rank
-    keys = cell_keys(grid)
+    rename = encoded[:NUM_COLORS].astype(np.int64)
+    back = np.argsort(rename)
+    keys = cell_keys(rename[grid])
     for r in range(top):
         if table[r, 0] == 0:
             break
         key = keys[int(table[r, 0]) - 1]
         pairs = table[r, 2:].reshape(buckets, 2)[key % buckets]
         seen = (pairs[..., 0] > 0) & (pairs[..., 1] == _fingerprint(key)) & (rank < 0)
-        colour[seen], rank[seen] = pairs[..., 0][seen].astype(np.int64) - 1, r
+        colour[seen], rank[seen] = back[pairs[..., 0][seen].astype(np.int64) - 1], r
     return colour, rank

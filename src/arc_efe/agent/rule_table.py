@@ -230,8 +230,7 @@ class RuleTable(nn.Module):
         """`table` [tables, dim - induced_dim] followed by each table's induced rules from its demo `pairs`."""
         if not self.induced_dim:
             return table
-        rules = [induced_rules.encode(induced_rules.induce(p, INDUCED_RULES), INDUCED_RULES, self.induced_buckets)
-                 for p in pairs]
+        rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets) for p in pairs]
         return torch.cat([table, torch.from_numpy(np.stack(rules)).to(table.device)], dim=1)
 
     def _write_slots(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
@@ -326,7 +325,7 @@ class RuleTable(nn.Module):
             c, r = induced_rules.decide(encoded[b], g[:h, :w], INDUCED_RULES, self.induced_buckets)
             colour[b, :h, :w], rank[b, :h, :w] = torch.from_numpy(c), torch.from_numpy(r)
         colour, rank = colour.to(grid.device), rank.to(grid.device)
-        support = rules.view(len(rules), INDUCED_RULES, -1)[:, :, 1].contiguous()  # [B, rules] log cells per key
+        support = rules[:, NUM_COLORS:].reshape(len(rules), INDUCED_RULES, -1)[:, :, 1].contiguous()  # log cells/key
         bins = torch.bucketize(support, support.new_tensor(SUPPORT_BINS).log(), right=True)
         gate = self.induced_gate.gather(1, bins.T.contiguous()).T  # [B, rules]: each rule's gate
         decided = rank >= 0
