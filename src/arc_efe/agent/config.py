@@ -46,7 +46,7 @@ class AgentConfig:
     slots of its own. Each slot adds its 12 or 20 numbers to the prompt. 0 (the default): none.
     `rule_table_induced` N > 0 (needs `rule_table` > 0) adds induced_rules.py's per-task rules: up to 3 key kinds
     (a cell's colour with its object's size, shape, holes or rank, its row's colours, its 5x5 window, ...) that the
-    demos' outputs are a function of, hashed into N buckets each (3 * (2 + 2N) more prompt numbers, 12 weights);
+    demos' outputs are a function of, hashed into N buckets each (10 + 3 * (2 + 2N) more prompt numbers, 10 weights);
     a cell they decide gets that colour as a gated proposal. 0 (the default): none.
     """
 
