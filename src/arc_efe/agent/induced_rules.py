@@ -70,11 +70,7 @@ def cell_keys(grid: np.ndarray) -> np.ndarray:
 def _canonical(g: np.ndarray) -> tuple[bytes, int, int]:
     """`g` with its non-background colours renamed 1, 2, ... in order of first appearance, as bytes, and its
     shape: the grids of one task in every colouring test-time training draws share it, and so their structure."""
-    colours, first = np.unique(g, return_index=True)
-    seen = colours[np.argsort(first)]
-    rename = np.zeros(NUM_COLORS, dtype=np.int8)
-    rename[seen[seen != 0]] = np.arange(1, int((seen != 0).sum()) + 1)
-    return rename[g].tobytes(), *g.shape
+    return _renaming([g])[g].astype(np.int8).tobytes(), *g.shape
 
 
 @lru_cache(maxsize=4096)

@@ -94,6 +94,11 @@ def fixed_slots(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.one_hot(kind, FIXED_SLOTS).float() * mask[..., None]
 
 
+def _extent(mask: np.ndarray) -> tuple[int, int]:
+    """The (height, width) of the grid a canvas mask [S, S] holds at its top left."""
+    return int(mask.any(1).sum()), int(mask.any(0).sum())
+
+
 class Decision(NamedTuple):
     """`RuleTable._decide`'s per-cell result, each [B, S, S]: the colour, the key kind (0 colour, 1 relative,
     2 absolute) and MASS_BINS bin of the deciding key, and whether any key decides."""
@@ -221,7 +226,7 @@ class RuleTable(nn.Module):
             return table
         pairs: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(tables)]
         for t, x, y, m in zip(owner.tolist(), inputs.cpu().numpy(), outputs.cpu().numpy(), mask.cpu().numpy()):
-            h, w = m.any(1).sum(), m.any(0).sum()
+            h, w = _extent(m)
             pairs[t].append((x[:h, :w], y[:h, :w]))
         return self._with_rules(table, pairs)
 
@@ -321,7 +326,7 @@ class RuleTable(nn.Module):
         rank = torch.full(grid.shape, -1, dtype=torch.long)
         encoded = rules.detach().cpu().numpy()
         for b, (g, m) in enumerate(zip(grid.cpu().numpy(), mask.cpu().numpy())):
-            h, w = m.any(1).sum(), m.any(0).sum()
+            h, w = _extent(m)
             c, r = induced_rules.decide(encoded[b], g[:h, :w], INDUCED_RULES, self.induced_buckets)
             colour[b, :h, :w], rank[b, :h, :w] = torch.from_numpy(c), torch.from_numpy(r)
         colour, rank = colour.to(grid.device), rank.to(grid.device)
