@@ -21,6 +21,7 @@ from torch import nn
 
 from arc_efe import checkpoint_files as files
 from arc_efe.agent import AgentConfig, AgentOutput, GridAgent, build_agent
+from arc_efe.agent.rule_table import WriteParts
 from arc_efe.config import from_dict
 from arc_efe.data.augment import IDENTITY
 from arc_efe.data.batching import Batch, collate, make_test_sample
@@ -112,10 +113,11 @@ class ArcSystem(nn.Module):
         return self.agent.rule_table is not None
 
     def with_tables(self, prompts: torch.Tensor, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor,
-                    owner: torch.Tensor) -> torch.Tensor:
+                    owner: torch.Tensor, parts: WriteParts | None = None) -> torch.Tensor:
         """`prompts` [R, P] with their rule-table part written again from same-size demo grids (inputs, outputs
-        [M, S, S], mask [M, S, S]; owner [M]: the row each grid's pair is written into)."""
-        tables = self.agent.rule_table.write_grids(inputs, outputs, mask, owner, len(prompts))
+        [M, S, S], mask [M, S, S]; owner [M]: the row each grid's pair is written into; `parts`: their
+        `RuleTable.write_parts`, if already known)."""
+        tables = self.agent.rule_table.write_grids(inputs, outputs, mask, owner, len(prompts), parts)
         return torch.cat([prompts[:, : self.agent.prompt_dim], tables], dim=1)
 
     def _widen(self, delta: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ from arc_efe.agent.cell_context import (
     context_features,
     nearest_colours,
 )
-from arc_efe.agent.rule_table import FIXED_SLOTS, VALUES, RuleTable
+from arc_efe.agent.rule_table import FEATURES, FIXED_SLOTS, VALUES, WINDOW, RuleTable
 from arc_efe.data.task import Pair
 
 CPU = torch.device("cpu")
@@ -103,14 +103,15 @@ def test_a_slot_for_cells_with_a_coloured_cell_on_their_left_proposes_that_cells
     torch.manual_seed(0)
     table = RuleTable(1, channels=8, context=True)
 
-    def assignment(grid, mask, nearest):
-        """By hand: the one learned slot holds the background cells with a coloured cell on their left (line 0)."""
-        mine = (context_features(grid, mask, nearest)[..., 0] > 0) & (grid == 0) & mask
-        a = torch.zeros(*grid.shape, FIXED_SLOTS + 1)
+    def assign(features, fixed, mask):
+        """By hand: the one learned slot holds the background cells (the centre-background feature) with a
+        coloured cell on their left (line 0, the first context feature)."""
+        mine = (features[..., FEATURES] > 0) & (features[..., 3 * WINDOW] > 0) & mask
+        a = torch.zeros(*mask.shape, FIXED_SLOTS + 1)
         a[..., FIXED_SLOTS] = mine.float()
         return a
 
-    monkeypatch.setattr(table, "_assignment", assignment)
+    monkeypatch.setattr(table, "_assign", assign)
     rng = np.random.default_rng(2)
     demos = []
     for _ in range(3):

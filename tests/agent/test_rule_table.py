@@ -164,3 +164,23 @@ def test_config_refuses_a_consistent_table_without_a_table():
     model = build_agent(AgentConfig(channels=8, prompt_dim=P, steps=1, heads=2, rule_table=K,
                                     rule_table_consistent=True))
     assert model.rule_table.sharpness is not None
+
+
+def test_recolouring_written_parts_equals_writing_the_recoloured_grids():
+    """Test-time training writes row tables from cached parts recoloured per row (row_tables.py): that must be
+    exactly the parts of the recoloured grids, context and line slots included."""
+    torch.manual_seed(0)
+    table = RuleTable(4, channels=8, context=True, line_slots=True)
+    rng = np.random.default_rng(3)
+    inputs = torch.from_numpy(rng.integers(0, 5, (3, 6, 6)) * (rng.random((3, 6, 6)) < 0.5))
+    outputs = torch.where(inputs == 2, 7, inputs)
+    mask = torch.ones(3, 6, 6, dtype=torch.bool)
+    mask[1, 4:], mask[2, :, 5:] = False, False
+    inputs, outputs = inputs * mask, outputs * mask
+    colors = torch.tensor([list(range(10)), [0, 3, 2, 1, 9, 5, 6, 8, 7, 4], [0, 9, 8, 7, 6, 5, 4, 3, 2, 1]])
+    recoloured = [colors.gather(1, g.flatten(1)).view_as(g) for g in (inputs, outputs)]
+    want = table.write_parts(recoloured[0], recoloured[1], mask)
+    got = RuleTable.recolour(table.write_parts(inputs, outputs, mask), colors)
+    for name, a, b in zip(want._fields, got, want):
+        assert torch.equal(a, b), name
+    assert not torch.equal(got.features[2], table.write_parts(inputs, outputs, mask).features[2])  # it did move

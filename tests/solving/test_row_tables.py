@@ -39,7 +39,19 @@ def tables_of(system, prompts: torch.Tensor) -> torch.Tensor:
     return prompts[:, system.agent.prompt_dim :]
 
 
-def test_a_rows_table_is_the_table_of_the_other_demos_in_its_view_and_colours(table_system):
+@pytest.fixture(scope="module")
+def full_table_system():
+    """A table with every part test-time training recolours from its cache: line context, line slots, induced rules."""
+    torch.manual_seed(1)
+    data = merge(to_dict(ModelConfig()), tiny_preset()["model"])
+    table = {"rule_table": 3, "rule_table_context": True, "rule_table_line_slots": True,
+             "rule_table_consistent": True, "rule_table_induced": 64}
+    return build_system(from_dict(ModelConfig, merge(data, {"agent": table}))).eval().requires_grad_(False)
+
+
+@pytest.mark.parametrize("system_name", ["table_system", "full_table_system"])
+def test_a_rows_table_is_the_table_of_the_other_demos_in_its_view_and_colours(request, system_name):
+    table_system = request.getfixturevalue(system_name)
     task, views = edit_task(), [0, 3, 5]
     rows = UpdateRows(task, views)
     tables = RowTables(table_system, rows)

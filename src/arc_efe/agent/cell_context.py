@@ -25,17 +25,26 @@ CONTEXT_FEATURES = 2 * len(DIRECTIONS) + len(AXES) + SIZE_BINS + 2
 
 def nearest_colours(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """grid [B, H, W] long, mask [B, H, W] bool -> [B, H, W, 8] long: the colour of the nearest non-background
-    cell of the grid along each of DIRECTIONS (the cell itself excluded), -1 where the line has none."""
+    cell of the grid along each of DIRECTIONS (the cell itself excluded), -1 where the line has none. Found by
+    doubling: knowing each cell's answer within `span` steps, a cell without one takes that of the cell `span`
+    steps along, so log2(side) rounds instead of one per distance (the rule table reads this every forward)."""
     h, w = grid.shape[-2:]
-    reach = max(h, w)  # the farthest any line can go, and the padding that keeps every shift in bounds
     coloured = torch.where(mask & (grid != 0), grid, torch.full_like(grid, -1))
-    padded = F.pad(coloured, (reach, reach, reach, reach), value=-1)
-    found = torch.full((*grid.shape, len(DIRECTIONS)), -1, dtype=grid.dtype, device=grid.device)
-    for k in range(1, reach):
-        shifted = torch.stack([padded[:, reach + k * dr : reach + h + k * dr, reach + k * dc : reach + w + k * dc]
-                               for dr, dc in DIRECTIONS], dim=-1)
-        found = torch.where(found < 0, shifted, found)
+    found = _step(coloured[..., None].expand(-1, -1, -1, len(DIRECTIONS)), 1)  # within one step
+    span = 1
+    while span < max(h, w) - 1:
+        found = torch.where(found < 0, _step(found, span), found)
+        span *= 2
     return found
+
+
+def _step(values: torch.Tensor, k: int) -> torch.Tensor:
+    """values [B, H, W, 8] -> each cell's value of its own line d (the last dim) read k steps along DIRECTIONS[d]
+    (-1 off the grid)."""
+    h, w = values.shape[1:3]
+    padded = F.pad(values, (0, 0, k, k, k, k), value=-1)
+    return torch.stack([padded[:, k + k * dr : k + h + k * dr, k + k * dc : k + w + k * dc, d]
+                        for d, (dr, dc) in enumerate(DIRECTIONS)], dim=-1)
 
 
 def component_sizes(grid: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

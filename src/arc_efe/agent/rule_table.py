@@ -109,6 +109,17 @@ class Decision(NamedTuple):
     decided: torch.Tensor
 
 
+class WriteParts(NamedTuple):
+    """Same-size demo pairs' cells as `write_grids` reads them before the learned assignment, each [N, S, S, ...]:
+    what the learned slots are assigned by, the fixed (and line) slots' one-hot assignment, and what each cell
+    writes. A colour permutation that keeps the background changes them only by renaming the centre and output
+    colours' one-hots (`RuleTable.recolour`), so test-time training computes them once per demo and view."""
+
+    features: torch.Tensor
+    fixed: torch.Tensor
+    values: torch.Tensor
+
+
 class RuleTable(nn.Module):
     """50 fixed and `learned` soft slots of what demo outputs hold at cells of each kind; see the module docstring.
 
@@ -187,6 +198,12 @@ class RuleTable(nn.Module):
 
     def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, slots]; `nearest` is `nearest_colours(grid, mask)` with `context`, else None."""
+        return self._assign(*self._cell_features(grid, mask, nearest), mask)
+
+    def _cell_features(self, grid: torch.Tensor, mask: torch.Tensor,
+                       nearest: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the learned slots are assigned by [B, S, S, F], the fixed slots' one-hots [B, S, S, fixed]):
+        no learned weight enters either."""
         features = neighbourhoods(grid, mask)
         fixed = [fixed_slots(features, mask)]
         if self.context:
@@ -195,8 +212,12 @@ class RuleTable(nn.Module):
             seen = (nearest >= 0) & mask[..., None]
             background = (grid == 0)[..., None]
             fixed.append(torch.cat([seen & background, seen & ~background], dim=-1).float())
+        return features, torch.cat(fixed, dim=-1)
+
+    def _assign(self, features: torch.Tensor, fixed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """[B, S, S, slots]: the fixed slots' one-hots, then the learned slots' soft assignment of `features`."""
         learned = torch.softmax(self.assign(features), dim=-1) * mask[..., None]
-        return torch.cat([*fixed, learned], dim=-1)  # [B, S, S, slots]
+        return torch.cat([fixed, learned], dim=-1)
 
     def write(self, contexts: Sequence[Sequence[Pair]], device: torch.device) -> torch.Tensor:
         """[len(contexts), dim]: each task's table from its demos whose output has the input's size (a task with
@@ -217,11 +238,12 @@ class RuleTable(nn.Module):
                                 [[(p.input, p.output) for p in ctx] for ctx in contexts])
 
     def write_grids(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
-                    tables: int) -> torch.Tensor:
+                    tables: int, parts: WriteParts | None = None) -> torch.Tensor:
         """[tables, dim] from same-size demo pairs already on a canvas: inputs, outputs [N, S, S] long, mask
-        [N, S, S] bool, owner [N] (which table each pair is written into). Test-time training writes its rows'
-        tables this way, from grids it holds in every view and colouring."""
-        table = self._write_slots(inputs, outputs, mask, owner, tables)
+        [N, S, S] bool, owner [N] (which table each pair is written into), and their `write_parts` if already
+        known. Test-time training writes its rows' tables this way, from grids it holds in every view and
+        colouring, with parts it computed once per view and recoloured (`recolour`)."""
+        table = self._write_slots(inputs, outputs, mask, owner, tables, parts)
         if not self.induced_dim:
             return table
         pairs: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(tables)]
@@ -238,8 +260,31 @@ class RuleTable(nn.Module):
         rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets) for p in pairs]
         return torch.cat([table, torch.from_numpy(np.stack(rules)).to(table.device)], dim=1)
 
+    def write_parts(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor) -> WriteParts:
+        """The `WriteParts` of same-size pairs on a canvas (inputs, outputs [N, S, S] long, mask [N, S, S])."""
+        nearest = nearest_colours(inputs, mask) if self.context else None
+        features, fixed = self._cell_features(inputs, mask, nearest)
+        parts = [F.one_hot(outputs, NUM_COLORS).float(), (outputs == inputs)[..., None].float()]
+        if self.context:
+            parts.append((nearest == outputs[..., None]).float())
+        return WriteParts(features, fixed, torch.cat(parts, -1) * mask[..., None])
+
+    @staticmethod
+    def recolour(parts: WriteParts, colors: torch.Tensor) -> WriteParts:
+        """`parts` of pairs as they are after each pair's colours c become colors[n, c] (colors [N, 10], a
+        permutation keeping 0; the one-hot columns of the centre's and the output's colour move, nothing else)."""
+        source = torch.argsort(colors, dim=1)[:, None, None, :]  # new colour -> old colour
+        centre = 3 * WINDOW + 1
+        features = parts.features.clone()
+        features[..., centre : centre + NUM_COLORS] = parts.features[..., centre : centre + NUM_COLORS].gather(
+            -1, source.expand(*features.shape[:3], NUM_COLORS))
+        values = parts.values.clone()
+        values[..., :NUM_COLORS] = parts.values[..., :NUM_COLORS].gather(-1, source.expand(*values.shape[:3],
+                                                                                           NUM_COLORS))
+        return WriteParts(features, parts.fixed, values)
+
     def _write_slots(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
-                     tables: int) -> torch.Tensor:
+                     tables: int, parts: WriteParts | None = None) -> torch.Tensor:
         """`write_grids` without the induced rules."""
         columns = self.width - 1  # the values, and with `specific` the fingerprint
         table = torch.zeros(tables, self.slots, columns, device=inputs.device)
@@ -247,12 +292,9 @@ class RuleTable(nn.Module):
         exact = torch.zeros(tables * self.exact, columns, device=inputs.device)  # indexed slots, flat
         exact_mass = torch.zeros(tables * self.exact, device=inputs.device)
         if len(inputs):
-            nearest = nearest_colours(inputs, mask) if self.context else None
-            a = self._assignment(inputs, mask, nearest)  # [N, S, S, K]
-            parts = [F.one_hot(outputs, NUM_COLORS).float(), (outputs == inputs)[..., None].float()]
-            if self.context:
-                parts.append((nearest == outputs[..., None]).float())
-            values = torch.cat(parts, -1) * mask[..., None]
+            parts = self.write_parts(inputs, outputs, mask) if parts is None else parts
+            a = self._assign(parts.features, parts.fixed, mask)  # [N, S, S, K]
+            values = parts.values
             dense = F.pad(values, (0, columns - self.values))  # the dense slots' fingerprints stay zero
             table = table.index_add(0, owner, torch.einsum("nhwk,nhwv->nkv", a, dense))
             mass = mass.index_add(0, owner, a.sum(dim=(1, 2)))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from arc_efe.agent.rule_table import RuleTable, WriteParts
 from arc_efe.data.grid import NUM_COLORS
 from arc_efe.system import ArcSystem
 
@@ -31,6 +32,19 @@ class RowTables:
     def __init__(self, system: ArcSystem, rows: UpdateRows):
         self.system, self.rows = system, rows
         self.same_size = (rows.input_size == rows.output_size).all(dim=1).numpy()  # [V * N] pairs written from
+        self._parts: WriteParts | None = None
+
+    def _all_parts(self, device: torch.device) -> WriteParts:
+        """Every row's `RuleTable.write_parts` in its demo's own colours, on the canvas that holds them all: an
+        update recolours those of the pairs it writes instead of computing them again (the same numbers)."""
+        side = int(self.rows.side.max())
+        every = np.arange(len(self.same_size))
+        grids = self.rows.batch(every // self.rows.demos, (every % self.rows.demos).tolist(),
+                                [IDENTITY_COLORS] * len(every), canvas=side)
+        with torch.no_grad():
+            return self.system.agent.rule_table.write_parts(grids.query_input.to(device),
+                                                            grids.query_output.to(device),
+                                                            grids.query_input_mask.to(device))
 
     @classmethod
     def of(cls, system: ArcSystem, rows: UpdateRows, wanted: bool) -> RowTables | None:
@@ -52,6 +66,12 @@ class RowTables:
             return self.system.with_tables(prompts, grids, grids, grids.bool(), torch.zeros(0, dtype=torch.long,
                                                                                          device=device))
         colors = [IDENTITY_COLORS] * len(views) if colors is None else colors
-        part = self.rows.batch(views[owner], other.tolist(), [colors[r] for r in owner])
+        written = [colors[r] for r in owner]
+        part = self.rows.batch(views[owner], other.tolist(), written)
+        side = part.query_input.shape[-1]
+        index = torch.from_numpy(views[owner] * n + other).to(device)
+        self._parts = self._all_parts(device) if self._parts is None else self._parts
+        cached = WriteParts(*(t[index, :side, :side] for t in self._parts))
+        parts = RuleTable.recolour(cached, torch.tensor(written, device=device))
         return self.system.with_tables(prompts, part.query_input.to(device), part.query_output.to(device),
-                                       part.query_input_mask.to(device), torch.from_numpy(owner).to(device))
+                                       part.query_input_mask.to(device), torch.from_numpy(owner).to(device), parts)
