@@ -100,7 +100,9 @@ def load_system(args: argparse.Namespace):
 
     checkpoint = args.checkpoint or default_model()[0]
     system, _ = ArcSystem.load(checkpoint, args.device)
-    return system
+    # Frozen as the solver freezes it (TaskAdapter then unfreezes the tuned parts): a part outside the adapter,
+    # such as a rule table, gets no gradient when solving, so it must not get one here.
+    return system.requires_grad_(False)
 
 
 def run_updates(system, task: Task, updates: int, cfg: TTTConfig, device: str) -> TimingClock:
