@@ -8,7 +8,7 @@ agent follows a right lookup or overrides it.
 Sets: `--tasks SOURCE` (default arc1/training; a bundled set, a task JSON or a folder of them), and with `--checkpoint`
 bench/prior.py's (a) and (b) generated sets of that checkpoint (`--heldout-families` as there).
 
-    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--induced] [--checkpoint RUN_DIR ...]
+    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--induced [--views]] [--checkpoint RUN_DIR ...]
 
 Last line: `lookup_solved=... tasks=...` and with a checkpoint `lookup_solved_generated=...
 plain_of_lookup_generated=...` (likewise `_untrained`).
@@ -33,12 +33,12 @@ from arc_efe.system import ArcSystem
 from arc_efe.training.config import DataConfig
 
 
-def lookup_table(buckets: int, induced: bool = False) -> RuleTable:
-    """A table whose proposal is the `specific` lookup alone (or with `induced` the induced rules alone): the
-    dense proposal's gate is zero, and the other gates are all equal, so only which key decides, not how far,
-    matters."""
-    table = RuleTable(1, channels=1, induced=buckets) if induced else RuleTable(1, channels=1, exact=buckets,
-                                                                                 specific=True)
+def lookup_table(buckets: int, induced: bool = False, views: bool = False) -> RuleTable:
+    """A table whose proposal is the `specific` lookup alone (or with `induced` the induced rules alone, with
+    `views` their D8-image and side-neighbour kinds too): the dense proposal's gate is zero, and the other gates
+    are all equal, so only which key decides, not how far, matters."""
+    table = (RuleTable(1, channels=1, induced=buckets, induced_views=views) if induced
+             else RuleTable(1, channels=1, exact=buckets, specific=True))
     with torch.no_grad():
         table.gate.zero_()
     return table
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", default="arc1/training", help="a bundled set name, a task JSON or a folder of them")
     p.add_argument("--buckets", type=int, default=1024, help="hash buckets per exact key kind")
     p.add_argument("--induced", action="store_true", help="the induced rules instead of the specific lookup")
+    p.add_argument("--views", action="store_true",
+                   help="with --induced, also the D8-image and side-neighbour kinds (rule_table_induced_views)")
     p.add_argument("--checkpoint", help="also measure this checkpoint's plain prediction on the lookup's tasks")
     p.add_argument("--heldout-families", help="(b)'s families, as bench/prior.py takes them")
     p.add_argument("--limit-generated", type=int, default=400, help="tasks in each generated set")
@@ -84,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     set_threads(args.threads)
     print(machine_line(), flush=True)
-    table = lookup_table(args.buckets, args.induced)
+    if args.views and not args.induced:
+        p.error("--views needs --induced")
+    table = lookup_table(args.buckets, args.induced, args.views)
     tasks = load_tasks(args.tasks).tasks
     hits = [t.id for t in tasks if lookup_solves(table, t)]
     print(f"{args.tasks}: the lookup solves {len(hits)} of {len(tasks)}: {' '.join(hits)}", flush=True)

@@ -6,7 +6,8 @@ import torch
 from scipy import ndimage
 
 from arc_efe.agent import AgentConfig, build_agent
-from arc_efe.agent.induced_rules import KIND_NAMES, KINDS, cell_keys, decide, encode, induce, width, write
+from arc_efe.agent.induced_rules import (KIND_NAMES, KINDS, UNDEFINED, VIEW_KIND_NAMES, cell_keys, decide, encode,
+                                         induce, width, write)
 from arc_efe.agent.rule_table import INDUCED_RULES, RuleTable
 from arc_efe.data.task import Pair
 
@@ -134,3 +135,39 @@ def test_written_rules_are_the_same_in_every_colouring_and_answer_in_the_querys_
     np.testing.assert_array_equal(recoloured[10:], written[10:])  # induced once, under the renaming
     colour, _ = decide(recoloured, swap[query.input], INDUCED_RULES, 256)
     np.testing.assert_array_equal(colour, swap[query.output])
+
+
+def test_view_kinds_induce_a_mirror_completion_the_cell_kinds_cannot_state():
+    """Symmetry completion (mirror_half, an untrained family): a background cell takes the colour its left-right
+    mirror image holds. Only the `views` kinds key a cell on a far cell's colour."""
+    rng = np.random.default_rng(4)
+
+    def pair(h: int, w: int) -> Pair:
+        half = rng.integers(1, 3, (h, (w + 1) // 2))  # two colours: the demos see every (colour, image) pair
+        full = np.concatenate([half, np.fliplr(half)[:, w % 2 :]], axis=1)
+        hole = rng.random(full.shape) < 0.3
+        hole[:, w // 2 :] = False  # only the left half loses cells: their mirror images keep them
+        broken = np.where(hole, 0, full)
+        return Pair(broken, full)
+
+    demos, query = [pair(7, 8), pair(8, 7), pair(8, 8)], pair(5, 8)  # big enough to hole every colour
+    plain = write([(p.input, p.output) for p in demos], INDUCED_RULES, 256)
+    viewed = write([(p.input, p.output) for p in demos], INDUCED_RULES, 256, views=True)
+    colour, _ = decide(viewed, query.input, INDUCED_RULES, 256)
+    np.testing.assert_array_equal(colour, query.output)
+    colour, _ = decide(plain, query.input, INDUCED_RULES, 256)
+    assert not np.array_equal(colour, query.output)
+    rules = induce([(p.input, p.output) for p in demos], INDUCED_RULES, views=True)
+    assert VIEW_KIND_NAMES[rules[0].kind - KINDS] == "d8_7"  # the left-right flip: one key per colour pair
+
+
+def test_a_quarter_turn_is_no_rule_when_a_demo_is_not_square():
+    rng = np.random.default_rng(5)
+    square = [(g, np.rot90(g)) for g in (rng.integers(0, 4, (4, 4)), rng.integers(0, 4, (5, 5)))]
+    assert [KINDS + VIEW_KIND_NAMES.index("d8_1")] == [r.kind for r in induce(square, 1, views=True)]
+    wide = rng.integers(0, 4, (3, 5))
+    assert cell_keys(wide, views=True)[KINDS + VIEW_KIND_NAMES.index("d8_1")].max() == UNDEFINED
+    kinds = [r.kind - KINDS for r in induce(square + [(wide, wide)], INDUCED_RULES, views=True) if r.kind >= KINDS]
+    assert VIEW_KIND_NAMES.index("d8_1") not in kinds
+    with pytest.raises(ValueError, match="rule_table_induced_views"):
+        AgentConfig(rule_table=4, rule_table_induced_views=True).validate()

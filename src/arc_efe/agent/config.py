@@ -47,7 +47,10 @@ class AgentConfig:
     `rule_table_induced` N > 0 (needs `rule_table` > 0) adds induced_rules.py's per-task rules: up to 3 key kinds
     (a cell's colour with its object's size, shape, holes or rank, its row's colours, its 5x5 window, ...) that the
     demos' outputs are a function of, hashed into N buckets each (10 + 3 * (2 + 2N) more prompt numbers, 10 weights);
-    a cell they decide gets that colour as a gated proposal. 0 (the default): none.
+    a cell they decide gets that colour as a gated proposal. 0 (the default): none. `rule_table_induced_views`
+    (needs `rule_table_induced`) adds 11 key kinds: the colour of a cell's D8 image (on grids it keeps the shape
+    of) and of each side neighbour, with its own, so a flip, a symmetry completion or a one-cell shift is a rule
+    too. No new weights; False (the default): the 30 kinds alone.
     """
 
     channels: int = 64
@@ -69,6 +72,7 @@ class AgentConfig:
     rule_table_specific: bool = False
     rule_table_specific_input: bool = False
     rule_table_induced: int = 0
+    rule_table_induced_views: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -116,6 +120,10 @@ class AgentConfig:
                 or (induced and not self.rule_table)):
             raise ValueError(f"AgentConfig.rule_table_induced must be an int >= 0 and needs rule_table > 0, got "
                              f"{induced!r} with rule_table={self.rule_table!r}")
+        views = self.rule_table_induced_views
+        if not isinstance(views, bool) or (views and not induced):
+            raise ValueError(f"AgentConfig.rule_table_induced_views must be a bool and needs rule_table_induced > 0, "
+                             f"got {views!r} with rule_table_induced={induced!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

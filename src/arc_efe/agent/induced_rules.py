@@ -34,6 +34,12 @@ KIND_NAMES = (
     "row", "col", "parity2", "parity3", "row_colours", "col_colours", "line_colours", "colour_rank",
 )
 KINDS = len(KIND_NAMES)
+# With `views` (AgentConfig.rule_table_induced_views), also where a cell's colour may come from: the colour its D8
+# image holds (arc_efe.data.augment's numbering 1..7), and the colour of each side neighbour, each with its own.
+VIEW_KIND_NAMES = (*(f"d8_{k}" for k in range(1, 8)), "above", "below", "left", "right")
+ALL_KINDS = KINDS + len(VIEW_KIND_NAMES)
+_SIDE_OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+UNDEFINED = -1  # the key of every cell of a kind a grid lacks (a quarter turn of a non-square grid); no rule has it
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _WEIGHTS = np.random.default_rng(20261205).integers(1, 2**62, size=25, dtype=np.int64)
 MAX_SIDE = 32  # above ARC's 30: offsets and box sizes as base-32 digits
@@ -51,10 +57,31 @@ class Rule(NamedTuple):
     cells: int
 
 
-def cell_keys(grid: np.ndarray) -> np.ndarray:
-    """grid [H, W] -> [KINDS, H, W] int64: every cell's key of each kind (KIND_NAMES). Each key includes the
-    cell's colour, so a rule keyed on it never crosses colours it has not seen."""
+def cell_keys(grid: np.ndarray, views: bool = False) -> np.ndarray:
+    """grid [H, W] -> [KINDS, H, W] int64 (with `views` [ALL_KINDS, H, W]): every cell's key of each kind
+    (KIND_NAMES, then VIEW_KIND_NAMES). Each key includes the cell's colour, so a rule keyed on it never crosses
+    colours it has not seen."""
     g = grid.astype(np.int64)
+    keys = _cell_keys(g)
+    return np.concatenate([keys, _view_keys(g)]) if views else keys
+
+
+def _view_keys(g: np.ndarray) -> np.ndarray:
+    """[len(VIEW_KIND_NAMES), H, W]: the colour of each cell's D8 image and of its side neighbours (off the grid
+    its own value), salted with the kind and the cell's colour; UNDEFINED for a D8 image of another shape."""
+    h, w = g.shape
+    images = [np.rot90(g, 1), np.rot90(g, 2), np.rot90(g, 3), g.T, np.flipud(g), np.rot90(g, 2).T, np.fliplr(g)]
+    padded = np.pad(g + 1, 1, constant_values=0)
+    sides = [padded[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr, dc in _SIDE_OFFSETS]
+    keys = np.stack([i + 1 if i.shape == g.shape else np.zeros_like(g) for i in images] + sides)
+    salt = (np.arange(KINDS, ALL_KINDS)[:, None, None] + 1) * 16 + g
+    mixed = _mix(keys ^ _mix(salt))
+    mixed[[k for k, i in enumerate(images) if i.shape != g.shape]] = UNDEFINED
+    return mixed
+
+
+def _cell_keys(g: np.ndarray) -> np.ndarray:
+    """`cell_keys` of the KIND_NAMES kinds."""
     structure = _structure(*_canonical(g))
     row_colours = np.bitwise_or.reduce(1 << g, axis=1)[:, None] + 0 * g
     col_colours = np.bitwise_or.reduce(1 << g, axis=0)[None, :] + 0 * g
@@ -188,16 +215,20 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return (z >> np.uint64(1)).astype(np.int64)
 
 
-def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int) -> list[Rule]:
-    """Up to `top` rules from same-size demo pairs (input, output): the key kinds whose every key the demos map to
-    one output colour, fewest distinct keys first (ties: KIND_NAMES order). No same-size pair: no rule."""
+def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool = False) -> list[Rule]:
+    """Up to `top` rules from same-size demo pairs (input, output): the key kinds (with `views` also
+    VIEW_KIND_NAMES) whose every key the demos map to one output colour, fewest distinct keys first (ties: kind
+    order). No same-size pair: no rule."""
     same = [(i, o) for i, o in pairs if i.shape == o.shape]
     if not same:
         return []
-    keys = np.concatenate([cell_keys(i).reshape(KINDS, -1) for i, _ in same], axis=1)  # [KINDS, cells]
+    kinds = ALL_KINDS if views else KINDS
+    keys = np.concatenate([cell_keys(i, views).reshape(kinds, -1) for i, _ in same], axis=1)  # [kinds, cells]
     outputs = np.concatenate([o.reshape(-1) for _, o in same]).astype(np.int64)
     found = []
-    for kind in range(KINDS):
+    for kind in range(kinds):
+        if (keys[kind] == UNDEFINED).any():  # some demo lacks this kind
+            continue
         distinct, first, inverse = np.unique(keys[kind], return_index=True, return_inverse=True)
         colours = outputs[first]
         if np.array_equal(colours[inverse], outputs):  # a function of this key on every demo cell
@@ -229,14 +260,14 @@ def encode(rules: Sequence[Rule], top: int, buckets: int, rename: np.ndarray | N
     return np.concatenate([rename.astype(np.float32), table.reshape(-1)])
 
 
-def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int) -> np.ndarray:
+def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int, views: bool = False) -> np.ndarray:
     """`encode(induce(pairs))`, induced on the pairs with their non-background colours renamed in order of first
     appearance: test-time training writes rules for every row of every update, each in a random colouring of a
     few views of a few demos, and renamed they are the same few demo sets, whose rules are cached."""
     same = [(i, o) for i, o in pairs if i.shape == o.shape]
     rename = _renaming([g for pair in same for g in pair])
     key = tuple((rename[i].astype(np.int8).tobytes(), i.shape, rename[o].astype(np.int8).tobytes()) for i, o in same)
-    return np.concatenate([rename.astype(np.float32), _written(key, top, buckets)])
+    return np.concatenate([rename.astype(np.float32), _written(key, top, buckets, views)])
 
 
 def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
@@ -253,11 +284,12 @@ def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def _written(key: tuple[tuple[bytes, tuple[int, int], bytes], ...], top: int, buckets: int) -> np.ndarray:
+def _written(key: tuple[tuple[bytes, tuple[int, int], bytes], ...], top: int, buckets: int,
+             views: bool) -> np.ndarray:
     """The encoded rules (without the renaming) of renamed pairs given as `write`'s cache key; read-only."""
     pairs = [(np.frombuffer(i, dtype=np.int8).reshape(shape).astype(np.int64),
               np.frombuffer(o, dtype=np.int8).reshape(shape).astype(np.int64)) for i, shape, o in key]
-    out = encode(induce(pairs, top), top, buckets)[NUM_COLORS:]
+    out = encode(induce(pairs, top, views), top, buckets)[NUM_COLORS:]
     out.flags.writeable = False
     return out
 
@@ -290,7 +322,7 @@ def _decided(table: bytes, grid: bytes, shape: tuple[int, int], top: int,
     g = np.frombuffer(grid, dtype=np.int8).reshape(shape).astype(np.int64)
     colour = np.full(shape, -1, dtype=np.int64)
     rank = np.full(shape, -1, dtype=np.int64)
-    keys = cell_keys(g)
+    keys = cell_keys(g, views=bool((rules[:, 0] > KINDS).any()))
     for r in range(top):
         if rules[r, 0] == 0:
             break

@@ -136,11 +136,13 @@ class RuleTable(nn.Module):
     `specific`) also embeds that decision (its colour, key kind and cell count) into the agent's input, so the
     agent can learn where to follow it rather than only being outvoted by it. `induced` N > 0 adds induced_rules.py's
     per-task rules (the key kinds, beyond 3x3 windows, that the demos' outputs are a function of), hashed into N
-    buckets each; a cell one of them decides gets its colour times a learned gate (see `_induced`)."""
+    buckets each; a cell one of them decides gets its colour times a learned gate (see `_induced`); `induced_views`
+    lets those rules also key a cell on the colour of its D8 image or of a side neighbour (flips, symmetry
+    completion, one-cell shifts)."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
                  consistent: bool = False, exact: int = 0, specific: bool = False, specific_input: bool = False,
-                 induced: int = 0):
+                 induced: int = 0, induced_views: bool = False):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
@@ -148,6 +150,8 @@ class RuleTable(nn.Module):
             raise ValueError("RuleTable: specific needs exact slots")
         if specific_input and not specific:
             raise ValueError("RuleTable: specific_input needs specific")
+        if induced_views and not induced:
+            raise ValueError("RuleTable: induced_views needs induced")
         # With `line_slots`, 16 more fixed slots: a background or coloured cell that sees a coloured cell along
         # line d (a cell is in every one of them its lines allow), so "paint along line d" needs no learning.
         self.line_slots = 2 * len(DIRECTIONS) if line_slots else 0
@@ -183,6 +187,7 @@ class RuleTable(nn.Module):
         # With `induced`: the induced rules' buckets, and how far a rule's colour moves the logits, per rule in the
         # chain and SUPPORT_BINS bin; it starts where the specific gates do.
         self.induced_buckets = induced
+        self.induced_views = induced_views
         self.induced_dim = induced_rules.width(INDUCED_RULES, induced) if induced else 0
         self.induced_gate = (nn.Parameter(torch.full((INDUCED_RULES, len(SUPPORT_BINS) + 1), 3.0))
                              if induced else None)
@@ -257,7 +262,7 @@ class RuleTable(nn.Module):
         """`table` [tables, dim - induced_dim] followed by each table's induced rules from its demo `pairs`."""
         if not self.induced_dim:
             return table
-        rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets) for p in pairs]
+        rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets, self.induced_views) for p in pairs]
         return torch.cat([table, torch.from_numpy(np.stack(rules)).to(table.device)], dim=1)
 
     def write_parts(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor) -> WriteParts:
