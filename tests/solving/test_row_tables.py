@@ -150,3 +150,37 @@ def test_batched_lanes_leave_the_table_part_of_their_offsets_alone(table_system,
     for result in fit_tasks(table_system, mixed_jobs(table_system, recolor_task), cfg):
         assert result.offset[:, : table_system.agent.prompt_dim].abs().sum() > 0
         assert result.offset[:, table_system.agent.prompt_dim :].abs().sum() == 0
+
+
+def test_a_frozen_tables_rows_are_written_once_per_view_demo_and_map_of_the_tasks_colours(full_table_system,
+                                                                                          monkeypatch):
+    task, views = edit_task(), [0, 3]
+    rows = UpdateRows(task, views)
+    tables = RowTables(full_table_system, rows)
+    writes = []
+    real = full_table_system.agent.rule_table.write_grids
+    monkeypatch.setattr(full_table_system.agent.rule_table, "write_grids",
+                        lambda *a, **k: writes.append(len(a[0])) or real(*a, **k))
+    prompts = torch.randn(3, full_table_system.prompt_dim)
+    swap = (0, 2, 1, 3, 4, 5, 6, 7, 8, 9)
+    first = tables.apply(prompts, np.array([0, 1, 1]), [0, 2, 2], [IDENTITY, swap, swap])
+    assert len(writes) == 1
+    # colours 7 and 8 are in no demo: swapping them changes no grid, so no table is written again
+    unused = (0, 1, 2, 3, 4, 5, 6, 8, 7, 9)
+    again = tables.apply(prompts.flip(0)[:2], np.array([0, 1]), [0, 2], [unused, swap])
+    assert len(writes) == 1
+    torch.testing.assert_close(tables_of(full_table_system, again), tables_of(full_table_system, first)[:2])
+    fresh = RowTables(full_table_system, rows)._write(prompts[:2], np.array([0, 1]), np.array([0, 2]),
+                                                     [unused, swap])
+    torch.testing.assert_close(tables_of(full_table_system, again), tables_of(full_table_system, fresh))
+    torch.testing.assert_close(again[:, : full_table_system.agent.prompt_dim],
+                               prompts.flip(0)[:2, : full_table_system.agent.prompt_dim])
+    writes.clear()
+    tables.apply(prompts[:1], np.array([0]), [1], [IDENTITY])  # a new key is written
+    assert len(writes) == 1
+    with TaskAdapter(full_table_system.agent_parts(), ("rule_table",)):  # a tuned table is written every time
+        tables.apply(prompts[:1], np.array([0]), [1], [IDENTITY])
+    assert len(writes) == 2
+
+
+IDENTITY = tuple(range(10))

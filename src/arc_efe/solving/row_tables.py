@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from arc_efe.solving.ttt import UpdateRows
 
 IDENTITY_COLORS = tuple(range(NUM_COLORS))
+KEPT_TABLES = 1024  # written tables a task keeps for reuse (each the table's width in floats, ~30 kB induced)
 
 
 class RowTables:
@@ -33,6 +34,9 @@ class RowTables:
         self.system, self.rows = system, rows
         self.same_size = (rows.input_size == rows.output_size).all(dim=1).numpy()  # [V * N] pairs written from
         self._parts: WriteParts | None = None
+        grids = torch.cat([rows.inputs, rows.outputs])
+        self.present = torch.unique(grids).tolist()  # the task's colours (0 too: the canvas around the grids)
+        self._tables: dict[tuple[int, int, tuple[int, ...]], torch.Tensor] = {}  # `apply`'s written tables
 
     def _all_parts(self, device: torch.device) -> WriteParts:
         """Every row's `RuleTable.write_parts` in its demo's own colours, on the canvas that holds them all: an
@@ -54,8 +58,29 @@ class RowTables:
     def apply(self, prompts: torch.Tensor, views: np.ndarray | torch.Tensor, demos: list[int] | torch.Tensor,
               colors: list[tuple[int, ...]] | None = None) -> torch.Tensor:
         """`prompts` [R, P] of rows (view index, demo index, colour map; identity colours when None) with their
-        table part written from the other same-size demos of the row's view, recoloured by the row's map."""
+        table part written from the other same-size demos of the row's view, recoloured by the row's map.
+        A frozen table's rows are kept by (view, demo, the map of the task's colours) and reused: where every colour
+        of a task is in every demo, test-time training draws no other colouring and writes each table once."""
         views, demos = np.asarray(views), np.asarray(demos)
+        colors = [IDENTITY_COLORS] * len(views) if colors is None else list(colors)
+        if any(p.requires_grad for p in self.system.agent.rule_table.parameters()):  # tuned: tables change
+            return self._write(prompts, views, demos, colors)
+        width = self.system.agent.prompt_dim
+        keys = [(int(v), int(d), tuple(c[k] for k in self.present)) for v, d, c in zip(views, demos, colors)]
+        missing = [r for r, key in enumerate(keys) if key not in self._tables]
+        fresh = {}
+        if missing:
+            written = self._write(prompts[missing], views[missing], demos[missing], [colors[r] for r in missing])
+            for r, table in zip(missing, written[:, width:]):
+                fresh[r] = table
+                if len(self._tables) < KEPT_TABLES:
+                    self._tables[keys[r]] = table
+        tables = torch.stack([fresh[r] if r in fresh else self._tables[keys[r]] for r in range(len(keys))])
+        return torch.cat([prompts[:, :width], tables], dim=1)
+
+    def _write(self, prompts: torch.Tensor, views: np.ndarray, demos: np.ndarray,
+               colors: list[tuple[int, ...]]) -> torch.Tensor:
+        """`apply`, every table written afresh."""
         n = self.rows.demos
         others = np.arange(n)
         pick = (others[None, :] != demos[:, None]) & self.same_size[views[:, None] * n + others[None, :]]
@@ -65,7 +90,6 @@ class RowTables:
             grids = self.rows.inputs[:0].to(device)
             return self.system.with_tables(prompts, grids, grids, grids.bool(), torch.zeros(0, dtype=torch.long,
                                                                                          device=device))
-        colors = [IDENTITY_COLORS] * len(views) if colors is None else colors
         written = [colors[r] for r in owner]
         part = self.rows.batch(views[owner], other.tolist(), written)
         side = part.query_input.shape[-1]
