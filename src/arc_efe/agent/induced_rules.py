@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from arc_efe.data.augment import Augmentation
 from arc_efe.data.grid import NUM_COLORS
 
 # Connectivities of an object: one colour, side neighbours; one colour, any neighbour; any non-background colour,
@@ -40,6 +41,7 @@ VIEW_KIND_NAMES = (*(f"d8_{k}" for k in range(1, 8)), "above", "below", "left", 
 ALL_KINDS = KINDS + len(VIEW_KIND_NAMES)
 _SIDE_OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 UNDEFINED = -1  # the key of every cell of a kind a grid lacks (a quarter turn of a non-square grid); no rule has it
+_D8 = [Augmentation(k) for k in range(8)]
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _WEIGHTS = np.random.default_rng(20261205).integers(1, 2**62, size=25, dtype=np.int64)
 MAX_SIDE = 32  # above ARC's 30: offsets and box sizes as base-32 digits
@@ -70,7 +72,7 @@ def _view_keys(g: np.ndarray) -> np.ndarray:
     """[len(VIEW_KIND_NAMES), H, W]: the colour of each cell's D8 image and of its side neighbours (off the grid
     its own value), salted with the kind and the cell's colour; UNDEFINED for a D8 image of another shape."""
     h, w = g.shape
-    images = [np.rot90(g, 1), np.rot90(g, 2), np.rot90(g, 3), g.T, np.flipud(g), np.rot90(g, 2).T, np.fliplr(g)]
+    images = [_D8[k].apply(g) for k in range(1, 8)]
     padded = np.pad(g + 1, 1, constant_values=0)
     sides = [padded[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr, dc in _SIDE_OFFSETS]
     keys = np.stack([i + 1 if i.shape == g.shape else np.zeros_like(g) for i in images] + sides)

@@ -279,14 +279,15 @@ class RuleTable(nn.Module):
         """`parts` of pairs as they are after each pair's colours c become colors[n, c] (colors [N, 10], a
         permutation keeping 0; the one-hot columns of the centre's and the output's colour move, nothing else)."""
         source = torch.argsort(colors, dim=1)[:, None, None, :]  # new colour -> old colour
-        centre = 3 * WINDOW + 1
-        features = parts.features.clone()
-        features[..., centre : centre + NUM_COLORS] = parts.features[..., centre : centre + NUM_COLORS].gather(
-            -1, source.expand(*features.shape[:3], NUM_COLORS))
-        values = parts.values.clone()
-        values[..., :NUM_COLORS] = parts.values[..., :NUM_COLORS].gather(-1, source.expand(*values.shape[:3],
-                                                                                           NUM_COLORS))
-        return WriteParts(features, parts.fixed, values)
+
+        def moved(t: torch.Tensor, start: int) -> torch.Tensor:
+            """`t` [N, S, S, ...] with its one-hot columns start .. start + 10 permuted."""
+            out = t.clone()
+            one_hot = t[..., start : start + NUM_COLORS]
+            out[..., start : start + NUM_COLORS] = one_hot.gather(-1, source.expand_as(one_hot))
+            return out
+
+        return WriteParts(moved(parts.features, 3 * WINDOW + 1), parts.fixed, moved(parts.values, 0))
 
     def _write_slots(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
                      tables: int, parts: WriteParts | None = None) -> torch.Tensor:
