@@ -12,6 +12,8 @@ the first rule that has seen its key. Everything is numpy on the host: the keys 
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
@@ -311,19 +313,30 @@ def decide(encoded: np.ndarray, grid: np.ndarray, top: int, buckets: int) -> tup
         return np.full(grid.shape, -1, dtype=np.int64), np.full(grid.shape, -1, dtype=np.int64)
     rename = encoded[:NUM_COLORS].astype(np.int64)
     renamed = rename[grid].astype(np.int8)
-    colour, rank = _decided(table.tobytes(), renamed.tobytes(), grid.shape, top, buckets)
+    key = (hashlib.blake2b(table.tobytes(), digest_size=16).digest(), renamed.tobytes(), grid.shape, top, buckets)
+    found = _DECIDED.get(key)
+    if found is None:
+        found = _DECIDED[key] = _decided(table.reshape(top, 2 + 2 * buckets), renamed.astype(np.int64))
+        if len(_DECIDED) > DECIDED_KEPT:
+            _DECIDED.popitem(last=False)
+    else:
+        _DECIDED.move_to_end(key)
+    colour, rank = found
     return np.where(colour >= 0, np.argsort(rename)[colour], -1), rank.copy()
 
 
-@lru_cache(maxsize=4096)
-def _decided(table: bytes, grid: bytes, shape: tuple[int, int], top: int,
-             buckets: int) -> tuple[np.ndarray, np.ndarray]:
-    """`decide` in the rules' renamed colours, of a renamed grid given as bytes; cached, read-only. Test-time
-    training decides the same few renamed (view, demo) grids under the same few rule sets in every colouring."""
-    rules = np.frombuffer(table, dtype=np.float32).reshape(top, 2 + 2 * buckets)
-    g = np.frombuffer(grid, dtype=np.int8).reshape(shape).astype(np.int64)
-    colour = np.full(shape, -1, dtype=np.int64)
-    rank = np.full(shape, -1, dtype=np.int64)
+# `decide`'s results by (a digest of the rules, renamed grid, shape, top, buckets), least recently used dropped
+# first: test-time training decides the same few renamed (view, demo) grids under the same few rule sets in every
+# colouring. Keyed on a digest because a rule set is ~25 kB at 1024 buckets.
+_DECIDED: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+DECIDED_KEPT = 4096
+
+
+def _decided(rules: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`decide` in the rules' renamed colours (rules [top, 2 + 2 * buckets]) of a renamed grid `g`; read-only."""
+    top, buckets = rules.shape[0], (rules.shape[1] - 2) // 2
+    colour = np.full(g.shape, -1, dtype=np.int64)
+    rank = np.full(g.shape, -1, dtype=np.int64)
     keys = cell_keys(g, views=bool((rules[:, 0] > KINDS).any()))
     for r in range(top):
         if rules[r, 0] == 0:
