@@ -8,7 +8,8 @@ agent follows a right lookup or overrides it.
 Sets: `--tasks SOURCE` (default arc1/training; a bundled set, a task JSON or a folder of them), and with `--checkpoint`
 bench/prior.py's (a) and (b) generated sets of that checkpoint (`--heldout-families` as there).
 
-    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--induced [--views]] [--checkpoint RUN_DIR ...]
+    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--induced [--views] [--canvas]]
+        [--checkpoint RUN_DIR ...]
 
 Last line: `lookup_solved=... tasks=...` and with a checkpoint `lookup_solved_generated=...
 plain_of_lookup_generated=...` (likewise `_untrained`).
@@ -24,7 +25,8 @@ import torch
 from common import checkpoint_folder, machine_line, set_threads, summary_line
 from prior import gen_sets
 
-from arc_efe.agent.rule_table import RuleTable
+from arc_efe.agent import induced_rules
+from arc_efe.agent.rule_table import INDUCED_RULES, RuleTable
 from arc_efe.config import from_dict
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
@@ -33,11 +35,12 @@ from arc_efe.system import ArcSystem
 from arc_efe.training.config import DataConfig
 
 
-def lookup_table(buckets: int, induced: bool = False, views: bool = False) -> RuleTable:
+def lookup_table(buckets: int, induced: bool = False, views: bool = False, canvas: bool = False) -> RuleTable:
     """A table whose proposal is the `specific` lookup alone (or with `induced` the induced rules alone, with
-    `views` their D8-image and side-neighbour kinds too): the dense proposal's gate is zero, and the other gates
-    are all equal, so only which key decides, not how far, matters."""
-    table = (RuleTable(1, channels=1, induced=buckets, induced_views=views) if induced
+    `views` their D8-image and side-neighbour kinds too, with `canvas` the size rule and output-canvas kinds):
+    the dense proposal's gate is zero, and the other gates are all equal, so only which key decides, not how far,
+    matters."""
+    table = (RuleTable(1, channels=1, induced=buckets, induced_views=views, induced_canvas=canvas) if induced
              else RuleTable(1, channels=1, exact=buckets, specific=True))
     with torch.no_grad():
         table.gate.zero_()
@@ -45,13 +48,20 @@ def lookup_table(buckets: int, induced: bool = False, views: bool = False) -> Ru
 
 
 def lookup_solves(table: RuleTable, task: Task) -> bool:
-    """Whether the lookup reproduces every test output (a size change is never reproduced)."""
+    """Whether the lookup reproduces every test output (a size change only with `canvas`, at its size rule's size)."""
     written = table.write([list(task.train)], torch.device("cpu"))
     for pair in task.test:
-        if pair.output is None or pair.input.shape != pair.output.shape:
+        if pair.output is None:
             return False
         h, w = pair.input.shape
-        size = max(h, w)  # the table reads square canvases, as the agent's
+        rows, cols = pair.input.shape
+        if table.induced_canvas:
+            ruled = induced_rules.output_shape(written[0, -table.induced_dim :].detach().numpy(), (h, w), INDUCED_RULES,
+                                               table.induced_buckets)
+            rows, cols = ruled if ruled is not None else (h, w)
+        if (rows, cols) != pair.output.shape:
+            return False
+        size = max(h, w, rows, cols)  # the table reads square canvases, as the agent's
         grid = torch.zeros(1, size, size, dtype=torch.long)
         grid[0, :h, :w] = torch.from_numpy(pair.input)
         mask = torch.zeros_like(grid, dtype=torch.bool)
@@ -59,7 +69,7 @@ def lookup_solves(table: RuleTable, task: Task) -> bool:
         with torch.no_grad():
             _, logits = table.read(grid, mask, written)
         decided = logits.abs().sum(-1) > 0
-        predicted = torch.where(decided, logits.argmax(-1), grid)[0, :h, :w].numpy()
+        predicted = torch.where(decided, logits.argmax(-1), grid)[0, :rows, :cols].numpy()
         if not np.array_equal(predicted, pair.output):
             return False
     return True
@@ -79,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--induced", action="store_true", help="the induced rules instead of the specific lookup")
     p.add_argument("--views", action="store_true",
                    help="with --induced, also the D8-image and side-neighbour kinds (rule_table_induced_views)")
+    p.add_argument("--canvas", action="store_true",
+                   help="with --induced, also the size rule and output-canvas kinds (rule_table_induced_canvas)")
     p.add_argument("--checkpoint", help="also measure this checkpoint's plain prediction on the lookup's tasks")
     p.add_argument("--heldout-families", help="(b)'s families, as bench/prior.py takes them")
     p.add_argument("--limit-generated", type=int, default=400, help="tasks in each generated set")
@@ -86,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     set_threads(args.threads)
     print(machine_line(), flush=True)
-    if args.views and not args.induced:
-        p.error("--views needs --induced")
-    table = lookup_table(args.buckets, args.induced, args.views)
+    if (args.views or args.canvas) and not args.induced:
+        p.error("--views and --canvas need --induced")
+    table = lookup_table(args.buckets, args.induced, args.views, args.canvas)
     tasks = load_tasks(args.tasks).tasks
     hits = [t.id for t in tasks if lookup_solves(table, t)]
     print(f"{args.tasks}: the lookup solves {len(hits)} of {len(tasks)}: {' '.join(hits)}", flush=True)

@@ -50,7 +50,11 @@ class AgentConfig:
     a cell they decide gets that colour as a gated proposal. 0 (the default): none. `rule_table_induced_views`
     (needs `rule_table_induced`) adds 11 key kinds: the colour of a cell's D8 image (on grids it keeps the shape
     of) and of each side neighbour, with its own, so a flip, a symmetry completion or a one-cell shift is a rule
-    too. No new weights; False (the default): the 30 kinds alone.
+    too. No new weights; False (the default): the 30 kinds alone. `rule_table_induced_canvas` (needs
+    `rule_table_induced`) adds the demos' output size as a function of the input's (6 more prompt numbers), proposed
+    to the size logits with one learned gate, and where demos change size, 13 kinds that describe an output cell by
+    the input colours a scaling, a tiling (plain or mirrored), a corner crop or an overlay of two halves reads it
+    from. False (the default): neither.
     """
 
     channels: int = 64
@@ -73,6 +77,7 @@ class AgentConfig:
     rule_table_specific_input: bool = False
     rule_table_induced: int = 0
     rule_table_induced_views: bool = False
+    rule_table_induced_canvas: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -124,6 +129,10 @@ class AgentConfig:
         if not isinstance(views, bool) or (views and not induced):
             raise ValueError(f"AgentConfig.rule_table_induced_views must be a bool and needs rule_table_induced > 0, "
                              f"got {views!r} with rule_table_induced={induced!r}")
+        canvas = self.rule_table_induced_canvas
+        if not isinstance(canvas, bool) or (canvas and not induced):
+            raise ValueError(f"AgentConfig.rule_table_induced_canvas must be a bool and needs rule_table_induced > 0, "
+                             f"got {canvas!r} with rule_table_induced={induced!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

@@ -89,13 +89,14 @@ class GridAgent(nn.Module):
                  rule_table_context: bool = False, rule_table_line_slots: bool = False,
                  rule_table_consistent: bool = False, rule_table_exact: int = 0, rule_table_specific: bool = False,
                  rule_table_specific_input: bool = False, rule_table_induced: int = 0,
-                 rule_table_induced_views: bool = False):
+                 rule_table_induced_views: bool = False, rule_table_induced_canvas: bool = False):
         super().__init__()
         self.prompt_dim = prompt_dim
         # The demos' rule table (AgentConfig.rule_table), carried after the prompt's first prompt_dim numbers.
         self.rule_table = (RuleTable(rule_table, channels, rule_table_context, rule_table_line_slots,
                                      rule_table_consistent, rule_table_exact, rule_table_specific,
-                                     rule_table_specific_input, rule_table_induced, rule_table_induced_views)
+                                     rule_table_specific_input, rule_table_induced, rule_table_induced_views,
+                                     rule_table_induced_canvas)
                            if rule_table else None)
         self.prompt_width = prompt_dim + (self.rule_table.dim if self.rule_table is not None else 0)
         self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
@@ -121,12 +122,14 @@ class GridAgent(nn.Module):
         self._check_inputs("inputs", inputs, input_mask, prompt)
         canvas = inputs.shape[-1]
         base = self.embed.grid(inputs, input_mask, FORWARD)
-        proposal = None
+        proposal = sizes = None
         if self.rule_table is not None:
             table = prompt[:, self.prompt_dim :]
             table = table if self.reads_prompt else torch.zeros_like(table)
             looked_up, proposal = self.rule_table.read(inputs, input_mask, table)
             base = base + looked_up
+            if self.rule_table.induced_canvas:  # the demos' size rule, as height and width logits
+                sizes = self.rule_table.size_proposal(inputs, input_mask, table)
         conditioning = self._conditioning(prompt)
         in_size = grid_size(input_mask)
         known = out_size is not None
@@ -140,8 +143,11 @@ class GridAgent(nn.Module):
             guess = self.embed.output_guess(inputs, input_mask, out_size, in_size)
             h = self._core(h + base + guess, conditioning, region)
             read = self.heads(h, input_mask)
-            if proposal is not None:  # the demos' rule table's colours, on the input's cells
+            if proposal is not None:  # the demos' rule table's colours, on the input's (canvas rules: output's) cells
                 read = read._replace(cell_logits=read.cell_logits + proposal)
+            if sizes is not None:
+                read = read._replace(height_logits=read.height_logits + sizes[:, 0],
+                                     width_logits=read.width_logits + sizes[:, 1])
             per_step.append(read)
             if not known:
                 out_size = torch.stack([read.height_logits.argmax(-1), read.width_logits.argmax(-1)], dim=-1) + 1
@@ -231,4 +237,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         rule_table_specific_input=cfg.rule_table_specific_input,
         rule_table_induced=cfg.rule_table_induced,
         rule_table_induced_views=cfg.rule_table_induced_views,
+        rule_table_induced_canvas=cfg.rule_table_induced_canvas,
     )

@@ -22,6 +22,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import ndimage
 
+from arc_efe.agent import canvas_rules
+from arc_efe.agent.canvas_rules import CANVAS_KINDS, SIZE_NUMBERS, SOURCES
 from arc_efe.data.augment import Augmentation
 from arc_efe.data.grid import NUM_COLORS
 
@@ -41,6 +43,12 @@ KINDS = len(KIND_NAMES)
 # image holds (arc_efe.data.augment's numbering 1..7), and the colour of each side neighbour, each with its own.
 VIEW_KIND_NAMES = (*(f"d8_{k}" for k in range(1, 8)), "above", "below", "left", "right")
 ALL_KINDS = KINDS + len(VIEW_KIND_NAMES)
+# With `canvas` (AgentConfig.rule_table_induced_canvas), where demos change size: canvas_rules.py's descriptions of
+# each output cell, numbered after every input-cell kind, then a "copy" kind per one-cell source (canvas_rules'
+# first SOURCES kinds): the output is the source's colour, a rule with no keys. A task's rules are all input-cell or
+# all canvas kinds.
+CANVAS_BASE = ALL_KINDS
+COPY_BASE = CANVAS_BASE + CANVAS_KINDS
 _SIDE_OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 UNDEFINED = -1  # the key of every cell of a kind a grid lacks (a quarter turn of a non-square grid); no rule has it
 _D8 = [Augmentation(k) for k in range(8)]
@@ -219,41 +227,80 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return (z >> np.uint64(1)).astype(np.int64)
 
 
-def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool = False) -> list[Rule]:
+def output_keys(grid: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray:
+    """[CANVAS_KINDS, H, W] int64: canvas_rules' descriptions of the output cells of `grid` on an `out_shape`
+    output, salted with their kind and hashed like `cell_keys`; UNDEFINED stays."""
+    return _salted(canvas_rules.canvas_keys(grid, out_shape))
+
+
+def _salted(raw: np.ndarray) -> np.ndarray:
+    """canvas_rules' descriptions [CANVAS_KINDS, H, W] salted with their kind and hashed; UNDEFINED stays."""
+    salt = (np.arange(CANVAS_BASE, CANVAS_BASE + CANVAS_KINDS)[:, None, None] + 1) * 16
+    return np.where(raw == UNDEFINED, UNDEFINED, _mix(raw ^ _mix(salt)))
+
+
+def changes_size(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether some demo's output has another shape than its input: then only canvas kinds describe it."""
+    return any(i.shape != o.shape for i, o in pairs)
+
+
+def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool = False,
+           canvas: bool = False) -> list[Rule]:
     """Up to `top` rules from same-size demo pairs (input, output): the key kinds (with `views` also
     VIEW_KIND_NAMES) whose every key the demos map to one output colour, fewest distinct keys first (ties: kind
-    order). No same-size pair: no rule."""
+    order). No same-size pair: no rule. With `canvas`, where some demo changes size, the canvas kinds on every
+    demo instead (none without one size rule for all)."""
+    if canvas and changes_size(pairs):
+        rule = canvas_rules.size_rule([(i.shape, o.shape) for i, o in pairs])
+        if rule is None:
+            return []
+        raw = [canvas_rules.canvas_keys(i, o.shape) for i, o in pairs]
+        sources = np.concatenate([k[:SOURCES].reshape(SOURCES, -1) for k in raw], axis=1)
+        outputs = np.concatenate([o.reshape(-1) for _, o in pairs]).astype(np.int64)
+        copies = [Rule(COPY_BASE + j, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), len(outputs))
+                  for j in range(SOURCES) if np.array_equal(sources[j], outputs)]
+        keys = np.concatenate([_salted(k).reshape(CANVAS_KINDS, -1) for k in raw], axis=1)
+        return (copies + _functions(keys, pairs, CANVAS_BASE, top))[:top]
     same = [(i, o) for i, o in pairs if i.shape == o.shape]
     if not same:
         return []
     kinds = ALL_KINDS if views else KINDS
     keys = np.concatenate([cell_keys(i, views).reshape(kinds, -1) for i, _ in same], axis=1)  # [kinds, cells]
-    outputs = np.concatenate([o.reshape(-1) for _, o in same]).astype(np.int64)
+    return _functions(keys, same, 0, top)
+
+
+def _functions(keys: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]], base: int, top: int) -> list[Rule]:
+    """The rules of `keys` [kinds, cells] (kind ids from `base`) that map every key to one colour of the pairs'
+    outputs (flattened in the same order), fewest distinct keys first."""
+    outputs = np.concatenate([o.reshape(-1) for _, o in pairs]).astype(np.int64)
     found = []
-    for kind in range(kinds):
+    for kind in range(len(keys)):
         if (keys[kind] == UNDEFINED).any():  # some demo lacks this kind
             continue
         distinct, first, inverse = np.unique(keys[kind], return_index=True, return_inverse=True)
         colours = outputs[first]
         if np.array_equal(colours[inverse], outputs):  # a function of this key on every demo cell
-            found.append(Rule(kind, distinct, colours, len(outputs)))
+            found.append(Rule(base + kind, distinct, colours, len(outputs)))
     found.sort(key=lambda r: (len(r.keys), r.kind))
     return found[:top]
 
 
-def width(top: int, buckets: int) -> int:
-    """Numbers `encode` writes: the colour renaming the rules were induced under, then per rule its kind + 1 and
-    log demo cells per key, then per bucket the output colour + 1 and the key's fingerprint."""
-    return NUM_COLORS + top * (2 + 2 * buckets)
+def width(top: int, buckets: int, canvas: bool = False) -> int:
+    """Numbers `encode` writes: the colour renaming the rules were induced under, (with `canvas` the demos' size
+    rule, canvas_rules.SIZE_NUMBERS), then per rule its kind + 1 and log demo cells per key, then per bucket the
+    output colour + 1 and the key's fingerprint."""
+    return NUM_COLORS + (SIZE_NUMBERS if canvas else 0) + top * (2 + 2 * buckets)
 
 
-def encode(rules: Sequence[Rule], top: int, buckets: int, rename: np.ndarray | None = None) -> np.ndarray:
-    """[width(top, buckets)] float32: `rename` (a permutation of the colours, identity if None: the rules' colours
-    are renamed ones), then `rules` hashed into `buckets` slots each, so that they ride in the prompt vector. Two
-    keys of one rule in one bucket leave it empty (colour + 1 = 0): it decides nothing."""
+def encode(rules: Sequence[Rule], top: int, buckets: int, rename: np.ndarray | None = None,
+           size: np.ndarray | None = None) -> np.ndarray:
+    """[width(top, buckets, size is not None)] float32: `rename` (a permutation of the colours, identity if None:
+    the rules' colours are renamed ones), `size` (canvas_rules.size_rule's numbers, all zero: none), then `rules`
+    hashed into `buckets` slots each, so that they ride in the prompt vector. Two keys of one rule in one bucket
+    leave it empty (colour + 1 = 0): it decides nothing."""
     table = np.zeros((top, 2 + 2 * buckets), dtype=np.float32)
     for r, rule in enumerate(rules[:top]):
-        table[r, 0], table[r, 1] = rule.kind + 1, np.log(rule.cells / len(rule.keys))
+        table[r, 0], table[r, 1] = rule.kind + 1, np.log(rule.cells / max(len(rule.keys), 1))
         slot = rule.keys % buckets
         taken = np.bincount(slot, minlength=buckets)
         alone = taken[slot] == 1
@@ -261,17 +308,25 @@ def encode(rules: Sequence[Rule], top: int, buckets: int, rename: np.ndarray | N
         pairs[slot[alone], 0] = rule.colours[alone] + 1
         pairs[slot[alone], 1] = _fingerprint(rule.keys[alone])
     rename = np.arange(NUM_COLORS) if rename is None else rename
-    return np.concatenate([rename.astype(np.float32), table.reshape(-1)])
+    sized = [] if size is None else [size.astype(np.float32)]
+    return np.concatenate([rename.astype(np.float32), *sized, table.reshape(-1)])
 
 
-def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int, views: bool = False) -> np.ndarray:
+def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int, views: bool = False,
+          canvas: bool = False) -> np.ndarray:
     """`encode(induce(pairs))`, induced on the pairs with their non-background colours renamed in order of first
     appearance: test-time training writes rules for every row of every update, each in a random colouring of a
-    few views of a few demos, and renamed they are the same few demo sets, whose rules are cached."""
-    same = [(i, o) for i, o in pairs if i.shape == o.shape]
-    rename = _renaming([g for pair in same for g in pair])
-    key = tuple((rename[i].astype(np.int8).tobytes(), i.shape, rename[o].astype(np.int8).tobytes()) for i, o in same)
-    return np.concatenate([rename.astype(np.float32), _written(key, top, buckets, views)])
+    few views of a few demos, and renamed they are the same few demo sets, whose rules are cached. With `canvas`
+    the size rule of all the pairs rides along, and demos that change size are described by canvas kinds."""
+    used = list(pairs) if canvas and changes_size(pairs) else [(i, o) for i, o in pairs if i.shape == o.shape]
+    rename = _renaming([g for pair in used for g in pair])
+    key = tuple((rename[i].astype(np.int8).tobytes(), i.shape, rename[o].astype(np.int8).tobytes(), o.shape)
+                for i, o in used)
+    if not canvas:
+        return np.concatenate([rename.astype(np.float32), _written(key, top, buckets, views, False)])
+    size = canvas_rules.size_rule([(i.shape, o.shape) for i, o in pairs]) if len(pairs) else None
+    size = np.zeros(SIZE_NUMBERS, dtype=np.float32) if size is None else size
+    return np.concatenate([rename.astype(np.float32), size, _written(key, top, buckets, views, True)])
 
 
 def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
@@ -288,12 +343,13 @@ def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def _written(key: tuple[tuple[bytes, tuple[int, int], bytes], ...], top: int, buckets: int,
-             views: bool) -> np.ndarray:
-    """The encoded rules (without the renaming) of renamed pairs given as `write`'s cache key; read-only."""
+def _written(key: tuple[tuple[bytes, tuple[int, int], bytes, tuple[int, int]], ...], top: int, buckets: int,
+             views: bool, canvas: bool) -> np.ndarray:
+    """The encoded rules (without the renaming and size rule) of renamed pairs given as `write`'s cache key;
+    read-only."""
     pairs = [(np.frombuffer(i, dtype=np.int8).reshape(shape).astype(np.int64),
-              np.frombuffer(o, dtype=np.int8).reshape(shape).astype(np.int64)) for i, shape, o in key]
-    out = encode(induce(pairs, top, views), top, buckets)[NUM_COLORS:]
+              np.frombuffer(o, dtype=np.int8).reshape(out_shape).astype(np.int64)) for i, shape, o, out_shape in key]
+    out = encode(induce(pairs, top, views, canvas), top, buckets)[NUM_COLORS:]
     out.flags.writeable = False
     return out
 
@@ -304,19 +360,35 @@ def _fingerprint(keys: np.ndarray) -> np.ndarray:
     return (keys >> (62 - FINGERPRINT_BITS)).astype(np.float32)
 
 
+def output_shape(encoded: np.ndarray, shape: tuple[int, int], top: int, buckets: int) -> tuple[int, int] | None:
+    """The output shape the `encode`d size rule gives an input of `shape`; None without a size rule (or one that
+    gives no size here, or rules written without `canvas`)."""
+    if len(encoded) != width(top, buckets, canvas=True):
+        return None
+    return canvas_rules.apply_size(encoded[NUM_COLORS : NUM_COLORS + SIZE_NUMBERS], shape)
+
+
 def decide(encoded: np.ndarray, grid: np.ndarray, top: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
     """(colour, rank), each [H, W] int64: each cell's colour by the first of the `encode`d rules whose bucket holds
     this cell's very key (read in the rules' renamed colours, answered in the grid's own), and that rule's index;
-    -1 in both where none does."""
-    table = np.ascontiguousarray(encoded[NUM_COLORS:], dtype=np.float32)
-    if not table.reshape(top, 2 + 2 * buckets)[:, 0].any():
+    -1 in both where none does. [H, W] is the grid's shape, or for canvas rules the output's by the size rule."""
+    start = NUM_COLORS + (SIZE_NUMBERS if len(encoded) == width(top, buckets, canvas=True) else 0)
+    table = np.ascontiguousarray(encoded[start:], dtype=np.float32)
+    rules = table.reshape(top, 2 + 2 * buckets)
+    out_shape = grid.shape
+    if rules[0, 0] > CANVAS_BASE:  # canvas kinds: decided on the output's canvas
+        out_shape = output_shape(encoded, grid.shape, top, buckets)
+        if out_shape is None:
+            return np.full(grid.shape, -1, dtype=np.int64), np.full(grid.shape, -1, dtype=np.int64)
+    if not rules[:, 0].any():
         return np.full(grid.shape, -1, dtype=np.int64), np.full(grid.shape, -1, dtype=np.int64)
     rename = encoded[:NUM_COLORS].astype(np.int64)
     renamed = rename[grid].astype(np.int8)
-    key = (hashlib.blake2b(table.tobytes(), digest_size=16).digest(), renamed.tobytes(), grid.shape, top, buckets)
+    key = (hashlib.blake2b(table.tobytes(), digest_size=16).digest(), renamed.tobytes(), grid.shape, out_shape, top,
+           buckets)
     found = _DECIDED.get(key)
     if found is None:
-        found = _DECIDED[key] = _decided(table.reshape(top, 2 + 2 * buckets), renamed.astype(np.int64))
+        found = _DECIDED[key] = _decided(rules, renamed.astype(np.int64), out_shape)
         if len(_DECIDED) > DECIDED_KEPT:
             _DECIDED.popitem(last=False)
     else:
@@ -332,16 +404,25 @@ _DECIDED: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 DECIDED_KEPT = 4096
 
 
-def _decided(rules: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`decide` in the rules' renamed colours (rules [top, 2 + 2 * buckets]) of a renamed grid `g`; read-only."""
+def _decided(rules: np.ndarray, g: np.ndarray, out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`decide` in the rules' renamed colours (rules [top, 2 + 2 * buckets]) of a renamed grid `g`, on
+    `out_shape` (canvas kinds) or `g`'s cells; read-only."""
     top, buckets = rules.shape[0], (rules.shape[1] - 2) // 2
-    colour = np.full(g.shape, -1, dtype=np.int64)
-    rank = np.full(g.shape, -1, dtype=np.int64)
-    keys = cell_keys(g, views=bool((rules[:, 0] > KINDS).any()))
+    colour = np.full(out_shape, -1, dtype=np.int64)
+    rank = np.full(out_shape, -1, dtype=np.int64)
+    base = CANVAS_BASE if rules[0, 0] > CANVAS_BASE else 0  # kind ids, stored + 1
+    raw = canvas_rules.canvas_keys(g, out_shape) if base else None
+    keys = _salted(raw) if base else cell_keys(g, views=bool((rules[:, 0] > KINDS).any()))
     for r in range(top):
         if rules[r, 0] == 0:
             break
-        key = keys[int(rules[r, 0]) - 1]
+        kind = int(rules[r, 0]) - 1
+        if kind >= COPY_BASE:  # the source's own colour, wherever it lies on the input
+            source = raw[kind - COPY_BASE]
+            seen = (source != UNDEFINED) & (rank < 0)
+            colour[seen], rank[seen] = source[seen], r
+            continue
+        key = keys[kind - base]
         pairs = rules[r, 2:].reshape(buckets, 2)[key % buckets]
         seen = (pairs[..., 0] > 0) & (pairs[..., 1] == _fingerprint(key)) & (rank < 0)
         colour[seen], rank[seen] = pairs[..., 0][seen].astype(np.int64) - 1, r

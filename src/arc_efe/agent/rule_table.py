@@ -26,8 +26,9 @@ from torch import nn
 
 from arc_efe.agent.cell_context import CONTEXT_FEATURES, DIRECTIONS, context_features, nearest_colours
 from arc_efe.agent import induced_rules
+from arc_efe.agent.canvas_rules import SIZE_NUMBERS
 from arc_efe.agent.exact_keys import KINDS, exact_keys, exact_slots, keys_and_fingerprints
-from arc_efe.data.grid import NUM_COLORS
+from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 from arc_efe.data.task import Pair
 
 RADIUS = 2
@@ -138,11 +139,13 @@ class RuleTable(nn.Module):
     per-task rules (the key kinds, beyond 3x3 windows, that the demos' outputs are a function of), hashed into N
     buckets each; a cell one of them decides gets its colour times a learned gate (see `_induced`); `induced_views`
     lets those rules also key a cell on the colour of its D8 image or of a side neighbour (flips, symmetry
-    completion, one-cell shifts)."""
+    completion, one-cell shifts). `induced_canvas` adds the demos' size rule and, where demos change size, rules on
+    the output's cells (canvas_rules.py: scalings, tilings, crops, overlays); the size rule is also a gated proposal
+    to the agent's size logits (`size_proposal`)."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
                  consistent: bool = False, exact: int = 0, specific: bool = False, specific_input: bool = False,
-                 induced: int = 0, induced_views: bool = False):
+                 induced: int = 0, induced_views: bool = False, induced_canvas: bool = False):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
@@ -152,6 +155,8 @@ class RuleTable(nn.Module):
             raise ValueError("RuleTable: specific_input needs specific")
         if induced_views and not induced:
             raise ValueError("RuleTable: induced_views needs induced")
+        if induced_canvas and not induced:
+            raise ValueError("RuleTable: induced_canvas needs induced")
         # With `line_slots`, 16 more fixed slots: a background or coloured cell that sees a coloured cell along
         # line d (a cell is in every one of them its lines allow), so "paint along line d" needs no learning.
         self.line_slots = 2 * len(DIRECTIONS) if line_slots else 0
@@ -188,12 +193,15 @@ class RuleTable(nn.Module):
         # chain and SUPPORT_BINS bin; it starts where the specific gates do.
         self.induced_buckets = induced
         self.induced_views = induced_views
-        self.induced_dim = induced_rules.width(INDUCED_RULES, induced) if induced else 0
+        self.induced_canvas = induced_canvas
+        self.induced_dim = induced_rules.width(INDUCED_RULES, induced, induced_canvas) if induced else 0
         self.induced_gate = (nn.Parameter(torch.full((INDUCED_RULES, len(SUPPORT_BINS) + 1), 3.0))
                              if induced else None)
         # ... plus this times the share of the query's cells the rules decide: when they decide every cell, they
         # were right on 23 of 23 ARC-AGI-1 training tasks' test inputs (36 of 39 generated), a task-level trust.
         self.coverage_gate = nn.Parameter(torch.tensor(2.0)) if induced else None
+        # With `induced_canvas`: how far the demos' size rule moves the size logits (it starts able to win an argmax).
+        self.size_gate = nn.Parameter(torch.tensor(5.0)) if induced_canvas else None
 
     @property
     def dim(self) -> int:
@@ -228,6 +236,9 @@ class RuleTable(nn.Module):
         """[len(contexts), dim]: each task's table from its demos whose output has the input's size (a task with
         none gets an empty table: zero means, zero counts)."""
         rows = [(t, p) for t, ctx in enumerate(contexts) for p in ctx if p.input.shape == p.output.shape]
+        if not rows and self.induced_canvas:  # no slots to write, but size-changing demos have canvas rules
+            return self._with_rules(torch.zeros(len(contexts), self.dim - self.induced_dim, device=device),
+                                    [[(p.input, p.output) for p in ctx] for ctx in contexts])
         if not rows:
             return torch.zeros(len(contexts), self.dim, device=device)  # zero means, log1p(0) counts, no rules
         size = max(max(p.input.shape) for _, p in rows)
@@ -262,7 +273,8 @@ class RuleTable(nn.Module):
         """`table` [tables, dim - induced_dim] followed by each table's induced rules from its demo `pairs`."""
         if not self.induced_dim:
             return table
-        rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets, self.induced_views) for p in pairs]
+        rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets, self.induced_views, self.induced_canvas)
+                 for p in pairs]
         return torch.cat([table, torch.from_numpy(np.stack(rules)).to(table.device)], dim=1)
 
     def write_parts(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor) -> WriteParts:
@@ -372,20 +384,39 @@ class RuleTable(nn.Module):
         support bin plus `coverage_gate` times the share of the query's cells decided; zero where no rule decides."""
         colour = torch.full(grid.shape, -1, dtype=torch.long)
         rank = torch.full(grid.shape, -1, dtype=torch.long)
+        cells = mask.sum(dim=(1, 2)).cpu()  # [B] coverage's denominator: input cells (canvas rules: output cells)
         encoded = rules.detach().cpu().numpy()
+        side = grid.shape[-1]
         for b, (g, m) in enumerate(zip(grid.cpu().numpy(), mask.cpu().numpy())):
             h, w = _extent(m)
             c, r = induced_rules.decide(encoded[b], g[:h, :w], INDUCED_RULES, self.induced_buckets)
-            colour[b, :h, :w], rank[b, :h, :w] = torch.from_numpy(c), torch.from_numpy(r)
+            cells[b] = c.size
+            c, r = c[:side, :side], r[:side, :side]  # an output beyond the canvas is clipped there
+            colour[b, : c.shape[0], : c.shape[1]], rank[b, : r.shape[0], : r.shape[1]] = map(torch.from_numpy, (c, r))
         colour, rank = colour.to(grid.device), rank.to(grid.device)
-        support = rules[:, NUM_COLORS:].reshape(len(rules), INDUCED_RULES, -1)[:, :, 1].contiguous()  # log cells/key
+        start = NUM_COLORS + (SIZE_NUMBERS if self.induced_canvas else 0)
+        support = rules[:, start:].reshape(len(rules), INDUCED_RULES, -1)[:, :, 1].contiguous()  # log cells/key
         bins = torch.bucketize(support, support.new_tensor(SUPPORT_BINS).log(), right=True)
         gate = self.induced_gate.gather(1, bins.T.contiguous()).T  # [B, rules]: each rule's gate
         decided = rank >= 0
-        coverage = decided.sum(dim=(1, 2)) / mask.sum(dim=(1, 2)).clamp(min=1)  # [B]
+        coverage = decided.sum(dim=(1, 2)) / cells.to(grid.device).clamp(min=1)  # [B]
         gate = gate + self.coverage_gate * coverage[:, None]
         chosen = gate.gather(1, rank.clamp(min=0).flatten(1)).view(grid.shape) * decided
         return F.one_hot(colour.clamp(min=0), NUM_COLORS).float() * chosen[..., None]
+
+    def size_proposal(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """[B, 2, MAX_SIZE] logits for the output's height and width: `size_gate` at the size the demos' size rule
+        gives each query (grid, mask [B, S, S]; table [B, dim]), zero where there is none; all zero without
+        `induced_canvas`."""
+        proposal = torch.zeros(len(grid), 2, MAX_SIZE, device=grid.device)
+        if not self.induced_canvas:
+            return proposal
+        encoded = table[:, table.shape[1] - self.induced_dim :].detach().cpu().numpy()
+        for b, m in enumerate(mask.cpu().numpy()):
+            shape = induced_rules.output_shape(encoded[b], _extent(m), INDUCED_RULES, self.induced_buckets)
+            if shape is not None:
+                proposal[b, 0, shape[0] - 1] = proposal[b, 1, shape[1] - 1] = 1.0
+        return proposal * self.size_gate
 
     def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor, indexed: torch.Tensor | None) -> torch.Tensor:
         """[B, S, S, values + 1]: each cell's slots (dense `slots` [B, K, values + 1] by `assignment`
