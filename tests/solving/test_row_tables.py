@@ -49,7 +49,16 @@ def full_table_system():
     return build_system(from_dict(ModelConfig, merge(data, {"agent": table}))).eval().requires_grad_(False)
 
 
-@pytest.mark.parametrize("system_name", ["table_system", "full_table_system"])
+@pytest.fixture(scope="module")
+def canvas_table_system():
+    """Induced rules with the size rule and canvas kinds: edit_task's size-changing demo makes them canvas rules."""
+    torch.manual_seed(2)
+    data = merge(to_dict(ModelConfig()), tiny_preset()["model"])
+    table = {"rule_table": 3, "rule_table_induced": 64, "rule_table_induced_canvas": True}
+    return build_system(from_dict(ModelConfig, merge(data, {"agent": table}))).eval().requires_grad_(False)
+
+
+@pytest.mark.parametrize("system_name", ["table_system", "full_table_system", "canvas_table_system"])
 def test_a_rows_table_is_the_table_of_the_other_demos_in_its_view_and_colours(request, system_name):
     table_system = request.getfixturevalue(system_name)
     task, views = edit_task(), [0, 3, 5]

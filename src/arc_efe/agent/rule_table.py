@@ -273,9 +273,13 @@ class RuleTable(nn.Module):
         """`table` [tables, dim - induced_dim] followed by each table's induced rules from its demo `pairs`."""
         if not self.induced_dim:
             return table
+        return torch.cat([table, self.induced_part(pairs).to(table.device)], dim=1)
+
+    def induced_part(self, pairs: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> torch.Tensor:
+        """[tables, induced_dim] (on the CPU): each table's induced rules from its demo `pairs` (input, output)."""
         rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets, self.induced_views, self.induced_canvas)
                  for p in pairs]
-        return torch.cat([table, torch.from_numpy(np.stack(rules)).to(table.device)], dim=1)
+        return torch.from_numpy(np.stack(rules)) if rules else torch.zeros(0, self.induced_dim)
 
     def write_parts(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor) -> WriteParts:
         """The `WriteParts` of same-size pairs on a canvas (inputs, outputs [N, S, S] long, mask [N, S, S])."""

@@ -37,6 +37,10 @@ class RowTables:
         grids = torch.cat([rows.inputs, rows.outputs])
         self.present = torch.unique(grids).tolist()  # the task's colours (0 too: the canvas around the grids)
         self._tables: dict[tuple[int, int, tuple[int, ...]], torch.Tensor] = {}  # `apply`'s written tables
+        # Canvas rules (AgentConfig.rule_table_induced_canvas) of a task whose demos change size are induced from
+        # every other demo, not the same-size ones the slots are written from.
+        table = system.agent.rule_table
+        self.canvas = table is not None and table.induced_canvas and not self.same_size.all()
 
     def _all_parts(self, device: torch.device) -> WriteParts:
         """Every row's `RuleTable.write_parts` in its demo's own colours, on the canvas that holds them all: an
@@ -81,6 +85,28 @@ class RowTables:
     def _write(self, prompts: torch.Tensor, views: np.ndarray, demos: np.ndarray,
                colors: list[tuple[int, ...]]) -> torch.Tensor:
         """`apply`, every table written afresh."""
+        written = self._write_same_size(prompts, views, demos, colors)
+        if not self.canvas:
+            return written
+        rule_table = self.system.agent.rule_table
+        rules = rule_table.induced_part(self._other_pairs(views, demos, colors)).to(written.device)
+        return torch.cat([written[:, : written.shape[1] - rule_table.induced_dim], rules], dim=1)
+
+    def _other_pairs(self, views: np.ndarray, demos: np.ndarray,
+                     colors: list[tuple[int, ...]]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+        """Per row, every other demo of its view in its colours, as (input, output) arrays of their own sizes."""
+        n = self.rows.demos
+        owner, other = (np.arange(n)[None, :] != demos[:, None]).nonzero()
+        part = self.rows.batch(views[owner], other.tolist(), [colors[r] for r in owner])
+        pairs: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(len(views))]
+        sizes = zip(part.input_size.tolist(), part.output_size.tolist())
+        for r, x, y, ((h, w), (oh, ow)) in zip(owner, part.query_input.numpy(), part.query_output.numpy(), sizes):
+            pairs[r].append((x[:h, :w], y[:oh, :ow]))
+        return pairs
+
+    def _write_same_size(self, prompts: torch.Tensor, views: np.ndarray, demos: np.ndarray,
+                         colors: list[tuple[int, ...]]) -> torch.Tensor:
+        """`apply`'s tables from the other same-size demos, every table written afresh."""
         n = self.rows.demos
         others = np.arange(n)
         pick = (others[None, :] != demos[:, None]) & self.same_size[views[:, None] * n + others[None, :]]
