@@ -8,7 +8,7 @@ agent follows a right lookup or overrides it.
 Sets: `--tasks SOURCE` (default arc1/training; a bundled set, a task JSON or a folder of them), and with `--checkpoint`
 bench/prior.py's (a) and (b) generated sets of that checkpoint (`--heldout-families` as there).
 
-    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--induced [--views] [--canvas]]
+    python bench/lookup.py [--tasks arc1/training] [--buckets 1024] [--induced [--views] [--canvas] [--blind]]
         [--checkpoint RUN_DIR ...]
 
 Last line: `lookup_solved=... tasks=...` and with a checkpoint `lookup_solved_generated=...
@@ -35,12 +35,15 @@ from arc_efe.system import ArcSystem
 from arc_efe.training.config import DataConfig
 
 
-def lookup_table(buckets: int, induced: bool = False, views: bool = False, canvas: bool = False) -> RuleTable:
+def lookup_table(buckets: int, induced: bool = False, views: bool = False, canvas: bool = False,
+                 blind: bool = False) -> RuleTable:
     """A table whose proposal is the `specific` lookup alone (or with `induced` the induced rules alone, with
-    `views` their D8-image and side-neighbour kinds too, with `canvas` the size rule and output-canvas kinds):
+    `views` their D8-image and side-neighbour kinds too, with `canvas` the size rule and output-canvas kinds, with
+    `blind` the colour-free kinds):
     the dense proposal's gate is zero, and the other gates are all equal, so only which key decides, not how far,
     matters."""
-    table = (RuleTable(1, channels=1, induced=buckets, induced_views=views, induced_canvas=canvas) if induced
+    table = (RuleTable(1, channels=1, induced=buckets, induced_views=views, induced_canvas=canvas,
+                       induced_blind=blind) if induced
              else RuleTable(1, channels=1, exact=buckets, specific=True))
     with torch.no_grad():
         table.gate.zero_()
@@ -56,9 +59,9 @@ def lookup_solves(table: RuleTable, task: Task) -> bool:
         h, w = pair.input.shape
         rows, cols = pair.input.shape
         if table.induced_canvas:
-            ruled = induced_rules.output_shape(written[0, -table.induced_dim :].detach().numpy(), (h, w), INDUCED_RULES,
-                                               table.induced_buckets)
-            rows, cols = ruled if ruled is not None else (h, w)
+            ruled = induced_rules.output_box(written[0, -table.induced_dim :].detach().numpy(), pair.input,
+                                             INDUCED_RULES, table.induced_buckets)
+            rows, cols = ruled[2:] if ruled is not None else (h, w)
         if (rows, cols) != pair.output.shape:
             return False
         size = max(h, w, rows, cols)  # the table reads square canvases, as the agent's
@@ -91,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="with --induced, also the D8-image and side-neighbour kinds (rule_table_induced_views)")
     p.add_argument("--canvas", action="store_true",
                    help="with --induced, also the size rule and output-canvas kinds (rule_table_induced_canvas)")
+    p.add_argument("--blind", action="store_true",
+                   help="with --induced, also the colour-free kinds (rule_table_induced_blind)")
     p.add_argument("--checkpoint", help="also measure this checkpoint's plain prediction on the lookup's tasks")
     p.add_argument("--heldout-families", help="(b)'s families, as bench/prior.py takes them")
     p.add_argument("--limit-generated", type=int, default=400, help="tasks in each generated set")
@@ -98,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     set_threads(args.threads)
     print(machine_line(), flush=True)
-    if (args.views or args.canvas) and not args.induced:
-        p.error("--views and --canvas need --induced")
-    table = lookup_table(args.buckets, args.induced, args.views, args.canvas)
+    if (args.views or args.canvas or args.blind) and not args.induced:
+        p.error("--views, --canvas and --blind need --induced")
+    table = lookup_table(args.buckets, args.induced, args.views, args.canvas, args.blind)
     tasks = load_tasks(args.tasks).tasks
     hits = [t.id for t in tasks if lookup_solves(table, t)]
     print(f"{args.tasks}: the lookup solves {len(hits)} of {len(tasks)}: {' '.join(hits)}", flush=True)

@@ -6,22 +6,57 @@ import pytest
 import torch
 
 from arc_efe.agent import AgentConfig, build_agent
-from arc_efe.agent.canvas_rules import CANVAS_KIND_NAMES, UNDEFINED, apply_size, canvas_keys, size_rule
-from arc_efe.agent.induced_rules import CANVAS_BASE, COPY_BASE, decide, induce, output_shape, width, write
+from arc_efe.agent.canvas_rules import CANVAS_KIND_NAMES, SELECTORS, UNDEFINED, canvas_keys, output_box, size_rule
+from arc_efe.agent.induced_rules import CANVAS_BASE, COPY_BASE, decide, induce, output_box as encoded_box, width, write
 from arc_efe.agent.rule_table import INDUCED_RULES, RuleTable
 from arc_efe.data.task import Pair
 
 
+def shaped(*shapes: tuple[tuple[int, int], tuple[int, int]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Pairs of grids of these (input, output) shapes, full of colour 1 (one object: every selector's box is the
+    whole input)."""
+    return [(np.ones(i, dtype=int), np.ones(o, dtype=int)) for i, o in shapes]
+
+
+def shape_of(rule: np.ndarray, shape: tuple[int, int]) -> tuple[int, int] | None:
+    box = output_box(rule, np.ones(shape, dtype=int))
+    return None if box is None else box[2:]
+
+
 def test_the_size_rule_is_the_simplest_every_demo_fits():
-    np.testing.assert_array_equal(size_rule([((3, 3), (9, 6)), ((2, 5), (6, 10))]), [3, 1, 0, 2, 1, 0])
+    np.testing.assert_array_equal(size_rule(shaped(((3, 3), (9, 6)), ((2, 5), (6, 10)))),
+                                  [1, 0, 3, 1, 0, 1, 2, 1, 0])
     # halves split by a separator line: 2k + 1 rows become k; columns kept
-    halves = size_rule([((7, 4), (3, 4)), ((11, 6), (5, 6))])
-    assert apply_size(halves, (9, 2)) == (4, 2)
-    # a constant size beats nothing, and a scaling beats a constant where both fit
-    assert apply_size(size_rule([((5, 5), (3, 3)), ((8, 2), (3, 3))]), (20, 20)) == (3, 3)
-    np.testing.assert_array_equal(size_rule([((4, 4), (8, 8))]), [2, 1, 0, 2, 1, 0])
-    assert size_rule([((2, 2), (4, 4)), ((3, 3), (3, 3)), ((5, 5), (2, 2))]) is None
-    assert apply_size(size_rule([((3, 3), (9, 9))]), (11, 2)) is None  # 33 rows: no ARC grid
+    halves = size_rule(shaped(((7, 4), (3, 4)), ((11, 6), (5, 6))))
+    assert shape_of(halves, (9, 2)) == (4, 2)
+    # a transposition reads the other axis
+    assert shape_of(size_rule(shaped(((3, 5), (5, 3)), ((2, 7), (7, 2)))), (4, 9)) == (9, 4)
+    # a constant size where nothing simpler fits
+    assert shape_of(size_rule(shaped(((5, 5), (3, 3)), ((8, 2), (3, 3)))), (20, 20)) == (3, 3)
+    assert size_rule(shaped(((2, 2), (4, 4)), ((3, 3), (3, 3)), ((5, 5), (2, 2)))) is None
+    assert shape_of(size_rule(shaped(((3, 3), (9, 9)))), (11, 2)) is None  # 33 rows: no ARC grid
+
+
+def test_a_crop_to_a_selected_part_is_a_size_rule_and_the_box_kind_reads_it():
+    rng = np.random.default_rng(4)
+
+    def scene(side: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scattered single cells of colour 3 and one larger 2-coloured object; the output is that object's box."""
+        g = np.where(rng.random((side, side)) < 0.08, 3, 0)
+        r, c = rng.integers(0, side - 4, size=2)
+        obj = rng.integers(1, 3, (3, 4)) * 4 % 9  # colours 4 and 8
+        g[r - 1 : r + 4, c - 1 : c + 5] = 0
+        g[r : r + 3, c : c + 4] = obj
+        return g, obj
+
+    pairs = [scene(s) for s in (9, 11, 12)]
+    rule = size_rule(pairs)
+    assert rule[0] >= 2 and SELECTORS[int(rule[0]) - 2] in ("largest_c8", "largest_o8")
+    query, answer = scene(10)
+    written = write(pairs, 3, 256, canvas=True)
+    assert encoded_box(written, query, 3, 256)[2:] == answer.shape
+    colour, _ = decide(written, query, 3, 256)
+    np.testing.assert_array_equal(colour, answer)
 
 
 def test_canvas_keys_read_the_input_where_each_kind_says():
@@ -50,8 +85,8 @@ def test_a_self_similar_tiling_is_induced_and_decided_on_the_larger_output():
     rules = induce(pairs, INDUCED_RULES, canvas=True)
     assert rules and CANVAS_KIND_NAMES[rules[0].kind - CANVAS_BASE] == "self_similar"
     written = write(pairs, INDUCED_RULES, 256, canvas=True)
-    assert len(written) == width(INDUCED_RULES, 256, canvas=True) == width(INDUCED_RULES, 256) + 6
-    assert output_shape(written, (3, 3), INDUCED_RULES, 256) == (9, 9)
+    assert len(written) == width(INDUCED_RULES, 256, canvas=True) == width(INDUCED_RULES, 256) + 9
+    assert encoded_box(written, grids[3], INDUCED_RULES, 256) == (0, 0, 9, 9)
     colour, rank = decide(written, grids[3], INDUCED_RULES, 256)
     assert colour.shape == (9, 9) and (rank == 0).all()
     np.testing.assert_array_equal(colour, self_similar(grids[3]))
@@ -106,7 +141,7 @@ def test_the_agent_takes_the_tables_size_and_the_config_needs_induced_rules():
                          rule_table_induced_canvas=True)
     agent = build_agent(config)
     assert agent.prompt_width - build_agent(AgentConfig(channels=8, prompt_dim=8, steps=2, rule_table=4,
-                                                        rule_table_induced=64)).prompt_width == 6
+                                                        rule_table_induced=64)).prompt_width == 9
     rng = np.random.default_rng(3)
     demos = [Pair(g, np.kron(g, np.ones((3, 3), dtype=int))) for g in (rng.integers(0, 3, (2, 2)),
                                                                        rng.integers(0, 3, (3, 2)))]

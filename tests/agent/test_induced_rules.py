@@ -6,8 +6,9 @@ import torch
 from scipy import ndimage
 
 from arc_efe.agent import AgentConfig, build_agent
-from arc_efe.agent.induced_rules import (KIND_NAMES, KINDS, UNDEFINED, VIEW_KIND_NAMES, cell_keys, decide, encode,
-                                         induce, width, write)
+from arc_efe.agent.induced_rules import (BLIND_BASE, BLIND_COPY_BASE, BLIND_COPY_NAMES, BLIND_KIND_NAMES, KIND_NAMES,
+                                         KINDS, SAME, UNDEFINED, VIEW_KIND_NAMES, cell_keys, decide, encode, induce,
+                                         width, write)
 from arc_efe.agent.rule_table import INDUCED_RULES, RuleTable
 from arc_efe.data.task import Pair
 
@@ -171,3 +172,40 @@ def test_a_quarter_turn_is_no_rule_when_a_demo_is_not_square():
     assert VIEW_KIND_NAMES.index("d8_1") not in kinds
     with pytest.raises(ValueError, match="rule_table_induced_views"):
         AgentConfig(rule_table=4, rule_table_induced_views=True).validate()
+
+
+def framed(g: np.ndarray) -> np.ndarray:
+    """The outermost ring of cells turns colour 7; the rest keeps its colour."""
+    out = np.full_like(g, 7)
+    out[1:-1, 1:-1] = g[1:-1, 1:-1]
+    return out
+
+
+def test_blind_kinds_paint_a_border_and_keep_colours_no_demo_showed():
+    rng = np.random.default_rng(5)
+    grids = (rng.integers(0, 3, (4, 5)), rng.integers(0, 3, (6, 6)), rng.integers(0, 3, (5, 3)))
+    pairs = [(g, framed(g)) for g in grids]
+    query = rng.integers(4, 7, (7, 8))  # colours 4..6: no demo showed them
+    coloured = decide(write(pairs, INDUCED_RULES, 256), query, INDUCED_RULES, 256)[0]
+    assert (coloured[1:-1, 1:-1] < 0).all()  # coloured kinds never saw these colours (nor the row 6 / column 7)
+    rules = induce(pairs, INDUCED_RULES, blind=True)
+    assert BLIND_KIND_NAMES[rules[0].kind - BLIND_BASE] == "border_distance" and SAME in rules[0].colours
+    colour, _ = decide(write(pairs, INDUCED_RULES, 256, blind=True), query, INDUCED_RULES, 256)
+    np.testing.assert_array_equal(colour, framed(query))
+
+
+def test_a_copy_kind_repairs_a_periodic_pattern_in_new_colours():
+    rng = np.random.default_rng(6)
+
+    def damaged(tile: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        whole = np.tile(tile, (shape[0] // tile.shape[0] + 1, shape[1] // tile.shape[1] + 1))[: shape[0], : shape[1]]
+        g = whole.copy()
+        g[2:4, 3:6] = 0
+        return g, whole
+
+    pairs = [damaged(rng.integers(1, 4, (2, 3)), (8, 9)), damaged(rng.integers(1, 4, (3, 2)), (9, 8))]
+    rules = induce(pairs, INDUCED_RULES, blind=True)
+    assert BLIND_COPY_NAMES[rules[0].kind - BLIND_COPY_BASE] == "periodic" and len(rules[0].keys) == 0
+    query, answer = damaged(rng.integers(5, 9, (2, 2)), (7, 10))
+    colour, _ = decide(write(pairs, INDUCED_RULES, 256, blind=True), query, INDUCED_RULES, 256)
+    np.testing.assert_array_equal(colour, answer)

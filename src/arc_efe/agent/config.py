@@ -51,10 +51,14 @@ class AgentConfig:
     (needs `rule_table_induced`) adds 11 key kinds: the colour of a cell's D8 image (on grids it keeps the shape
     of) and of each side neighbour, with its own, so a flip, a symmetry completion or a one-cell shift is a rule
     too. No new weights; False (the default): the 30 kinds alone. `rule_table_induced_canvas` (needs
-    `rule_table_induced`) adds the demos' output size as a function of the input's (6 more prompt numbers), proposed
-    to the size logits with one learned gate, and where demos change size, 13 kinds that describe an output cell by
-    the input colours a scaling, a tiling (plain or mirrored), a corner crop or an overlay of two halves reads it
-    from. False (the default): neither.
+    `rule_table_induced`) adds the demos' output size as a function of the input's size or as the box of a selected
+    part of it (9 more prompt numbers), proposed to the size logits with one learned gate, and where demos change
+    size, 25 kinds that describe an output cell by the input colours a scaling, a tiling (plain or mirrored), a
+    crop, a D8 image or an overlay of two halves reads it from. False (the default): neither.
+    `rule_table_induced_blind` (needs `rule_table_induced`) adds 28 kinds keyed without the cell's colour (its 3x3
+    pattern, object keys, row, column, parity, border distance, contact, and whether it is background) whose rules
+    may answer "unchanged", and 15 copy kinds (the grid's period, a D8 image, a D8 image filling the background):
+    rules that hold for colours no demo showed. No new weights.
     """
 
     channels: int = 64
@@ -78,6 +82,7 @@ class AgentConfig:
     rule_table_induced: int = 0
     rule_table_induced_views: bool = False
     rule_table_induced_canvas: bool = False
+    rule_table_induced_blind: bool = False
 
     def validate(self) -> None:
         """Raise ValueError naming the offending field; call before building."""
@@ -133,6 +138,10 @@ class AgentConfig:
         if not isinstance(canvas, bool) or (canvas and not induced):
             raise ValueError(f"AgentConfig.rule_table_induced_canvas must be a bool and needs rule_table_induced > 0, "
                              f"got {canvas!r} with rule_table_induced={induced!r}")
+        blind = self.rule_table_induced_blind
+        if not isinstance(blind, bool) or (blind and not induced):
+            raise ValueError(f"AgentConfig.rule_table_induced_blind must be a bool and needs rule_table_induced > 0, "
+                             f"got {blind!r} with rule_table_induced={induced!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:

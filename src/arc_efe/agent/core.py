@@ -89,14 +89,15 @@ class GridAgent(nn.Module):
                  rule_table_context: bool = False, rule_table_line_slots: bool = False,
                  rule_table_consistent: bool = False, rule_table_exact: int = 0, rule_table_specific: bool = False,
                  rule_table_specific_input: bool = False, rule_table_induced: int = 0,
-                 rule_table_induced_views: bool = False, rule_table_induced_canvas: bool = False):
+                 rule_table_induced_views: bool = False, rule_table_induced_canvas: bool = False,
+                 rule_table_induced_blind: bool = False):
         super().__init__()
         self.prompt_dim = prompt_dim
         # The demos' rule table (AgentConfig.rule_table), carried after the prompt's first prompt_dim numbers.
         self.rule_table = (RuleTable(rule_table, channels, rule_table_context, rule_table_line_slots,
                                      rule_table_consistent, rule_table_exact, rule_table_specific,
                                      rule_table_specific_input, rule_table_induced, rule_table_induced_views,
-                                     rule_table_induced_canvas)
+                                     rule_table_induced_canvas, rule_table_induced_blind)
                            if rule_table else None)
         self.prompt_width = prompt_dim + (self.rule_table.dim if self.rule_table is not None else 0)
         self.reads_prompt = reads_prompt  # False: a prompt-blind baseline (AgentConfig)
@@ -238,4 +239,5 @@ def build_agent(cfg: AgentConfig) -> GridAgent:
         rule_table_induced=cfg.rule_table_induced,
         rule_table_induced_views=cfg.rule_table_induced_views,
         rule_table_induced_canvas=cfg.rule_table_induced_canvas,
+        rule_table_induced_blind=cfg.rule_table_induced_blind,
     )

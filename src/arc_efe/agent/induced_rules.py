@@ -49,6 +49,23 @@ ALL_KINDS = KINDS + len(VIEW_KIND_NAMES)
 # all canvas kinds.
 CANVAS_BASE = ALL_KINDS
 COPY_BASE = CANVAS_BASE + CANVAS_KINDS
+# With `blind` (AgentConfig.rule_table_induced_blind): the kinds no renaming of colours changes (the relative 3x3
+# key, the object keys, row, column, parities), keyed without the cell's colour (only whether it is background),
+# whose rule may answer "the cell's own colour" (SAME) as well as a colour: "outline every object", "paint the
+# border" then hold for colours no demo showed.
+# Five more kinds only blind keys have: the distance to the nearest border (BORDER_CAP or more as one), the row and
+# column counted from the far side, whether a coloured cell touches the cell by a side and by a corner, and whether
+# it lies in a (o8) object's bounding box.
+BLIND_KIND_NAMES = ("rel3", *(f"{view}_{feature}" for view in OBJECT_VIEWS for feature in OBJECT_FEATURES),
+                    "row", "col", "parity2", "parity3", "border_distance", "row_from_end", "col_from_end", "touches",
+                    "in_box")
+BLIND_BASE = COPY_BASE + SOURCES
+BORDER_CAP = 2  # frames and insets are rings 0 and 1; a grid larger than the demos' has no new distances
+SAME = NUM_COLORS  # a blind rule's answer: the cell keeps its colour
+# ... and "copy" kinds, rules with no keys: the output is the colour of the grid's smallest period its coloured
+# cells agree with, of the cell's D8 image, or (fill) the cell's own colour where coloured and else its image's.
+BLIND_COPY_NAMES = ("periodic", *(f"d8_{k}" for k in range(1, 8)), *(f"d8_{k}_fill" for k in range(1, 8)))
+BLIND_COPY_BASE = BLIND_BASE + len(BLIND_KIND_NAMES)
 _SIDE_OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 UNDEFINED = -1  # the key of every cell of a kind a grid lacks (a quarter turn of a non-square grid); no rule has it
 _D8 = [Augmentation(k) for k in range(8)]
@@ -104,6 +121,65 @@ def _cell_keys(g: np.ndarray) -> np.ndarray:
             row_colours, col_colours, row_colours * 1024 + col_colours, rank[g]]
     salt = (np.arange(KINDS)[:, None, None] + 1) * 16 + g  # the kind and the cell's colour
     return _mix(np.stack(keys) ^ _mix(salt))
+
+
+def blind_keys(grid: np.ndarray) -> np.ndarray:
+    """grid [H, W] -> [len(BLIND_KIND_NAMES), H, W] int64: each cell's colour-free key of each blind kind (its
+    structure key and whether it is background), salted with the kind."""
+    g = grid.astype(np.int64)
+    structure = np.concatenate([_structure(*_canonical(g)), _places(g)])
+    salt = (np.arange(BLIND_BASE, BLIND_BASE + len(BLIND_KIND_NAMES))[:, None, None] + 1) * 16
+    return _mix(_mix(structure * 2 + (g == 0)) ^ _mix(salt))
+
+
+def copy_sources(grid: np.ndarray) -> np.ndarray:
+    """grid [H, W] -> [len(BLIND_COPY_NAMES), H, W] int64: the colour each copy kind gives each cell, UNDEFINED
+    where it gives none (a D8 image of another shape; a period cell no coloured cell shows)."""
+    g = grid.astype(np.int64)
+    images = [_D8[k].apply(g) for k in range(1, 8)]
+    images = [i if i.shape == g.shape else np.full_like(g, UNDEFINED) for i in images]
+    filled = [np.where((g != 0) | (i == UNDEFINED), np.where(i == UNDEFINED, UNDEFINED, g), i) for i in images]
+    return np.stack([_periodic(g), *images, *filled])
+
+
+def _periodic(g: np.ndarray) -> np.ndarray:
+    """[H, W]: each cell's colour in the smallest (rows x cols, by area) period the coloured cells agree with,
+    UNDEFINED where no coloured cell shows that cell of the period (or no period short of the grid exists)."""
+    h, w = g.shape
+    rows, cols = np.nonzero(g)
+    seen = g[rows, cols]
+    for _, py, px in _PERIODS[h, w]:
+        slot = (rows % py) * px + cols % px
+        low = np.full(py * px, NUM_COLORS)
+        high = np.full(py * px, -1)
+        np.minimum.at(low, slot, seen)
+        np.maximum.at(high, slot, seen)
+        if (low[high >= 0] == high[high >= 0]).all():
+            tile = np.where(high >= 0, high, UNDEFINED).reshape(py, px)
+            return np.tile(tile, (h // py + 1, w // px + 1))[:h, :w]
+    return np.full(g.shape, UNDEFINED, dtype=np.int64)
+
+
+# Per grid shape, the periods `_periodic` tries, smallest first: each repeats at least twice along some axis.
+_PERIODS = {(h, w): sorted((py * px, py, px) for py in [*range(1, h // 2 + 1), h] for px in [*range(1, w // 2 + 1), w]
+                           if (py, px) != (h, w))
+            for h in range(1, MAX_SIDE) for w in range(1, MAX_SIDE)}
+
+
+def _places(g: np.ndarray) -> np.ndarray:
+    """[5, H, W]: the blind kinds after the structure's (border distance, row and column from the far side, side /
+    corner contact with a coloured cell, inside an o8 object's bounding box)."""
+    h, w = g.shape
+    rows, cols = np.indices(g.shape)
+    far_rows, far_cols = h - 1 - rows, w - 1 - cols
+    border = np.minimum(np.minimum(np.minimum(rows, cols), np.minimum(far_rows, far_cols)), BORDER_CAP)
+    coloured = np.pad(g != 0, 1)
+    side = sum(coloured[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr, dc in _SIDE_OFFSETS)
+    corner = sum(coloured[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr in (-1, 1) for dc in (-1, 1))
+    boxed = np.zeros(g.shape, dtype=np.int64)
+    for found in ndimage.find_objects(ndimage.label(g != 0, _ANY)[0]):
+        boxed[found] = 1
+    return np.stack([border, far_rows, far_cols, (side > 0) * 2 + (corner > 0), boxed])
 
 
 def _canonical(g: np.ndarray) -> tuple[bytes, int, int]:
@@ -227,10 +303,10 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return (z >> np.uint64(1)).astype(np.int64)
 
 
-def output_keys(grid: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray:
+def output_keys(grid: np.ndarray, out_shape: tuple[int, int], offset: tuple[int, int] = (0, 0)) -> np.ndarray:
     """[CANVAS_KINDS, H, W] int64: canvas_rules' descriptions of the output cells of `grid` on an `out_shape`
-    output, salted with their kind and hashed like `cell_keys`; UNDEFINED stays."""
-    return _salted(canvas_rules.canvas_keys(grid, out_shape))
+    output (its box at `offset`), salted with their kind and hashed like `cell_keys`; UNDEFINED stays."""
+    return _salted(canvas_rules.canvas_keys(grid, out_shape, offset))
 
 
 def _salted(raw: np.ndarray) -> np.ndarray:
@@ -245,16 +321,17 @@ def changes_size(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> bool:
 
 
 def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool = False,
-           canvas: bool = False) -> list[Rule]:
+           canvas: bool = False, blind: bool = False) -> list[Rule]:
     """Up to `top` rules from same-size demo pairs (input, output): the key kinds (with `views` also
     VIEW_KIND_NAMES) whose every key the demos map to one output colour, fewest distinct keys first (ties: kind
     order). No same-size pair: no rule. With `canvas`, where some demo changes size, the canvas kinds on every
-    demo instead (none without one size rule for all)."""
+    demo instead (none without one size rule for all). With `blind`, also the blind kinds, whose rules may answer
+    SAME."""
     if canvas and changes_size(pairs):
-        rule = canvas_rules.size_rule([(i.shape, o.shape) for i, o in pairs])
+        rule = canvas_rules.size_rule(pairs)
         if rule is None:
             return []
-        raw = [canvas_rules.canvas_keys(i, o.shape) for i, o in pairs]
+        raw = [canvas_rules.canvas_keys(i, o.shape, canvas_rules.output_box(rule, i)[:2]) for i, o in pairs]
         sources = np.concatenate([k[:SOURCES].reshape(SOURCES, -1) for k in raw], axis=1)
         outputs = np.concatenate([o.reshape(-1) for _, o in pairs]).astype(np.int64)
         copies = [Rule(COPY_BASE + j, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), len(outputs))
@@ -266,7 +343,29 @@ def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool
         return []
     kinds = ALL_KINDS if views else KINDS
     keys = np.concatenate([cell_keys(i, views).reshape(kinds, -1) for i, _ in same], axis=1)  # [kinds, cells]
-    return _functions(keys, same, 0, top)
+    found = _functions(keys, same, 0, top + len(BLIND_KIND_NAMES) * blind)
+    if blind:
+        blinds = np.concatenate([blind_keys(i).reshape(len(BLIND_KIND_NAMES), -1) for i, _ in same], axis=1)
+        found = sorted(found + _blind_functions(blinds, same), key=lambda r: (len(r.keys), r.kind))
+        sources = np.concatenate([copy_sources(i).reshape(len(BLIND_COPY_NAMES), -1) for i, _ in same], axis=1)
+        outputs = np.concatenate([o.reshape(-1) for _, o in same]).astype(np.int64)
+        found = [Rule(BLIND_COPY_BASE + j, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), len(outputs))
+                 for j in range(len(BLIND_COPY_NAMES)) if np.array_equal(sources[j], outputs)] + found
+    return found[:top]
+
+
+def _blind_functions(keys: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Rule]:
+    """The blind kinds' rules: every key's demo cells either all keep their colour (SAME) or all take one colour."""
+    inputs = np.concatenate([i.reshape(-1) for i, _ in pairs]).astype(np.int64)
+    outputs = np.concatenate([o.reshape(-1) for _, o in pairs]).astype(np.int64)
+    found = []
+    for kind in range(len(keys)):
+        distinct, first, inverse = np.unique(keys[kind], return_index=True, return_inverse=True)
+        kept = np.bincount(inverse, weights=outputs != inputs, minlength=len(distinct)) == 0
+        colours = np.where(kept, SAME, outputs[first])
+        if np.array_equal(np.where(kept[inverse], outputs, colours[inverse]), outputs):
+            found.append(Rule(BLIND_BASE + kind, distinct, colours, len(outputs)))
+    return found
 
 
 def _functions(keys: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]], base: int, top: int) -> list[Rule]:
@@ -313,7 +412,7 @@ def encode(rules: Sequence[Rule], top: int, buckets: int, rename: np.ndarray | N
 
 
 def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int, views: bool = False,
-          canvas: bool = False) -> np.ndarray:
+          canvas: bool = False, blind: bool = False) -> np.ndarray:
     """`encode(induce(pairs))`, induced on the pairs with their non-background colours renamed in order of first
     appearance: test-time training writes rules for every row of every update, each in a random colouring of a
     few views of a few demos, and renamed they are the same few demo sets, whose rules are cached. With `canvas`
@@ -323,10 +422,10 @@ def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int
     key = tuple((rename[i].astype(np.int8).tobytes(), i.shape, rename[o].astype(np.int8).tobytes(), o.shape)
                 for i, o in used)
     if not canvas:
-        return np.concatenate([rename.astype(np.float32), _written(key, top, buckets, views, False)])
-    size = canvas_rules.size_rule([(i.shape, o.shape) for i, o in pairs]) if len(pairs) else None
+        return np.concatenate([rename.astype(np.float32), _written(key, top, buckets, views, False, blind)])
+    size = canvas_rules.size_rule(pairs)
     size = np.zeros(SIZE_NUMBERS, dtype=np.float32) if size is None else size
-    return np.concatenate([rename.astype(np.float32), size, _written(key, top, buckets, views, True)])
+    return np.concatenate([rename.astype(np.float32), size, _written(key, top, buckets, views, True, blind)])
 
 
 def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
@@ -344,12 +443,12 @@ def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
 
 @lru_cache(maxsize=4096)
 def _written(key: tuple[tuple[bytes, tuple[int, int], bytes, tuple[int, int]], ...], top: int, buckets: int,
-             views: bool, canvas: bool) -> np.ndarray:
+             views: bool, canvas: bool, blind: bool) -> np.ndarray:
     """The encoded rules (without the renaming and size rule) of renamed pairs given as `write`'s cache key;
     read-only."""
     pairs = [(np.frombuffer(i, dtype=np.int8).reshape(shape).astype(np.int64),
               np.frombuffer(o, dtype=np.int8).reshape(out_shape).astype(np.int64)) for i, shape, o, out_shape in key]
-    out = encode(induce(pairs, top, views, canvas), top, buckets)[NUM_COLORS:]
+    out = encode(induce(pairs, top, views, canvas, blind), top, buckets)[NUM_COLORS:]
     out.flags.writeable = False
     return out
 
@@ -360,12 +459,13 @@ def _fingerprint(keys: np.ndarray) -> np.ndarray:
     return (keys >> (62 - FINGERPRINT_BITS)).astype(np.float32)
 
 
-def output_shape(encoded: np.ndarray, shape: tuple[int, int], top: int, buckets: int) -> tuple[int, int] | None:
-    """The output shape the `encode`d size rule gives an input of `shape`; None without a size rule (or one that
-    gives no size here, or rules written without `canvas`)."""
+def output_box(encoded: np.ndarray, grid: np.ndarray, top: int, buckets: int) -> tuple[int, int, int, int] | None:
+    """(top, left, height, width): the output shape the `encode`d size rule gives `grid`, and where on it the
+    rule's box lies; None without a size rule (or one that gives no size here, or rules written without
+    `canvas`)."""
     if len(encoded) != width(top, buckets, canvas=True):
         return None
-    return canvas_rules.apply_size(encoded[NUM_COLORS : NUM_COLORS + SIZE_NUMBERS], shape)
+    return canvas_rules.output_box(encoded[NUM_COLORS : NUM_COLORS + SIZE_NUMBERS], grid)
 
 
 def decide(encoded: np.ndarray, grid: np.ndarray, top: int, buckets: int) -> tuple[np.ndarray, np.ndarray]:
@@ -375,20 +475,20 @@ def decide(encoded: np.ndarray, grid: np.ndarray, top: int, buckets: int) -> tup
     start = NUM_COLORS + (SIZE_NUMBERS if len(encoded) == width(top, buckets, canvas=True) else 0)
     table = np.ascontiguousarray(encoded[start:], dtype=np.float32)
     rules = table.reshape(top, 2 + 2 * buckets)
-    out_shape = grid.shape
-    if rules[0, 0] > CANVAS_BASE:  # canvas kinds: decided on the output's canvas
-        out_shape = output_shape(encoded, grid.shape, top, buckets)
-        if out_shape is None:
+    box = (0, 0, *grid.shape)
+    if CANVAS_BASE < rules[0, 0] <= BLIND_BASE:  # canvas kinds (stored + 1): decided on the output's canvas
+        box = output_box(encoded, grid, top, buckets)
+        if box is None:
             return np.full(grid.shape, -1, dtype=np.int64), np.full(grid.shape, -1, dtype=np.int64)
     if not rules[:, 0].any():
         return np.full(grid.shape, -1, dtype=np.int64), np.full(grid.shape, -1, dtype=np.int64)
     rename = encoded[:NUM_COLORS].astype(np.int64)
     renamed = rename[grid].astype(np.int8)
-    key = (hashlib.blake2b(table.tobytes(), digest_size=16).digest(), renamed.tobytes(), grid.shape, out_shape, top,
+    key = (hashlib.blake2b(table.tobytes(), digest_size=16).digest(), renamed.tobytes(), grid.shape, box, top,
            buckets)
     found = _DECIDED.get(key)
     if found is None:
-        found = _DECIDED[key] = _decided(rules, renamed.astype(np.int64), out_shape)
+        found = _DECIDED[key] = _decided(rules, renamed.astype(np.int64), box)
         if len(_DECIDED) > DECIDED_KEPT:
             _DECIDED.popitem(last=False)
     else:
@@ -404,27 +504,30 @@ _DECIDED: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 DECIDED_KEPT = 4096
 
 
-def _decided(rules: np.ndarray, g: np.ndarray, out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """`decide` in the rules' renamed colours (rules [top, 2 + 2 * buckets]) of a renamed grid `g`, on
-    `out_shape` (canvas kinds) or `g`'s cells; read-only."""
-    top, buckets = rules.shape[0], (rules.shape[1] - 2) // 2
+def _decided(rules: np.ndarray, g: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`decide` in the rules' renamed colours (rules [top, 2 + 2 * buckets]) of a renamed grid `g`, on the output
+    `box` (top, left, height, width: canvas kinds) or `g`'s cells; read-only."""
+    out_shape = box[2:]
+    buckets = (rules.shape[1] - 2) // 2
     colour = np.full(out_shape, -1, dtype=np.int64)
     rank = np.full(out_shape, -1, dtype=np.int64)
-    base = CANVAS_BASE if rules[0, 0] > CANVAS_BASE else 0  # kind ids, stored + 1
-    raw = canvas_rules.canvas_keys(g, out_shape) if base else None
-    keys = _salted(raw) if base else cell_keys(g, views=bool((rules[:, 0] > KINDS).any()))
-    for r in range(top):
-        if rules[r, 0] == 0:
-            break
-        kind = int(rules[r, 0]) - 1
-        if kind >= COPY_BASE:  # the source's own colour, wherever it lies on the input
-            source = raw[kind - COPY_BASE]
+    kinds = [int(k) - 1 for k in rules[:, 0] if k > 0]
+    canvas = bool(kinds) and CANVAS_BASE <= kinds[0] < BLIND_BASE
+    raw = canvas_rules.canvas_keys(g, out_shape, box[:2]) if canvas else None
+    keys = _salted(raw) if canvas else cell_keys(g, views=any(KINDS <= k < ALL_KINDS for k in kinds))
+    blinds = blind_keys(g) if any(BLIND_BASE <= k < BLIND_COPY_BASE for k in kinds) else None
+    copies = copy_sources(g) if any(k >= BLIND_COPY_BASE for k in kinds) else None
+    for r, kind in enumerate(kinds):
+        if COPY_BASE <= kind < BLIND_BASE or kind >= BLIND_COPY_BASE:  # a copy: the source's colour, whatever it is
+            source = raw[kind - COPY_BASE] if kind < BLIND_BASE else copies[kind - BLIND_COPY_BASE]
             seen = (source != UNDEFINED) & (rank < 0)
             colour[seen], rank[seen] = source[seen], r
             continue
-        key = keys[kind - base]
+        key = blinds[kind - BLIND_BASE] if kind >= BLIND_BASE else keys[kind - (CANVAS_BASE if canvas else 0)]
         pairs = rules[r, 2:].reshape(buckets, 2)[key % buckets]
         seen = (pairs[..., 0] > 0) & (pairs[..., 1] == _fingerprint(key)) & (rank < 0)
-        colour[seen], rank[seen] = pairs[..., 0][seen].astype(np.int64) - 1, r
+        said = pairs[..., 0].astype(np.int64) - 1
+        said = np.where(said == SAME, g, said) if kind >= BLIND_BASE else said
+        colour[seen], rank[seen] = said[seen], r
     colour.flags.writeable = rank.flags.writeable = False
     return colour, rank

@@ -141,11 +141,13 @@ class RuleTable(nn.Module):
     lets those rules also key a cell on the colour of its D8 image or of a side neighbour (flips, symmetry
     completion, one-cell shifts). `induced_canvas` adds the demos' size rule and, where demos change size, rules on
     the output's cells (canvas_rules.py: scalings, tilings, crops, overlays); the size rule is also a gated proposal
-    to the agent's size logits (`size_proposal`)."""
+    to the agent's size logits (`size_proposal`). `induced_blind` adds colour-free kinds whose rules may answer
+    "unchanged" (induced_rules.BLIND_KIND_NAMES)."""
 
     def __init__(self, learned: int, channels: int, context: bool = False, line_slots: bool = False,
                  consistent: bool = False, exact: int = 0, specific: bool = False, specific_input: bool = False,
-                 induced: int = 0, induced_views: bool = False, induced_canvas: bool = False):
+                 induced: int = 0, induced_views: bool = False, induced_canvas: bool = False,
+                 induced_blind: bool = False):
         super().__init__()
         if line_slots and not context:
             raise ValueError("RuleTable: line_slots needs context")
@@ -157,6 +159,8 @@ class RuleTable(nn.Module):
             raise ValueError("RuleTable: induced_views needs induced")
         if induced_canvas and not induced:
             raise ValueError("RuleTable: induced_canvas needs induced")
+        if induced_blind and not induced:
+            raise ValueError("RuleTable: induced_blind needs induced")
         # With `line_slots`, 16 more fixed slots: a background or coloured cell that sees a coloured cell along
         # line d (a cell is in every one of them its lines allow), so "paint along line d" needs no learning.
         self.line_slots = 2 * len(DIRECTIONS) if line_slots else 0
@@ -194,6 +198,7 @@ class RuleTable(nn.Module):
         self.induced_buckets = induced
         self.induced_views = induced_views
         self.induced_canvas = induced_canvas
+        self.induced_blind = induced_blind
         self.induced_dim = induced_rules.width(INDUCED_RULES, induced, induced_canvas) if induced else 0
         self.induced_gate = (nn.Parameter(torch.full((INDUCED_RULES, len(SUPPORT_BINS) + 1), 3.0))
                              if induced else None)
@@ -277,8 +282,8 @@ class RuleTable(nn.Module):
 
     def induced_part(self, pairs: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> torch.Tensor:
         """[tables, induced_dim] (on the CPU): each table's induced rules from its demo `pairs` (input, output)."""
-        rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets, self.induced_views, self.induced_canvas)
-                 for p in pairs]
+        rules = [induced_rules.write(p, INDUCED_RULES, self.induced_buckets, self.induced_views, self.induced_canvas,
+                                     self.induced_blind) for p in pairs]
         return torch.from_numpy(np.stack(rules)) if rules else torch.zeros(0, self.induced_dim)
 
     def write_parts(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor) -> WriteParts:
@@ -416,10 +421,11 @@ class RuleTable(nn.Module):
         if not self.induced_canvas:
             return proposal
         encoded = table[:, table.shape[1] - self.induced_dim :].detach().cpu().numpy()
-        for b, m in enumerate(mask.cpu().numpy()):
-            shape = induced_rules.output_shape(encoded[b], _extent(m), INDUCED_RULES, self.induced_buckets)
-            if shape is not None:
-                proposal[b, 0, shape[0] - 1] = proposal[b, 1, shape[1] - 1] = 1.0
+        for b, (g, m) in enumerate(zip(grid.cpu().numpy(), mask.cpu().numpy())):
+            h, w = _extent(m)
+            box = induced_rules.output_box(encoded[b], g[:h, :w], INDUCED_RULES, self.induced_buckets)
+            if box is not None:
+                proposal[b, 0, box[2] - 1] = proposal[b, 1, box[3] - 1] = 1.0
         return proposal * self.size_gate
 
     def _trusted(self, assignment: torch.Tensor, slots: torch.Tensor, indexed: torch.Tensor | None) -> torch.Tensor:
