@@ -130,18 +130,11 @@ class AgentConfig:
                 or (induced and not self.rule_table)):
             raise ValueError(f"AgentConfig.rule_table_induced must be an int >= 0 and needs rule_table > 0, got "
                              f"{induced!r} with rule_table={self.rule_table!r}")
-        views = self.rule_table_induced_views
-        if not isinstance(views, bool) or (views and not induced):
-            raise ValueError(f"AgentConfig.rule_table_induced_views must be a bool and needs rule_table_induced > 0, "
-                             f"got {views!r} with rule_table_induced={induced!r}")
-        canvas = self.rule_table_induced_canvas
-        if not isinstance(canvas, bool) or (canvas and not induced):
-            raise ValueError(f"AgentConfig.rule_table_induced_canvas must be a bool and needs rule_table_induced > 0, "
-                             f"got {canvas!r} with rule_table_induced={induced!r}")
-        blind = self.rule_table_induced_blind
-        if not isinstance(blind, bool) or (blind and not induced):
-            raise ValueError(f"AgentConfig.rule_table_induced_blind must be a bool and needs rule_table_induced > 0, "
-                             f"got {blind!r} with rule_table_induced={induced!r}")
+        for name in ("rule_table_induced_views", "rule_table_induced_canvas", "rule_table_induced_blind"):
+            flag = getattr(self, name)
+            if not isinstance(flag, bool) or (flag and not induced):
+                raise ValueError(f"AgentConfig.{name} must be a bool and needs rule_table_induced > 0, "
+                                 f"got {flag!r} with rule_table_induced={induced!r}")
         if not isinstance(self.reads_prompt, bool):
             raise ValueError(f"AgentConfig.reads_prompt must be a bool, got {self.reads_prompt!r}")
         if self.mixing not in MIXING_KINDS:
