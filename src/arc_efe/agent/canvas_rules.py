@@ -34,8 +34,11 @@ SOURCES = 21  # the first kinds read one input colour: their "copy" rules (the o
 # is) hold for colours no demo showed
 UNDEFINED = -1
 _D8 = [Augmentation(k) for k in range(8)]
-# Size rules tried per axis: (num, den) of out = (num * in + add) / den; (0, 1) is a constant size.
-_RATIOS = ((1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (1, 2), (1, 3), (1, 4), (1, 5), (2, 3), (3, 2), (0, 1))
+# Size rules tried per axis: (num, den) of out = (num * in + add) / den; (0, 1) is a constant size; num SQUARE
+# means out = in * in (a grid of copies of itself, 007bbfb7).
+SQUARE = -1
+_RATIOS = ((1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (1, 2), (1, 3), (1, 4), (1, 5), (2, 3), (3, 2), (SQUARE, 1),
+           (0, 1))
 # The parts of an input whose bounding box an output may be (a crop): every coloured cell; the largest or smallest
 # one-colour (c8) or multicolour (o8) object; the cells of the rarest or commonest colour. A tie selects nothing.
 SELECTORS = ("coloured", "largest_c8", "smallest_c8", "largest_o8", "smallest_o8", "rarest_colour",
@@ -58,6 +61,10 @@ def size_rule(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray | No
         for source in (axis, 1 - axis):
             sides = [(i.shape[source], o.shape[axis]) for i, o in pairs]
             for index, (num, den) in enumerate(_RATIOS):
+                if num == SQUARE:
+                    if all(o == i * i for i, o in sides):
+                        fits.append((False, source != axis, index, (source, num, den, 0)))
+                    continue
                 add = den * sides[0][1] - num * sides[0][0]
                 if all(den * o == num * i + add for i, o in sides):
                     fits.append((add != 0 or num == 0, source != axis, index, (source, num, den, add)))
@@ -86,6 +93,8 @@ def output_box(rule: np.ndarray, grid: np.ndarray) -> tuple[int, int, int, int] 
     out = []
     for axis in (0, 1):
         source, num, den, add = (int(v) for v in rule[1 + 4 * axis : 5 + 4 * axis])
+        if num == SQUARE:
+            num, den, add = grid.shape[source], 1, 0
         if den <= 0 or (num * grid.shape[source] + add) % den:
             return None
         side = (num * grid.shape[source] + add) // den

@@ -53,18 +53,30 @@ COPY_BASE = CANVAS_BASE + CANVAS_KINDS
 # key, the object keys, row, column, parities), keyed without the cell's colour (only whether it is background),
 # whose rule may answer "the cell's own colour" (SAME) as well as a colour: "outline every object", "paint the
 # border" then hold for colours no demo showed.
-# Five more kinds only blind keys have: the distance to the nearest border (BORDER_CAP or more as one), the row and
-# column counted from the far side, whether a coloured cell touches the cell by a side and by a corner, and whether
-# it lies in a (o8) object's bounding box.
+# Eight more kinds only blind keys have: the distance to the nearest border (BORDER_CAP or more as one), the row and
+# column counted from the far side, whether a coloured cell touches the cell by a side and by a corner, whether it
+# lies in a (o8) object's bounding box, nothing (background or not alone), how many c8 objects the grid holds, and
+# how many side neighbours share the cell's colour (4: an object's interior).
 BLIND_KIND_NAMES = ("rel3", *(f"{view}_{feature}" for view in OBJECT_VIEWS for feature in OBJECT_FEATURES),
                     "row", "col", "parity2", "parity3", "border_distance", "row_from_end", "col_from_end", "touches",
-                    "in_box")
-BLIND_BASE = COPY_BASE + SOURCES
+                    "in_box", "background", "object_count", "side_same")
+# ... and per two-source canvas kind (halves overlaid, self-similar tiling) a "pair" kind keyed only by which of the
+# two colours are background and whether they are equal, whose rule answers a colour, the first colour (FIRST) or
+# the second (SECOND): an overlay or an AND of halves in colours no demo showed.
+PAIR_KIND_NAMES = ("halves_rows", "halves_cols", "self_similar")
+_PAIR_INDEX = [canvas_rules.CANVAS_KIND_NAMES.index(name) for name in PAIR_KIND_NAMES]
+PAIR_BASE = COPY_BASE + SOURCES
+FIRST, SECOND = NUM_COLORS, NUM_COLORS + 1
+BLIND_BASE = PAIR_BASE + len(PAIR_KIND_NAMES)
 BORDER_CAP = 2  # frames and insets are rings 0 and 1; a grid larger than the demos' has no new distances
 SAME = NUM_COLORS  # a blind rule's answer: the cell keeps its colour
 # ... and "copy" kinds, rules with no keys: the output is the colour of the grid's smallest period its coloured
 # cells agree with, of the cell's D8 image, or (fill) the cell's own colour where coloured and else its image's.
-BLIND_COPY_NAMES = ("periodic", *(f"d8_{k}" for k in range(1, 8)), *(f"d8_{k}_fill" for k in range(1, 8)))
+# Then the grid moved by (dy, dx), |dy|, |dx| <= SHIFT, bringing in background or wrapping around.
+SHIFT = 4
+_SHIFTS = [(dy, dx) for dy in range(-SHIFT, SHIFT + 1) for dx in range(-SHIFT, SHIFT + 1) if dy or dx]
+BLIND_COPY_NAMES = ("periodic", *(f"d8_{k}" for k in range(1, 8)), *(f"d8_{k}_fill" for k in range(1, 8)),
+                    *(f"shift_{dy}_{dx}" for dy, dx in _SHIFTS), *(f"roll_{dy}_{dx}" for dy, dx in _SHIFTS))
 BLIND_COPY_BASE = BLIND_BASE + len(BLIND_KIND_NAMES)
 _SIDE_OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 UNDEFINED = -1  # the key of every cell of a kind a grid lacks (a quarter turn of a non-square grid); no rule has it
@@ -139,7 +151,11 @@ def copy_sources(grid: np.ndarray) -> np.ndarray:
     images = [_D8[k].apply(g) for k in range(1, 8)]
     images = [i if i.shape == g.shape else np.full_like(g, UNDEFINED) for i in images]
     filled = [np.where((g != 0) | (i == UNDEFINED), np.where(i == UNDEFINED, UNDEFINED, g), i) for i in images]
-    return np.stack([_periodic(g), *images, *filled])
+    h, w = g.shape
+    padded = np.pad(g, SHIFT)
+    shifted = [padded[SHIFT - dy : SHIFT - dy + h, SHIFT - dx : SHIFT - dx + w] for dy, dx in _SHIFTS]
+    rolled = [np.roll(g, (dy, dx), axis=(0, 1)) for dy, dx in _SHIFTS]
+    return np.stack([_periodic(g), *images, *filled, *shifted, *rolled])
 
 
 def _periodic(g: np.ndarray) -> np.ndarray:
@@ -167,8 +183,9 @@ _PERIODS = {(h, w): sorted((py * px, py, px) for py in [*range(1, h // 2 + 1), h
 
 
 def _places(g: np.ndarray) -> np.ndarray:
-    """[5, H, W]: the blind kinds after the structure's (border distance, row and column from the far side, side /
-    corner contact with a coloured cell, inside an o8 object's bounding box)."""
+    """[8, H, W]: the blind kinds after the structure's (border distance, row and column from the far side, side /
+    corner contact with a coloured cell, inside an o8 object's bounding box, nothing, the grid's c8 object count,
+    same-coloured side neighbours)."""
     h, w = g.shape
     rows, cols = np.indices(g.shape)
     far_rows, far_cols = h - 1 - rows, w - 1 - cols
@@ -179,7 +196,10 @@ def _places(g: np.ndarray) -> np.ndarray:
     boxed = np.zeros(g.shape, dtype=np.int64)
     for found in ndimage.find_objects(ndimage.label(g != 0, _ANY)[0]):
         boxed[found] = 1
-    return np.stack([border, far_rows, far_cols, (side > 0) * 2 + (corner > 0), boxed])
+    objects = sum(ndimage.label(g == c, _ANY)[1] for c in np.unique(g) if c)
+    own = np.pad(g, 1, constant_values=-1)
+    same = sum(own[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] == g for dr, dc in _SIDE_OFFSETS)
+    return np.stack([border, far_rows, far_cols, (side > 0) * 2 + (corner > 0), boxed, 0 * g, 0 * g + objects, same])
 
 
 def _canonical(g: np.ndarray) -> tuple[bytes, int, int]:
@@ -309,6 +329,37 @@ def output_keys(grid: np.ndarray, out_shape: tuple[int, int], offset: tuple[int,
     return _salted(canvas_rules.canvas_keys(grid, out_shape, offset))
 
 
+def pair_keys(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From canvas_keys' [CANVAS_KINDS, H, W]: per PAIR_KIND_NAMES kind [3, H, W] its colour-free key (salted,
+    UNDEFINED kept), first colour and second colour."""
+    both = raw[_PAIR_INDEX]
+    first, second = both // 16, both % 16
+    plain = (first == 0) * 4 + (second == 0) * 2 + (first == second)
+    salt = (np.arange(PAIR_BASE, PAIR_BASE + len(PAIR_KIND_NAMES))[:, None, None] + 1) * 16
+    return np.where(both == UNDEFINED, UNDEFINED, _mix(plain ^ _mix(salt))), first, second
+
+
+def _pair_functions(raw: Sequence[np.ndarray], outputs: np.ndarray) -> list[Rule]:
+    """The pair kinds' rules over the demos' canvas_keys `raw` and flattened `outputs`: every key's cells all take
+    one colour, all the first colour, or all the second."""
+    parts = [pair_keys(k) for k in raw]
+    keys, first, second = (np.concatenate([p[j].reshape(len(PAIR_KIND_NAMES), -1) for p in parts], axis=1)
+                           for j in range(3))
+    found = []
+    for kind in range(len(PAIR_KIND_NAMES)):
+        if (keys[kind] == UNDEFINED).any():
+            continue
+        distinct, first_cell, inverse = np.unique(keys[kind], return_index=True, return_inverse=True)
+        colours = np.full(len(distinct), -1)
+        for answer, said in ((outputs[first_cell][inverse], outputs[first_cell]), (first[kind], FIRST),
+                             (second[kind], SECOND)):
+            holds = np.bincount(inverse, weights=answer != outputs, minlength=len(distinct)) == 0
+            colours = np.where((colours < 0) & holds, said, colours)
+        if (colours >= 0).all():
+            found.append(Rule(PAIR_BASE + kind, distinct, colours, len(outputs)))
+    return found
+
+
 def _salted(raw: np.ndarray) -> np.ndarray:
     """canvas_rules' descriptions [CANVAS_KINDS, H, W] salted with their kind and hashed; UNDEFINED stays."""
     salt = (np.arange(CANVAS_BASE, CANVAS_BASE + CANVAS_KINDS)[:, None, None] + 1) * 16
@@ -337,7 +388,8 @@ def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool
         copies = [Rule(COPY_BASE + j, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), len(outputs))
                   for j in range(SOURCES) if np.array_equal(sources[j], outputs)]
         keys = np.concatenate([_salted(k).reshape(CANVAS_KINDS, -1) for k in raw], axis=1)
-        return (copies + _functions(keys, pairs, CANVAS_BASE, top))[:top]
+        found = _functions(keys, pairs, CANVAS_BASE, top) + _pair_functions(raw, outputs)
+        return (copies + sorted(found, key=lambda r: (len(r.keys), r.kind)))[:top]
     same = [(i, o) for i, o in pairs if i.shape == o.shape]
     if not same:
         return []
@@ -518,16 +570,23 @@ def _decided(rules: np.ndarray, g: np.ndarray, box: tuple[int, int, int, int]) -
     blinds = blind_keys(g) if any(BLIND_BASE <= k < BLIND_COPY_BASE for k in kinds) else None
     copies = copy_sources(g) if any(k >= BLIND_COPY_BASE for k in kinds) else None
     for r, kind in enumerate(kinds):
-        if COPY_BASE <= kind < BLIND_BASE or kind >= BLIND_COPY_BASE:  # a copy: the source's colour, whatever it is
-            source = raw[kind - COPY_BASE] if kind < BLIND_BASE else copies[kind - BLIND_COPY_BASE]
+        if COPY_BASE <= kind < PAIR_BASE or kind >= BLIND_COPY_BASE:  # a copy: the source's colour, whatever it is
+            source = raw[kind - COPY_BASE] if kind < PAIR_BASE else copies[kind - BLIND_COPY_BASE]
             seen = (source != UNDEFINED) & (rank < 0)
             colour[seen], rank[seen] = source[seen], r
             continue
-        key = blinds[kind - BLIND_BASE] if kind >= BLIND_BASE else keys[kind - (CANVAS_BASE if canvas else 0)]
+        paired = PAIR_BASE <= kind < BLIND_BASE
+        if paired:
+            keyed, first, second = (part[kind - PAIR_BASE] for part in pair_keys(raw))
+        key = (keyed if paired else blinds[kind - BLIND_BASE] if kind >= BLIND_BASE
+               else keys[kind - (CANVAS_BASE if canvas else 0)])
         pairs = rules[r, 2:].reshape(buckets, 2)[key % buckets]
         seen = (pairs[..., 0] > 0) & (pairs[..., 1] == _fingerprint(key)) & (rank < 0)
         said = pairs[..., 0].astype(np.int64) - 1
-        said = np.where(said == SAME, g, said) if kind >= BLIND_BASE else said
+        if paired:  # a colour, or one of the two sources' colours
+            said = np.where(said == FIRST, first, np.where(said == SECOND, second, said))
+        elif kind >= BLIND_BASE:
+            said = np.where(said == SAME, g, said)
         colour[seen], rank[seen] = said[seen], r
     colour.flags.writeable = rank.flags.writeable = False
     return colour, rank
