@@ -155,3 +155,32 @@ def test_the_agent_takes_the_tables_size_and_the_config_needs_induced_rules():
         agent.rule_table.size_gate.fill_(100.0)  # far above the untrained heads' logits
         out = agent(grid, mask, prompt)
     assert out.height_logits[0, -1].argmax() == 8 and out.width_logits[0, -1].argmax() == 11
+
+
+def test_self_similar_grids_of_two_sizes_and_a_new_colour_need_the_square_rule_and_a_pair_kind():
+    rng = np.random.default_rng(7)
+    grids = [np.where(rng.random((3, 3)) < 0.5, 6, 0), np.where(rng.random((2, 2)) < 0.6, 2, 0),
+             np.where(rng.random((3, 3)) < 0.5, 3, 0)]
+    for g in grids:
+        g[0, 0] = g[0, 0] or g.max() or 1
+    pairs = [(g, self_similar(g)) for g in grids]
+    assert shape_of(size_rule(pairs), (4, 4)) == (16, 16)  # out = in * in
+    query = np.where(rng.random((4, 4)) < 0.5, 9, 0)
+    query[0, 0] = 9
+    colour, _ = decide(write(pairs, INDUCED_RULES, 1024, canvas=True), query, INDUCED_RULES, 1024)
+    np.testing.assert_array_equal(colour, self_similar(query))
+
+
+def test_a_pair_kind_overlays_two_halves_in_colours_no_demo_showed():
+    rng = np.random.default_rng(8)
+
+    def halves(a: int, b: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+        left = np.where(rng.random((rows, cols)) < 0.5, a, 0)
+        right = np.where(rng.random((rows, cols)) < 0.5, b, 0)
+        g = np.concatenate([left, np.full((rows, 1), 5), right], axis=1)
+        return g, np.where(left != 0, left, right)
+
+    pairs = [halves(1, 2, 4, 3), halves(2, 1, 3, 4), halves(1, 3, 5, 5)]
+    query, answer = halves(7, 8, 4, 4)
+    colour, _ = decide(write(pairs, INDUCED_RULES, 1024, canvas=True), query, INDUCED_RULES, 1024)
+    np.testing.assert_array_equal(colour, answer)
