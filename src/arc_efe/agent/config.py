@@ -54,10 +54,11 @@ class AgentConfig:
     `rule_table_induced`) adds the demos' output size as a function of the input's size or as the box of a selected
     part of it (9 more prompt numbers), proposed to the size logits with one learned gate, and where demos change
     size, 25 kinds that describe an output cell by the input colours a scaling, a tiling (plain or mirrored), a
-    crop, a D8 image or an overlay of two halves reads it from. False (the default): neither.
-    `rule_table_induced_blind` (needs `rule_table_induced`) adds 28 kinds keyed without the cell's colour (its 3x3
-    pattern, object keys, row, column, parity, border distance, contact, and whether it is background) whose rules
-    may answer "unchanged", and 15 copy kinds (the grid's period, a D8 image, a D8 image filling the background):
+    crop, a D8 image or an overlay of two halves reads it from (and 3 colour-free kinds of the two-colour ones).
+    False (the default): neither. `rule_table_induced_blind` (needs `rule_table_induced`) adds 31 kinds keyed
+    without the cell's colour (its 3x3 pattern, object keys, row, column, parity, border distance, contact, object
+    count, same-coloured sides, and whether it is background) whose rules may answer "unchanged", and 175 copy
+    kinds (the grid's period, a D8 image, a D8 image filling the background, the grid moved by up to 4 cells):
     rules that hold for colours no demo showed. No new weights.
     """
 
