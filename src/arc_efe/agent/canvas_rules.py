@@ -108,7 +108,7 @@ def _boxes(g: np.ndarray) -> list[tuple[int, int, int, int] | None]:
     """Per SELECTORS entry, the (top, left, height, width) of that part of `g`, None if it is empty or tied."""
     found: list[tuple[int, int, int, int] | None] = [_box(g != 0)]
     for view in ("c8", "o8"):
-        labels = _labels(g, view)
+        labels = object_labels(g, view)
         sizes = np.bincount(labels.ravel())[1:]
         for pick in (sizes.max, sizes.min):
             if not len(sizes) or (sizes == pick()).sum() != 1:
@@ -125,8 +125,9 @@ def _boxes(g: np.ndarray) -> list[tuple[int, int, int, int] | None]:
     return found
 
 
-def _labels(g: np.ndarray, view: str) -> np.ndarray:
-    """Objects numbered from 1: one-colour 8-connected (c8) or any-colour 8-connected (o8); background is 0."""
+def object_labels(g: np.ndarray, view: str) -> np.ndarray:
+    """Objects numbered from 1: one-colour 8-connected (c8) or any-colour 8-connected (o8); background is 0 (unlike
+    induced_rules' labels, whose one-colour views number background regions too)."""
     if view == "o8":
         return ndimage.label(g != 0, _ANY)[0]
     labels = np.zeros(g.shape, dtype=np.int64)

@@ -194,9 +194,9 @@ def _places(g: np.ndarray) -> np.ndarray:
     side = sum(coloured[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr, dc in _SIDE_OFFSETS)
     corner = sum(coloured[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] for dr in (-1, 1) for dc in (-1, 1))
     boxed = np.zeros(g.shape, dtype=np.int64)
-    for found in ndimage.find_objects(ndimage.label(g != 0, _ANY)[0]):
+    for found in ndimage.find_objects(canvas_rules.object_labels(g, "o8")):
         boxed[found] = 1
-    objects = sum(ndimage.label(g == c, _ANY)[1] for c in np.unique(g) if c)
+    objects = int(canvas_rules.object_labels(g, "c8").max())
     own = np.pad(g, 1, constant_values=-1)
     same = sum(own[1 + dr : 1 + dr + h, 1 + dc : 1 + dc + w] == g for dr, dc in _SIDE_OFFSETS)
     return np.stack([border, far_rows, far_cols, (side > 0) * 2 + (corner > 0), boxed, 0 * g, 0 * g + objects, same])
@@ -323,12 +323,6 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return (z >> np.uint64(1)).astype(np.int64)
 
 
-def output_keys(grid: np.ndarray, out_shape: tuple[int, int], offset: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """[CANVAS_KINDS, H, W] int64: canvas_rules' descriptions of the output cells of `grid` on an `out_shape`
-    output (its box at `offset`), salted with their kind and hashed like `cell_keys`; UNDEFINED stays."""
-    return _salted(canvas_rules.canvas_keys(grid, out_shape, offset))
-
-
 def pair_keys(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """From canvas_keys' [CANVAS_KINDS, H, W]: per PAIR_KIND_NAMES kind [3, H, W] its colour-free key (salted,
     UNDEFINED kept), first colour and second colour."""
@@ -383,10 +377,8 @@ def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool
         if rule is None:
             return []
         raw = [canvas_rules.canvas_keys(i, o.shape, canvas_rules.output_box(rule, i)[:2]) for i, o in pairs]
-        sources = np.concatenate([k[:SOURCES].reshape(SOURCES, -1) for k in raw], axis=1)
         outputs = np.concatenate([o.reshape(-1) for _, o in pairs]).astype(np.int64)
-        copies = [Rule(COPY_BASE + j, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), len(outputs))
-                  for j in range(SOURCES) if np.array_equal(sources[j], outputs)]
+        copies = _copies(np.concatenate([k[:SOURCES].reshape(SOURCES, -1) for k in raw], axis=1), outputs, COPY_BASE)
         keys = np.concatenate([_salted(k).reshape(CANVAS_KINDS, -1) for k in raw], axis=1)
         found = _functions(keys, pairs, CANVAS_BASE, top) + _pair_functions(raw, outputs)
         return (copies + sorted(found, key=lambda r: (len(r.keys), r.kind)))[:top]
@@ -401,9 +393,15 @@ def induce(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, views: bool
         found = sorted(found + _blind_functions(blinds, same), key=lambda r: (len(r.keys), r.kind))
         sources = np.concatenate([copy_sources(i).reshape(len(BLIND_COPY_NAMES), -1) for i, _ in same], axis=1)
         outputs = np.concatenate([o.reshape(-1) for _, o in same]).astype(np.int64)
-        found = [Rule(BLIND_COPY_BASE + j, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), len(outputs))
-                 for j in range(len(BLIND_COPY_NAMES)) if np.array_equal(sources[j], outputs)] + found
+        found = _copies(sources, outputs, BLIND_COPY_BASE) + found
     return found[:top]
+
+
+def _copies(sources: np.ndarray, outputs: np.ndarray, base: int) -> list[Rule]:
+    """The copy rules (no keys; kind ids from `base`) of the `sources` [kinds, cells] every demo output cell
+    (`outputs` [cells], flattened in the same order) equals."""
+    return [Rule(base + j, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), len(outputs))
+            for j in range(len(sources)) if np.array_equal(sources[j], outputs)]
 
 
 def _blind_functions(keys: np.ndarray, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[Rule]:
@@ -469,15 +467,12 @@ def write(pairs: Sequence[tuple[np.ndarray, np.ndarray]], top: int, buckets: int
     appearance: test-time training writes rules for every row of every update, each in a random colouring of a
     few views of a few demos, and renamed they are the same few demo sets, whose rules are cached. With `canvas`
     the size rule of all the pairs rides along, and demos that change size are described by canvas kinds."""
-    used = list(pairs) if canvas and changes_size(pairs) else [(i, o) for i, o in pairs if i.shape == o.shape]
+    # With `canvas` every pair is used: where none changes size, they are all same-size ones anyway.
+    used = list(pairs) if canvas else [(i, o) for i, o in pairs if i.shape == o.shape]
     rename = _renaming([g for pair in used for g in pair])
     key = tuple((rename[i].astype(np.int8).tobytes(), i.shape, rename[o].astype(np.int8).tobytes(), o.shape)
                 for i, o in used)
-    if not canvas:
-        return np.concatenate([rename.astype(np.float32), _written(key, top, buckets, views, False, blind)])
-    size = canvas_rules.size_rule(pairs)
-    size = np.zeros(SIZE_NUMBERS, dtype=np.float32) if size is None else size
-    return np.concatenate([rename.astype(np.float32), size, _written(key, top, buckets, views, True, blind)])
+    return np.concatenate([rename.astype(np.float32), _written(key, top, buckets, views, canvas, blind)])
 
 
 def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
@@ -496,11 +491,15 @@ def _renaming(grids: Sequence[np.ndarray]) -> np.ndarray:
 @lru_cache(maxsize=4096)
 def _written(key: tuple[tuple[bytes, tuple[int, int], bytes, tuple[int, int]], ...], top: int, buckets: int,
              views: bool, canvas: bool, blind: bool) -> np.ndarray:
-    """The encoded rules (without the renaming and size rule) of renamed pairs given as `write`'s cache key;
-    read-only."""
+    """The encoded rules (without the renaming; with `canvas` after their size rule, which no renaming of
+    colours changes) of renamed pairs given as `write`'s cache key; read-only."""
     pairs = [(np.frombuffer(i, dtype=np.int8).reshape(shape).astype(np.int64),
               np.frombuffer(o, dtype=np.int8).reshape(out_shape).astype(np.int64)) for i, shape, o, out_shape in key]
-    out = encode(induce(pairs, top, views, canvas, blind), top, buckets)[NUM_COLORS:]
+    size = None
+    if canvas:
+        size = canvas_rules.size_rule(pairs)
+        size = np.zeros(SIZE_NUMBERS, dtype=np.float32) if size is None else size
+    out = encode(induce(pairs, top, views, canvas, blind), top, buckets, size=size)[NUM_COLORS:]
     out.flags.writeable = False
     return out
 
@@ -569,6 +568,7 @@ def _decided(rules: np.ndarray, g: np.ndarray, box: tuple[int, int, int, int]) -
     keys = _salted(raw) if canvas else cell_keys(g, views=any(KINDS <= k < ALL_KINDS for k in kinds))
     blinds = blind_keys(g) if any(BLIND_BASE <= k < BLIND_COPY_BASE for k in kinds) else None
     copies = copy_sources(g) if any(k >= BLIND_COPY_BASE for k in kinds) else None
+    paired_parts = pair_keys(raw) if any(PAIR_BASE <= k < BLIND_BASE for k in kinds) else None
     for r, kind in enumerate(kinds):
         if COPY_BASE <= kind < PAIR_BASE or kind >= BLIND_COPY_BASE:  # a copy: the source's colour, whatever it is
             source = raw[kind - COPY_BASE] if kind < PAIR_BASE else copies[kind - BLIND_COPY_BASE]
@@ -577,7 +577,7 @@ def _decided(rules: np.ndarray, g: np.ndarray, box: tuple[int, int, int, int]) -
             continue
         paired = PAIR_BASE <= kind < BLIND_BASE
         if paired:
-            keyed, first, second = (part[kind - PAIR_BASE] for part in pair_keys(raw))
+            keyed, first, second = (part[kind - PAIR_BASE] for part in paired_parts)
         key = (keyed if paired else blinds[kind - BLIND_BASE] if kind >= BLIND_BASE
                else keys[kind - (CANVAS_BASE if canvas else 0)])
         pairs = rules[r, 2:].reshape(buckets, 2)[key % buckets]

@@ -393,13 +393,13 @@ class RuleTable(nn.Module):
         support bin plus `coverage_gate` times the share of the query's cells decided; zero where no rule decides."""
         colour = torch.full(grid.shape, -1, dtype=torch.long)
         rank = torch.full(grid.shape, -1, dtype=torch.long)
-        cells = mask.sum(dim=(1, 2)).cpu()  # [B] coverage's denominator: input cells (canvas rules: output cells)
+        cells = []  # coverage's denominator per row: the input's cells (canvas rules: the output's)
         encoded = rules.detach().cpu().numpy()
         side = grid.shape[-1]
         for b, (g, m) in enumerate(zip(grid.cpu().numpy(), mask.cpu().numpy())):
             h, w = _extent(m)
             c, r = induced_rules.decide(encoded[b], g[:h, :w], INDUCED_RULES, self.induced_buckets)
-            cells[b] = c.size
+            cells.append(c.size)
             c, r = c[:side, :side], r[:side, :side]  # an output beyond the canvas is clipped there
             colour[b, : c.shape[0], : c.shape[1]], rank[b, : r.shape[0], : r.shape[1]] = map(torch.from_numpy, (c, r))
         colour, rank = colour.to(grid.device), rank.to(grid.device)
@@ -408,7 +408,7 @@ class RuleTable(nn.Module):
         bins = torch.bucketize(support, support.new_tensor(SUPPORT_BINS).log(), right=True)
         gate = self.induced_gate.gather(1, bins.T.contiguous()).T  # [B, rules]: each rule's gate
         decided = rank >= 0
-        coverage = decided.sum(dim=(1, 2)) / cells.to(grid.device).clamp(min=1)  # [B]
+        coverage = decided.sum(dim=(1, 2)) / torch.tensor(cells, device=grid.device).clamp(min=1)  # [B]
         gate = gate + self.coverage_gate * coverage[:, None]
         chosen = gate.gather(1, rank.clamp(min=0).flatten(1)).view(grid.shape) * decided
         return F.one_hot(colour.clamp(min=0), NUM_COLORS).float() * chosen[..., None]
