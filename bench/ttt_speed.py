@@ -70,8 +70,8 @@ class AgentOnly:
     def __init__(self, agent: torch.nn.Module):
         self.agent = agent
 
-    def predict(self, inputs, input_mask, prompt, steps=None, out_size=None):
-        return self.agent(inputs, input_mask, prompt, steps=steps, out_size=out_size)
+    def predict(self, inputs, input_mask, prompt, steps=None, out_size=None, table_parts=None):
+        return self.agent(inputs, input_mask, prompt, steps=steps, out_size=out_size, table_parts=table_parts)
 
     def agent_parts(self) -> dict[str, torch.nn.Module]:
         return dict(self.agent.named_children())

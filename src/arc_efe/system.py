@@ -21,7 +21,7 @@ from torch import nn
 
 from arc_efe import checkpoint_files as files
 from arc_efe.agent import AgentConfig, AgentOutput, GridAgent, build_agent
-from arc_efe.agent.rule_table import WriteParts
+from arc_efe.agent.rule_table import QueryParts, WriteParts
 from arc_efe.config import from_dict
 from arc_efe.data.augment import IDENTITY
 from arc_efe.data.batching import Batch, collate, make_test_sample
@@ -136,9 +136,10 @@ class ArcSystem(nn.Module):
         return self._widen(self.policy.offset(base[:, :width], stats, noise[..., :width]))
 
     def predict(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
-                steps: int | None = None, out_size: torch.Tensor | None = None) -> AgentOutput:
+                steps: int | None = None, out_size: torch.Tensor | None = None,
+                table_parts: QueryParts | None = None) -> AgentOutput:
         """The agent's beliefs for inputs [B, S, S] under prompt [B, P] (see GridAgent.forward)."""
-        return self.agent(inputs, input_mask, prompt, steps=steps, out_size=out_size)
+        return self.agent(inputs, input_mask, prompt, steps=steps, out_size=out_size, table_parts=table_parts)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters by optimiser group; "encoder" is the LLM (its gradient norm is Qwen_grad)."""

@@ -131,11 +131,11 @@ def test_updates_draw_fresh_rows_and_never_the_held_out_demo(system):
     planning_steps: set[int | None] = set()
     agent_forward = system.agent.forward
 
-    def recording(inputs, mask, prompt, steps=None, out_size=None):
+    def recording(inputs, mask, prompt, steps=None, out_size=None, table_parts=None):
         if torch.is_grad_enabled():  # an update, not a check
             seen.append(mask.clone())
         planning_steps.add(steps)
-        return agent_forward(inputs, mask, prompt, steps, out_size)
+        return agent_forward(inputs, mask, prompt, steps, out_size, table_parts)
 
     cfg = TTTConfig(max_steps=12, rows_per_step=4, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6,
                        agent_steps=1)
@@ -169,10 +169,10 @@ def test_palette_rows_are_read_with_the_prompt_of_their_own_colours(system):
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
     agent_forward = system.agent.forward
 
-    def recording(inputs, mask, prompt, steps=None, out_size=None):
+    def recording(inputs, mask, prompt, steps=None, out_size=None, table_parts=None):
         if torch.is_grad_enabled():  # an update, not a check
             seen.append((inputs.clone(), prompt.detach().clone()))
-        return agent_forward(inputs, mask, prompt, steps, out_size)
+        return agent_forward(inputs, mask, prompt, steps, out_size, table_parts)
 
     cfg = TTTConfig(max_steps=10, rows_per_step=6, check_every=5, adapter_lr=1e-6, prompt_lr=1e-6, agent_steps=1)
     system.agent.forward = recording
@@ -209,9 +209,9 @@ def test_leave_one_out_rows_and_checks_are_read_without_their_own_pair(system):
     updates, checks = [], []
     agent_forward = system.agent.forward
 
-    def recording(inputs, mask, prompt, steps=None, out_size=None):
+    def recording(inputs, mask, prompt, steps=None, out_size=None, table_parts=None):
         (updates if torch.is_grad_enabled() else checks).append((inputs.clone(), prompt.detach().clone()))
-        return agent_forward(inputs, mask, prompt, steps, out_size)
+        return agent_forward(inputs, mask, prompt, steps, out_size, table_parts)
 
     cfg = TTTConfig(max_steps=6, rows_per_step=6, check_every=3, adapter_lr=1e-6, prompt_lr=1e-6, agent_steps=1,
                     color_permute=False)

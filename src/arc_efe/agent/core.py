@@ -22,7 +22,7 @@ from arc_efe.agent.config import AgentConfig
 from arc_efe.agent.heads import Heads, Readout
 from arc_efe.agent.output import AgentOutput
 from arc_efe.agent.input_copies import d8_copies, grid_size, input_copies
-from arc_efe.agent.rule_table import RuleTable
+from arc_efe.agent.rule_table import QueryParts, RuleTable
 from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 
 PAD_COLOR = NUM_COLORS  # embedding row for masked-out cells: their stored values never reach the net
@@ -113,9 +113,11 @@ class GridAgent(nn.Module):
         self.heads = Heads(channels)
 
     def forward(self, inputs: torch.Tensor, input_mask: torch.Tensor, prompt: torch.Tensor,
-                steps: int | None = None, out_size: torch.Tensor | None = None) -> AgentOutput:
+                steps: int | None = None, out_size: torch.Tensor | None = None,
+                table_parts: QueryParts | None = None) -> AgentOutput:
         """inputs [B, S, S] long, input_mask [B, S, S] bool, prompt [B, P] -> AgentOutput, T steps on the
-        S x S canvas (S <= 30); size logits stay 30-way, so a predicted size may exceed S.
+        S x S canvas (S <= 30); size logits stay 30-way, so a predicted size may exceed S. `table_parts`: the
+        inputs' `RuleTable.query_parts` when already known (test-time training reuses them; the same numbers).
 
         `out_size` [B, 2] (1..30), when the output size is known (a solver's size rule), is every step's
         size guess instead of the previous step's argmax, and the size `predict()` returns; the size heads
@@ -127,7 +129,7 @@ class GridAgent(nn.Module):
         if self.rule_table is not None:
             table = prompt[:, self.prompt_dim :]
             table = table if self.reads_prompt else torch.zeros_like(table)
-            looked_up, proposal = self.rule_table.read(inputs, input_mask, table)
+            looked_up, proposal = self.rule_table.read(inputs, input_mask, table, table_parts)
             base = base + looked_up
             if self.rule_table.induced_canvas:  # the demos' size rule, as height and width logits
                 sizes = self.rule_table.size_proposal(inputs, input_mask, table)

@@ -95,6 +95,15 @@ def fixed_slots(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return F.one_hot(kind, FIXED_SLOTS).float() * mask[..., None]
 
 
+def _moved(t: torch.Tensor, start: int, source: torch.Tensor) -> torch.Tensor:
+    """`t` [N, S, S, ...] with its one-hot colour columns start .. start + 10 permuted (source [N, 1, 1, 10]: each
+    new colour's old colour)."""
+    out = t.clone()
+    one_hot = t[..., start : start + NUM_COLORS]
+    out[..., start : start + NUM_COLORS] = one_hot.gather(-1, source.expand_as(one_hot))
+    return out
+
+
 def _extent(mask: np.ndarray) -> tuple[int, int]:
     """The (height, width) of the grid a canvas mask [S, S] holds at its top left."""
     return int(mask.any(1).sum()), int(mask.any(0).sum())
@@ -119,6 +128,18 @@ class WriteParts(NamedTuple):
     features: torch.Tensor
     fixed: torch.Tensor
     values: torch.Tensor
+
+
+class QueryParts(NamedTuple):
+    """A query grid's cells as `read` sees them before any learned weight, each [B, S, S, ...]: what the learned
+    slots are assigned by, the fixed (and line) slots' one-hots, and with `context` the nearest colour along each
+    line (else None). Like `WriteParts` a colour permutation keeping the background only renames the centre's
+    one-hot and the nearest colours (`RuleTable.recolour_query`), so test-time training computes them once per
+    demo and view instead of on every forward (`solving/query_parts.py`)."""
+
+    features: torch.Tensor
+    fixed: torch.Tensor
+    nearest: torch.Tensor | None
 
 
 class RuleTable(nn.Module):
@@ -214,9 +235,21 @@ class RuleTable(nn.Module):
         the induced rules."""
         return (self.slots + self.exact) * self.width + self.induced_dim
 
-    def _assignment(self, grid: torch.Tensor, mask: torch.Tensor, nearest: torch.Tensor | None) -> torch.Tensor:
-        """[B, S, S, slots]; `nearest` is `nearest_colours(grid, mask)` with `context`, else None."""
-        return self._assign(*self._cell_features(grid, mask, nearest), mask)
+    def query_parts(self, grid: torch.Tensor, mask: torch.Tensor) -> QueryParts:
+        """The `QueryParts` of query grids [B, S, S] long (mask [B, S, S] bool)."""
+        nearest = nearest_colours(grid, mask) if self.context else None
+        return QueryParts(*self._cell_features(grid, mask, nearest), nearest)
+
+    @staticmethod
+    def recolour_query(parts: QueryParts, colors: torch.Tensor) -> QueryParts:
+        """`parts` of grids as they are after each grid's colours c become colors[n, c] (colors [N, 10], a
+        permutation keeping 0): the centre's one-hot columns move and the nearest colours are renamed."""
+        features = _moved(parts.features, 3 * WINDOW + 1, torch.argsort(colors, dim=1)[:, None, None, :])
+        nearest = parts.nearest
+        if nearest is not None:
+            renamed = colors.gather(1, nearest.clamp(min=0).flatten(1)).view_as(nearest)
+            nearest = torch.where(nearest >= 0, renamed, nearest)
+        return QueryParts(features, parts.fixed, nearest)
 
     def _cell_features(self, grid: torch.Tensor, mask: torch.Tensor,
                        nearest: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -300,15 +333,8 @@ class RuleTable(nn.Module):
         """`parts` of pairs as they are after each pair's colours c become colors[n, c] (colors [N, 10], a
         permutation keeping 0; the one-hot columns of the centre's and the output's colour move, nothing else)."""
         source = torch.argsort(colors, dim=1)[:, None, None, :]  # new colour -> old colour
-
-        def moved(t: torch.Tensor, start: int) -> torch.Tensor:
-            """`t` [N, S, S, ...] with its one-hot columns start .. start + 10 permuted."""
-            out = t.clone()
-            one_hot = t[..., start : start + NUM_COLORS]
-            out[..., start : start + NUM_COLORS] = one_hot.gather(-1, source.expand_as(one_hot))
-            return out
-
-        return WriteParts(moved(parts.features, 3 * WINDOW + 1), parts.fixed, moved(parts.values, 0))
+        return WriteParts(_moved(parts.features, 3 * WINDOW + 1, source), parts.fixed,
+                          _moved(parts.values, 0, source))
 
     def _write_slots(self, inputs: torch.Tensor, outputs: torch.Tensor, mask: torch.Tensor, owner: torch.Tensor,
                      tables: int, parts: WriteParts | None = None) -> torch.Tensor:
@@ -343,17 +369,20 @@ class RuleTable(nn.Module):
         counted = [means[..., : self.values], torch.log1p(mass)[..., None], means[..., self.values :]]
         return torch.cat(counted, dim=-1).flatten(1)
 
-    def read(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def read(self, grid: torch.Tensor, mask: torch.Tensor, table: torch.Tensor,
+             parts: QueryParts | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """grid, mask [B, S, S], table [B, dim] -> (each cell's mix of the slots it is assigned to, embedded
         [B, S, S, C]; the table's proposal as colour logits [B, S, S, 10]: the slots' output colours, "unchanged"
-        counted as the cell's own colour, times `gate`; with `specific`, plus `_specific`'s logits)."""
+        counted as the cell's own colour, times `gate`; with `specific`, plus `_specific`'s logits). `parts`: the
+        grids' `query_parts`, if already known (the same numbers)."""
         rules = table[:, table.shape[1] - self.induced_dim :]
         full = table[:, : table.shape[1] - self.induced_dim].view(table.shape[0], self.slots + self.exact, self.width)
         rows = full[..., : self.values + 1]  # the fingerprints, last, serve `_decide` only
         specific = None
         slots = rows[:, : self.slots]
-        nearest = nearest_colours(grid, mask) if self.context else None
-        assignment = self._assignment(grid, mask, nearest)
+        parts = self.query_parts(grid, mask) if parts is None else parts
+        nearest = parts.nearest
+        assignment = self._assign(parts.features, parts.fixed, mask)
         looked_up = torch.einsum("bhwk,bkv->bhwv", assignment, slots)
         indexed = None
         if self.exact:  # [B, S, S, KINDS, values + 1]: the rows of the cell's exact slots

@@ -46,6 +46,7 @@ from arc_efe.data.grid import MAX_SIZE, NUM_COLORS
 from arc_efe.data.task import Task
 from arc_efe.objective.metrics import cell_accuracy, exact_match
 from arc_efe.solving.clock import TaskClock
+from arc_efe.solving.query_parts import RowQueryParts
 from arc_efe.solving.row_tables import RowTables
 from arc_efe.system import ArcSystem
 
@@ -411,6 +412,10 @@ def fit_task(
     row_prompts = row_prompts or RowPrompts.of_views(prompts)
     check_prompts = row_prompts.of_checks(view_index, demo_index).to(device)  # [R, P]
     tables = RowTables.of(system, table, cfg.row_tables)
+    # A table-reading agent's per-cell query features: computed once (checks) or once per demo and view (updates).
+    queries = RowQueryParts.of(system, table, device)
+    check_parts = (system.agent.rule_table.query_parts(checks.query_input, checks.query_input_mask)
+                   if queries is not None else None)
     if tables is not None:
         check_prompts = tables.apply(check_prompts, view_index, demo_index)
     best, history = _Best(), []
@@ -421,7 +426,8 @@ def fit_task(
         nonlocal before, checked_at
         with clock.stage(CHECK), torch.no_grad():
             out = system.predict(checks.query_input, checks.query_input_mask, check_prompts + offsets[view_index],
-                                 steps=cfg.agent_steps, out_size=checks.output_size if known_size else None)
+                                 steps=cfg.agent_steps, out_size=checks.output_size if known_size else None,
+                                 table_parts=check_parts)
             if not bool(torch.isfinite(out.cell_logits).all()):
                 raise FloatingPointError(f"test-time training of {task.id}: non-finite cell logits at the check "
                                          f"after {step} updates")
@@ -450,8 +456,11 @@ def fit_task(
             base = row_prompts.of_draw(rows, demos, which).to(device)
             if tables is not None:
                 base = tables.apply(base, rows, demos, colors)
+            row_parts = (queries.take(rows, demos, colors, part.query_input.shape[-1])
+                         if queries is not None else None)
             out = system.predict(part.query_input, part.query_input_mask, base + offsets[index],
-                                 steps=cfg.agent_steps, out_size=part.output_size if known_size else None)
+                                 steps=cfg.agent_steps, out_size=part.output_size if known_size else None,
+                                 table_parts=row_parts)
             loss = demo_loss(out, part, size_weight, cfg.all_steps, cfg.wrong_cell_weight)
             if not bool(torch.isfinite(loss)):  # one NaN update would spoil the adapter for every later check
                 raise FloatingPointError(f"test-time training of {task.id}: the demo loss is {loss.item()} at "
