@@ -41,6 +41,7 @@ FLAG_PATHS = {
     "seed": "solve.seed",
     "experts": "solve.experts",
     "search_share": "solve.search_share",
+    "rules": "solve.rules",
     "merge": "solve.merge",
 }
 DEFAULTS = SolveConfig()
@@ -88,6 +89,8 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
                         f"({','.join(DEFAULTS.experts)})")
     p.add_argument("--search-share", type=float, metavar="F",
                    help=f"most of the budget the search may use, 0..1 ({DEFAULTS.search_share:g})")
+    p.add_argument("--no-rules", dest="rules", action="store_const", const=False,
+                   help="the search expert does not offer the demos' induced cell rules as a program")
     p.add_argument("--merge", choices=["search_first", "likelihood"],
                    help=f"how candidates become attempts ({DEFAULTS.merge})")
     p.add_argument("--precision", choices=["fp32", "bf16"], help="fp32")

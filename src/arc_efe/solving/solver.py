@@ -44,6 +44,7 @@ from arc_efe.solving.likelihood import view_likelihoods
 from arc_efe.solving.merge import MergeRule, Ranked, attempts_from, merge
 from arc_efe.solving.policy_choice import best_draw
 from arc_efe.solving.records import TaskRecord
+from arc_efe.solving.rules_expert import LENGTH as RULES_LENGTH, PROGRAM as RULES_PROGRAM, rules_predictions
 from arc_efe.solving.ttt import (RowPrompts, TTTConfig, TTTResult, TaskAdapter, fit_task, fixed_colors,
                                  random_colors)
 from arc_efe.solving.test_tables import leave_one_out_prompts, reads_per_view
@@ -78,6 +79,9 @@ class SolveConfig:
     experts: list[str] = field(default_factory=lambda: ["search", "neural"])
     search_share: float = 0.15
     search: SearchConfig = field(default_factory=SearchConfig)
+    # The search expert also offers the demos' induced cell rules as a program, when every demo follows from the
+    # rules of the others (`rules_expert.py`).
+    rules: bool = True
     merge: MergeRule = "search_first"  # how the experts' candidates become two attempts (merge.py)
     # The refiner policy's offset δ that every view's prompt starts from: its mode, none, or the best of
     # `policy_draws` seeded draws scored on the leave-one-out demos (policy_choice.py).
@@ -239,12 +243,17 @@ class Solver:
         return self._prepare(task, clock, search)
 
     def _search(self, task: Task, clock: TaskClock, share: float) -> list[list[Ranked]]:
-        """Verified programs' predictions per test input, within `share` of the budget."""
-        seconds = clock.left(clock.start + share * self.cfg.time_budget)
+        """Verified programs' predictions per test input, within `share` of the budget: the induced rules' (when
+        `rules`), then the DSL search's in what is left of it."""
         with clock.stage(SEARCH):
+            ruled = rules_predictions(task) if self.cfg.rules else None
+            seconds = clock.left(clock.start + share * self.cfg.time_budget)
             result = search_task(task, time.monotonic() + seconds, self.cfg.search)
-        return [[Ranked(c.grid, "search", program=c.program, length=c.length) for c in row]
-                for row in result.candidates]
+        candidates = [[Ranked(c.grid, "search", program=c.program, length=c.length) for c in row]
+                      for row in result.candidates]
+        for row, grid in zip(candidates, ruled or []):
+            row.append(Ranked(grid, "search", program=RULES_PROGRAM, length=RULES_LENGTH))
+        return candidates
 
     def _neural(self, prep: Prepared) -> TaskRecord:
         """Test-time training of the prepared task and the vote; the agent scores every expert's
