@@ -50,5 +50,6 @@ def test_the_search_expert_offers_the_rules_as_a_program(system):
     assert ruled.solved and ruled.lever == "search" and ruled.programs[0][0] == PROGRAM
     off = Solver(system, SolveConfig(time_budget=5.0, experts=["search"], search=no_search, rules=False)).solve(task)
     assert not off.solved and PROGRAM not in off.programs[0]
+    assert ruled.stages["rules"] > 0 and "rules" not in off.stages  # timed on the task's clock, apart from the search
     flipped = Solver(system, SolveConfig(time_budget=5.0, experts=["search"])).solve(flip_task())
     assert flipped.programs[0][0] != PROGRAM  # a shorter DSL program ranks first

@@ -56,7 +56,8 @@ logger = logging.getLogger(__name__)
 
 Prediction = tuple[Augmentation, np.ndarray, float]  # view, grid in the view's frame, confidence
 # stages on the task's clock
-PLAIN, ENCODE, VOTE, SEARCH, SCORE, POLICY = "plain", "encode", "vote", "search", "score", "policy"
+PLAIN, ENCODE, VOTE, SEARCH, SCORE, POLICY, RULES = "plain", "encode", "vote", "search", "score", "policy", "rules"
+RULES_SECONDS = 0.05  # what the induced-rules program needs of the search's share to run (~10 ms a task)
 EXPERTS = ("search", "neural")
 
 
@@ -244,11 +245,14 @@ class Solver:
 
     def _search(self, task: Task, clock: TaskClock, share: float) -> list[list[Ranked]]:
         """Verified programs' predictions per test input, within `share` of the budget: the induced rules' (when
-        `rules`), then the DSL search's in what is left of it."""
+        `rules` and the share has RULES_SECONDS left), then the DSL search's in what is left of it."""
+        until = clock.start + share * self.cfg.time_budget
+        ruled = None
+        if self.cfg.rules and clock.fits(RULES_SECONDS, until):
+            with clock.stage(RULES):
+                ruled = rules_predictions(task)
         with clock.stage(SEARCH):
-            ruled = rules_predictions(task) if self.cfg.rules else None
-            seconds = clock.left(clock.start + share * self.cfg.time_budget)
-            result = search_task(task, time.monotonic() + seconds, self.cfg.search)
+            result = search_task(task, time.monotonic() + clock.left(until), self.cfg.search)
         candidates = [[Ranked(c.grid, "search", program=c.program, length=c.length) for c in row]
                       for row in result.candidates]
         for row, grid in zip(candidates, ruled or []):
