@@ -1,4 +1,5 @@
-"""Fixtures shared by the solving tests: a tiny untrained system and a "recolour 1 -> 2" task factory."""
+"""Fixtures shared by the solving tests: a tiny untrained system, one that reads a full rule table, and a
+"recolour 1 -> 2" task factory."""
 
 import numpy as np
 import pytest
@@ -16,6 +17,17 @@ def system():
     torch.manual_seed(0)
     cfg = from_dict(ModelConfig, merge(to_dict(ModelConfig()), tiny_preset()["model"]))
     return build_system(cfg).eval().requires_grad_(False)
+
+
+@pytest.fixture(scope="module")
+def full_table_system():
+    """The tiny preset reading a rule table with every part test-time training recolours from its cache: line
+    context, line slots, induced rules."""
+    torch.manual_seed(1)
+    data = merge(to_dict(ModelConfig()), tiny_preset()["model"])
+    table = {"rule_table": 3, "rule_table_context": True, "rule_table_line_slots": True,
+             "rule_table_consistent": True, "rule_table_induced": 64}
+    return build_system(from_dict(ModelConfig, merge(data, {"agent": table}))).eval().requires_grad_(False)
 
 
 def make_recolor_task(task_id: str = "recolor", demos: int = 4, tests: int = 2, seed: int = 0) -> Task:

@@ -40,16 +40,6 @@ def tables_of(system, prompts: torch.Tensor) -> torch.Tensor:
 
 
 @pytest.fixture(scope="module")
-def full_table_system():
-    """A table with every part test-time training recolours from its cache: line context, line slots, induced rules."""
-    torch.manual_seed(1)
-    data = merge(to_dict(ModelConfig()), tiny_preset()["model"])
-    table = {"rule_table": 3, "rule_table_context": True, "rule_table_line_slots": True,
-             "rule_table_consistent": True, "rule_table_induced": 64}
-    return build_system(from_dict(ModelConfig, merge(data, {"agent": table}))).eval().requires_grad_(False)
-
-
-@pytest.fixture(scope="module")
 def canvas_table_system():
     """Induced rules with the size rule and canvas kinds: edit_task's size-changing demo makes them canvas rules."""
     torch.manual_seed(2)
