@@ -53,3 +53,13 @@ def test_the_search_expert_offers_the_rules_as_a_program(system):
     assert ruled.stages["rules"] > 0 and "rules" not in off.stages  # timed on the task's clock, apart from the search
     flipped = Solver(system, SolveConfig(time_budget=5.0, experts=["search"])).solve(flip_task())
     assert flipped.programs[0][0] != PROGRAM  # a shorter DSL program ranks first
+
+
+def test_the_rules_never_read_a_test_output():
+    task = outline_task(seed=3)
+    hidden = Task(task.id, task.train, [Pair(p.input, None) for p in task.test])
+    wrong = Task(task.id, task.train, [Pair(p.input, np.zeros_like(p.output)) for p in task.test])
+    got = rules_predictions(task)
+    assert got is not None
+    for other in (hidden, wrong):
+        assert all(np.array_equal(a, b) for a, b in zip(rules_predictions(other), got))
