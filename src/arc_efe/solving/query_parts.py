@@ -2,10 +2,10 @@
 
 Every forward of a table-reading agent (`model.agent.rule_table`) describes each query cell's neighbourhood,
 its lines and its object (`RuleTable.query_parts`) before any learned weight: about 5 ms of an update's ~75 ms
-on two held-out training tasks, one CPU thread (BENCHMARKS.md, session 27). Test-time training's rows are always one of the task's demos in
-one of its views, recoloured by a permutation that keeps the background, which only renames colours in those
-parts (`RuleTable.recolour_query`). So they are computed once for every demo in every view and gathered per
-update; the agent's outputs are the same numbers (tests/solving/test_query_parts.py).
+on two held-out training tasks, one CPU thread (BENCHMARKS.md, session 27). Test-time training's rows are always
+one of the task's demos in one of its views, recoloured by a permutation that keeps the background, which only
+renames colours in those parts (`RuleTable.recolour_query`). So they are computed once for every demo in every
+view and gathered per update; the agent's outputs are the same numbers (tests/solving/test_query_parts.py).
 """
 
 from __future__ import annotations
