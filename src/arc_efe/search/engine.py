@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,6 +109,17 @@ def _apply(prim: Primitive, value):
     return out if isinstance(out, ObjectSet) else None
 
 
+def demos_change(task: Task) -> bool:
+    """Every demo's output differs from its input: then a prediction that copies its test input is refused
+    (`copies_an_input`), as a rule that met only things the demos never showed."""
+    return not any(np.array_equal(p.input, p.output) for p in task.train)
+
+
+def copies_an_input(predictions: Sequence[np.ndarray], inputs: Sequence[np.ndarray]) -> bool:
+    """Some prediction is its test input unchanged."""
+    return any(p.shape == i.shape and np.array_equal(p, i) for p, i in zip(predictions, inputs))
+
+
 def _legal(prediction: np.ndarray) -> bool:
     """An answer ARC accepts: a grid of 1..30 per side, colours only (no marks or labels left)."""
     return fits(prediction) and int(prediction.max()) <= 9
@@ -121,7 +133,7 @@ class _Search:
             as_search_grid(p.input) for p in task.test)
         self.deadline = deadline - WIND_DOWN_S
         self.first_found_at: float | None = None  # time.monotonic() when the first program was recorded
-        self.changes = not any(np.array_equal(p.input, p.output) for p in task.train)
+        self.changes = demos_change(task)
         self.cfg = cfg
         self.cap = cfg.max_evaluated
         # per distinct test prediction: (program text, length, predictions, composed); a composition ranks
@@ -161,8 +173,7 @@ class _Search:
     def _offer(self, text: str, length: int, predictions: tuple[np.ndarray, ...], composed: bool) -> None:
         """Record a program's test predictions, unless they copy their test input when every demo changes
         its input (a colour map that met only colours the demos never showed, say)."""
-        if self.changes and any(p.shape == i.shape and np.array_equal(p, i)
-                                for p, i in zip(predictions, self.inputs[self.demos:])):
+        if self.changes and copies_an_input(predictions, self.inputs[self.demos:]):
             return
         key = b"#".join(grid_key(p) for p in predictions)
         if self.first_found_at is None:

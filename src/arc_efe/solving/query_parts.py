@@ -41,9 +41,12 @@ class RowQueryParts:
         """The rows' query parts when the agent reads a rule table, else None (nothing to compute)."""
         return cls(system, rows, device) if system.reads_tables else None
 
-    def take(self, views: np.ndarray, demos: list[int], colors: list[tuple[int, ...]], side: int) -> QueryParts:
-        """The parts of rows (view index views[r], demo demos[r], colour map colors[r], keeping 0) as
-        `UpdateRows.batch` places them on a `side` x `side` canvas."""
+    def take(self, views: np.ndarray, demos: list[int], colors: list[tuple[int, ...]] | None,
+             side: int) -> QueryParts:
+        """The parts of rows (view index views[r], demo demos[r], colour map colors[r], keeping 0; None: the demos'
+        own colours, as checks read them) as `UpdateRows.batch` places them on a `side` x `side` canvas."""
         index = torch.from_numpy(views * self.rows.demos + np.asarray(demos)).to(self.parts.fixed.device)
         cropped = QueryParts(*(None if t is None else t[index, :side, :side] for t in self.parts))
+        if colors is None:
+            return cropped
         return RuleTable.recolour_query(cropped, torch.tensor(colors, device=index.device))

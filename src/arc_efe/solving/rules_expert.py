@@ -22,6 +22,7 @@ import numpy as np
 from arc_efe.agent import induced_rules
 from arc_efe.agent.rule_table import INDUCED_RULES
 from arc_efe.data.task import Task
+from arc_efe.search.engine import copies_an_input, demos_change
 
 BUCKETS = 1024  # the trained table models' `rule_table_induced`: few keys of a rule share a bucket
 PROGRAM = "induced_rules"
@@ -55,7 +56,6 @@ def rules_predictions(task: Task) -> list[np.ndarray] | None:
     predictions = [_predict(pairs, p.input) for p in task.test]
     if any(p is None for p in predictions):
         return None
-    changes = not any(i.shape == o.shape and np.array_equal(i, o) for i, o in pairs)
-    if changes and any(p.shape == t.input.shape and np.array_equal(p, t.input) for p, t in zip(predictions, task.test)):
+    if demos_change(task) and copies_an_input(predictions, [p.input for p in task.test]):  # as the DSL search
         return None
     return predictions

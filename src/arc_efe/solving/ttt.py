@@ -414,7 +414,7 @@ def fit_task(
     tables = RowTables.of(system, table, cfg.row_tables)
     # A table-reading agent's per-cell query features: computed once (checks) or once per demo and view (updates).
     queries = RowQueryParts.of(system, table, device)
-    check_parts = (system.agent.rule_table.query_parts(checks.query_input, checks.query_input_mask)
+    check_parts = (queries.take(view_index.numpy(), demo_index.tolist(), None, checks.query_input.shape[-1])
                    if queries is not None else None)
     if tables is not None:
         check_prompts = tables.apply(check_prompts, view_index, demo_index)
