@@ -5,7 +5,9 @@ On CPU the solver's reach is bounded by how many updates fit in its budget, so t
 forward with the solver's planning steps, the demo loss, backward and Adam over the whole agent plus the
 per-view prompt offsets. The task is synthetic (4 random S x S demos) and the 8 view prompts are random:
 the update's cost depends on the canvas, not on what the grids say. The model is the shipped one unless
-`--checkpoint` names another; `--quick` uses a tiny untrained agent instead (a smoke test).
+`--checkpoint` names another; `--quick` uses a tiny untrained agent instead (a smoke test). `--set
+model.agent.KEY=VALUE` (repeatable) times an architecture before training it: the checkpoint's model config with
+those keys changed, built with fresh weights (seed 0; the update's cost does not depend on what the weights are).
 
     python bench/ttt_speed.py [--sizes 7,15,30] [--updates 30] [--threads 1] [--device cpu|cuda]
 
@@ -99,10 +101,30 @@ def load_system(args: argparse.Namespace):
     from arc_efe.system import ArcSystem
 
     checkpoint = args.checkpoint or default_model()[0]
-    system, _ = ArcSystem.load(checkpoint, args.device)
+    system, config = ArcSystem.load(checkpoint, args.device)
+    if args.overrides:
+        system = untrained_variant(config, args.overrides).to(args.device).eval()
     # Frozen as the solver freezes it (TaskAdapter then unfreezes the tuned parts): a part outside the adapter,
     # such as a rule table, gets no gradient when solving, so it must not get one here.
     return system.requires_grad_(False)
+
+
+def untrained_variant(config: dict, overrides: list[str]):
+    """A fresh system (seed 0) of the checkpoint's model config with `model.…=value` overrides applied."""
+    from arc_efe.config import ConfigError, from_dict, merge, parse_override
+    from arc_efe.system import ModelConfig, build_system
+
+    model = config["model"]
+    for text in overrides:
+        fragment = parse_override(text)
+        if set(fragment) != {"model"}:
+            raise SystemExit(f"--set {text}: only model.… keys change the timed architecture")
+        model = merge(model, fragment["model"])
+    torch.manual_seed(0)
+    try:
+        return build_system(from_dict(ModelConfig, model, "model"))
+    except (ConfigError, ValueError) as e:
+        raise SystemExit(f"--set: {e}") from None
 
 
 def run_updates(system, task: Task, updates: int, cfg: TTTConfig, device: str) -> TimingClock:
@@ -197,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
                         "alternating in-process for this many rounds of 5 updates")
     p.add_argument("--flops", action="store_true",
                    help="also count each update's GFLOP and report achieved and peak matmul GFLOP/s")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="model.KEY=VALUE",
+                   help="time the checkpoint's architecture with this model config key changed, untrained "
+                        "(repeatable), e.g. --set model.agent.blocks_per_step=1")
     p.add_argument("--quick", action="store_true", help="tiny untrained agent, 7x7 only, 3 updates (smoke test)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)

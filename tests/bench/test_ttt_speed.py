@@ -37,3 +37,34 @@ def test_ttt_speed_flops_counts_one_update_in_proportion_to_its_rows(monkeypatch
     task = module.synthetic_task(7, seed=7)
     eight, sixteen = (module.update_gflop(system, task, module.TTTConfig(rows_per_step=r), "cpu") for r in (8, 16))
     assert 1.8 < sixteen / eight < 2.2
+
+
+def _module(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    spec = importlib.util.spec_from_file_location("bench_ttt_speed", BENCH / "ttt_speed.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_set_times_the_changed_architecture_untrained(monkeypatch):
+    """--set model.agent.KEY=VALUE builds the checkpoint's config with that key changed and fresh weights: the
+    variant has the new shape (fewer block weights) and none of the checkpoint's trained values."""
+    import pytest
+
+    module = _module(monkeypatch)
+    args = module.argparse.Namespace(quick=False, checkpoint=None, device="cpu", overrides=[])
+    shipped = module.load_system(args)
+    args.overrides = ["model.agent.blocks_per_step=1"]
+    variant = module.load_system(args)
+    count = lambda system: sum(p.numel() for p in system.agent.parameters())  # noqa: E731
+    assert count(variant) < count(shipped)
+    name, weight = next((n, p) for n, p in shipped.named_parameters() if n.startswith("encoder") and p.dim() == 2)
+    assert not module.torch.equal(dict(variant.named_parameters())[name], weight)  # fresh, not loaded
+    assert not any(p.requires_grad for p in variant.parameters())  # frozen as the solver freezes it
+    args.overrides = ["solve.ttt.max_steps=3"]
+    with pytest.raises(SystemExit, match="only model"):
+        module.load_system(args)
+    args.overrides = ["model.agent.nope=1"]
+    with pytest.raises(SystemExit, match="nope"):
+        module.load_system(args)
