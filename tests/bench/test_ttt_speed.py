@@ -4,14 +4,22 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def test_ttt_speed_quick(monkeypatch, capsys):
+def _module(monkeypatch):
+    """bench/ttt_speed.py as a module, with bench/ on the path for its `common` import."""
     monkeypatch.syspath_prepend(str(BENCH))
     spec = importlib.util.spec_from_file_location("bench_ttt_speed", BENCH / "ttt_speed.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_ttt_speed_quick(monkeypatch, capsys):
+    module = _module(monkeypatch)
     assert module.main(["--quick", "--profile-rows", "3"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("machine: cores=")
@@ -23,10 +31,7 @@ def test_ttt_speed_quick(monkeypatch, capsys):
 def test_ttt_speed_flops_counts_one_update_in_proportion_to_its_rows(monkeypatch, capsys):
     """--flops adds GFLOP per update, achieved and peak GFLOP/s; one update's count (checks excluded) doubles
     with twice the rows, so it counts the update, not the fixed checks around it."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_ttt_speed", BENCH / "ttt_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _module(monkeypatch)
     assert module.main(["--quick", "--flops", "--profile-rows", "0"]) == 0
     summary = sys.modules["common"].parse_summary(capsys.readouterr().out.strip().splitlines()[-1])
     assert {"gflop_7x7", "gflops_7x7", "peak_gflops"} <= set(summary)
@@ -39,26 +44,15 @@ def test_ttt_speed_flops_counts_one_update_in_proportion_to_its_rows(monkeypatch
     assert 1.8 < sixteen / eight < 2.2
 
 
-def _module(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    spec = importlib.util.spec_from_file_location("bench_ttt_speed", BENCH / "ttt_speed.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_set_times_the_changed_architecture_untrained(monkeypatch):
     """--set model.agent.KEY=VALUE builds the checkpoint's config with that key changed and fresh weights: the
     variant has the new shape (fewer block weights) and none of the checkpoint's trained values."""
-    import pytest
-
     module = _module(monkeypatch)
     args = module.argparse.Namespace(quick=False, checkpoint=None, device="cpu", overrides=[])
     shipped = module.load_system(args)
     args.overrides = ["model.agent.blocks_per_step=1"]
     variant = module.load_system(args)
-    count = lambda system: sum(p.numel() for p in system.agent.parameters())  # noqa: E731
-    assert count(variant) < count(shipped)
+    assert sum(p.numel() for p in variant.agent.parameters()) < sum(p.numel() for p in shipped.agent.parameters())
     name, weight = next((n, p) for n, p in shipped.named_parameters() if n.startswith("encoder") and p.dim() == 2)
     assert not module.torch.equal(dict(variant.named_parameters())[name], weight)  # fresh, not loaded
     assert not any(p.requires_grad for p in variant.parameters())  # frozen as the solver freezes it
