@@ -92,9 +92,10 @@ class TTTConfig:
     wrong_cell_weight: float = 1.0
     all_steps: bool = False  # loss on every planning step, not only the last
     holdout: bool = True  # leave one demo out of the updates to pick the check (tasks with >= 3 demos)
-    # Planning steps per agent pass while refining and voting (None: the model's own, 4 for the shipped
-    # one). 2 halves an update's cost: on 40 training tasks at 10 s it doubled the updates and raised demo
-    # exactness from 0.10 to 0.16 (BENCHMARKS.md, "Solver ablation").
+    # Planning steps per agent pass while refining and voting (None: the model's own; 2 for the shipped model).
+    # Chosen for the model it replaced (4 steps), where 2 halved an update's cost: on 40 training tasks at 10 s
+    # it doubled the updates and raised demo exactness from 0.10 to 0.16 (BENCHMARKS.md, "Solver ablation"). A
+    # model trained with one step must be solved with 1 (`--agent-steps 1`), or it runs its blocks twice.
     agent_steps: int | None = 2
 
     def validate(self) -> None:
