@@ -97,13 +97,16 @@ def load_system(args: argparse.Namespace):
     if args.quick:
         torch.manual_seed(0)
         return AgentOnly(build_agent(AgentConfig(channels=16, prompt_dim=32, heads=2)).to(args.device))
+    from arc_efe.checkpoint_files import read_config, resolve_checkpoint
     from arc_efe.solving.load import default_model
     from arc_efe.system import ArcSystem
 
     checkpoint = args.checkpoint or default_model()[0]
-    system, config = ArcSystem.load(checkpoint, args.device)
-    if args.overrides:
+    if args.overrides:  # the checkpoint's config only: its weights would be thrown away
+        config = read_config(resolve_checkpoint(checkpoint))
         system = untrained_variant(config, args.overrides).to(args.device).eval()
+    else:
+        system, _ = ArcSystem.load(checkpoint, args.device)
     # Frozen as the solver freezes it (TaskAdapter then unfreezes the tuned parts): a part outside the adapter,
     # such as a rule table, gets no gradient when solving, so it must not get one here.
     return system.requires_grad_(False)
