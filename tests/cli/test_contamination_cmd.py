@@ -14,7 +14,7 @@ from arc_efe.config import from_dict, merge, to_dict
 from arc_efe.data.bundled import bundled_raw
 from arc_efe.data.sources import load_tasks
 from arc_efe.checkpoint_files import resolve_checkpoint
-from arc_efe.solving.load import DEFAULT_MODEL_DIR
+from arc_efe.solving.load import bundled_model, bundled_names
 from arc_efe.training.config import TrainConfig, tiny_preset
 from arc_efe.training.loop import train
 from arc_efe.training.provenance import TRAINED_ON_FILE, load_provenance
@@ -99,17 +99,18 @@ def test_unknown_provenance_warns_and_scores(run_dir, eval_dir, tmp_path, capsys
     assert scores["num_tasks"] == 2 and scores["provenance"] == "unknown"
 
 
-def test_shipped_model_record_is_reproduced_and_refuses_only_its_duplicate():
-    stored = load_provenance(DEFAULT_MODEL_DIR)
-    cfg = from_dict(TrainConfig, json.loads((DEFAULT_MODEL_DIR / "config.json").read_text()))
+@pytest.mark.parametrize("name", bundled_names())
+def test_shipped_model_record_is_reproduced_and_refuses_only_its_duplicate(name):
+    folder, info = bundled_model(name)
+    stored = load_provenance(folder)
+    cfg = from_dict(TrainConfig, json.loads((folder / "config.json").read_text()))
     # The same code path as the run that trained it: the record must say what it actually saw.
     assert json.loads(json.dumps(run_provenance(cfg, *split_tasks(cfg.data)))) == stored
-    info = json.loads((DEFAULT_MODEL_DIR / "model_info.json").read_text())
     assert info["overlaps"]["arc1/evaluation"]["ids"] == stored["overlaps"]["arc1/evaluation"]["ids"]
     tasks = load_tasks("arc1/evaluation").tasks
     args = argparse.Namespace(mode="evaluate", allow_contaminated=False)
-    kept, record = evaluate_cmd._contamination(args, DEFAULT_MODEL_DIR, tasks)
-    # 070dd51e duplicates arc1/training 40853293, which the shipped model trained on; no other task is refused.
+    kept, record = evaluate_cmd._contamination(args, folder, tasks)
+    # 070dd51e duplicates arc1/training 40853293, which the shipped models trained on; no other task is refused.
     assert record == {"refused_contaminated": ["070dd51e"]} and len(kept) == 399
 
 

@@ -17,7 +17,7 @@ from arc_efe.device import resolve_device
 from arc_efe.data.sources import load_tasks
 from arc_efe.data.task import Task
 from arc_efe.checkpoint_files import CheckpointError, resolve_checkpoint
-from arc_efe.solving.load import DEFAULT_MODEL_DIR, default_model, describe_model
+from arc_efe.solving.load import DEFAULT_MODEL, MODELS_DIR, bundled_model, bundled_names, describe_model
 from arc_efe.solving.ranks import Ranks, joined, launched_ranks, rank_device, share
 from arc_efe.solving.records import TaskRecord
 from arc_efe.solving.run import SolveRunConfig, run, sample_tasks, without_test_outputs
@@ -60,6 +60,9 @@ def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--checkpoint", metavar="PATH",
                    help="RUN_DIR (its latest checkpoint), RUN_DIR/best or RUN_DIR/checkpoints/step-N; "
                         "omitted: the trained model shipped with arc-efe (MODEL_CARD.md)")
+    p.add_argument("--model", metavar="NAME",
+                   help=f"a model shipped with arc-efe, by name ({', '.join(bundled_names())}; MODEL_CARD.md); "
+                        f"not with --checkpoint ({DEFAULT_MODEL})")
     p.add_argument("--solutions", help="Kaggle solutions JSON when the tasks are a challenges file")
     p.add_argument("--out", required=out_required, metavar="DIR",
                    help="output folder (evaluate: evals/RUN-CHECKPOINT when omitted); rerunning with the same "
@@ -162,10 +165,13 @@ def _evaluate(args: argparse.Namespace, ranks: Ranks) -> int:
         cfg = _config(args)
         tasks = _load(args)
         device = rank_device(resolve_device(args.device), ranks)
+        if args.checkpoint is not None and args.model is not None:
+            raise ValueError("--checkpoint and --model both name a model; pass one")
         if args.checkpoint is None:
-            checkpoint, info = default_model()
+            name = args.model or DEFAULT_MODEL
+            checkpoint, info = bundled_model(name)
             if ranks.main:
-                print(describe_model(info), flush=True)
+                print(describe_model(info, name), flush=True)
         else:
             checkpoint = resolve_checkpoint(args.checkpoint).resolve()
         system, _ = ArcSystem.load(checkpoint, device)
@@ -237,10 +243,10 @@ def _contamination(args: argparse.Namespace, checkpoint: Path, tasks: list[Task]
 
 
 def _default_out(checkpoint: Path) -> str:
-    """evals/RUN-CHECKPOINT, e.g. evals/default-step-00000200 or evals/default-best (the shipped model:
-    evals/shipped-default)."""
-    if checkpoint == DEFAULT_MODEL_DIR:
-        return "evals/shipped-default"
+    """evals/RUN-CHECKPOINT, e.g. evals/default-step-00000200 or evals/default-best (a shipped model:
+    evals/shipped-NAME, e.g. evals/shipped-default)."""
+    if checkpoint.parent == MODELS_DIR:
+        return f"evals/shipped-{checkpoint.name}"
     run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
     return f"evals/{run_dir.name}-{checkpoint.name}"
 
