@@ -75,3 +75,9 @@ def test_a_missing_shipped_model_is_named(monkeypatch, tmp_path):
     monkeypatch.setattr(load, "MODELS_DIR", tmp_path)
     with pytest.raises(CheckpointError, match="the shipped model 'default' is missing"):
         load.default_model()
+
+
+def test_a_shipped_model_writes_to_its_own_default_folder():
+    from arc_efe.cli.evaluate_cmd import _default_out
+    assert _default_out(bundled_model("table")[0]) == "evals/shipped-table"
+    assert _default_out(bundled_model()[0]) == "evals/shipped-default"
