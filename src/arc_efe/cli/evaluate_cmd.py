@@ -59,7 +59,7 @@ def _names(text: str) -> list[str]:
 def _add_common(p: argparse.ArgumentParser, out_required: bool) -> None:
     p.add_argument("--checkpoint", metavar="PATH",
                    help="RUN_DIR (its latest checkpoint), RUN_DIR/best or RUN_DIR/checkpoints/step-N; "
-                        "omitted: the trained model shipped with arc-efe (MODEL_CARD.md)")
+                        "omitted: a model shipped with arc-efe (--model; MODEL_CARD.md)")
     p.add_argument("--model", metavar="NAME",
                    help=f"a model shipped with arc-efe, by name ({', '.join(bundled_names())}; MODEL_CARD.md); "
                         f"not with --checkpoint ({DEFAULT_MODEL})")
@@ -162,11 +162,11 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace, ranks: Ranks) -> int:
     try:
+        if args.checkpoint is not None and args.model is not None:
+            raise ValueError("--checkpoint and --model both name a model; pass one")
         cfg = _config(args)
         tasks = _load(args)
         device = rank_device(resolve_device(args.device), ranks)
-        if args.checkpoint is not None and args.model is not None:
-            raise ValueError("--checkpoint and --model both name a model; pass one")
         if args.checkpoint is None:
             name = args.model or DEFAULT_MODEL
             checkpoint, info = bundled_model(name)
